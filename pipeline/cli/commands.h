@@ -1,0 +1,13 @@
+/* commands.h - the subcommands of the `tokenmill` program.
+ *
+ * Each takes argc/argv with argv[0] = the subcommand name, parses its own
+ * flags (getopt_long), and returns a TM_EXIT_* code (exitcode.h). One file
+ * per command: cmd_<name>.c. To add one, declare it here and add a line to
+ * the table in main.c.
+ */
+#ifndef TM_CLI_COMMANDS_H
+#define TM_CLI_COMMANDS_H
+
+int cmd_config(int argc, char **argv);
+
+#endif

@@ -1,0 +1,9 @@
+/* schemas.c - the list of configuration schemas; see schemas.h. */
+#include "schemas.h"
+
+#include "shard.h"
+
+const tm_config_key *const tm_all_schemas[] = {
+    tm_shard_config_keys,
+};
+const int tm_n_schemas = (int)(sizeof tm_all_schemas / sizeof tm_all_schemas[0]);
