@@ -1,0 +1,37 @@
+/* reader_int.h - what the per-format readers share; internal to readers/. */
+#ifndef TM_READER_INT_H
+#define TM_READER_INT_H
+
+#include "bytesrc.h"
+#include "reader.h"
+
+struct tm_reader {
+  tm_bytesrc *src;
+  char *name;
+  tm_reader_options o;
+  char *text_field;
+  tm_reader_format fmt; /* AUTO until detected */
+  tm_reader_stats st;
+  uint64_t line;        /* lines consumed so far (line-based formats) */
+  int done;
+  int mbox;             /* e-mail: -1 unknown, 0 one message, 1 mbox */
+  int warc_resync;      /* WARC: scanning for the next "WARC/" line */
+  char *scratch;        /* record assembly (text blocks, mbox messages) */
+  size_t scratch_len, scratch_cap;
+};
+
+int tm_read_jsonl(tm_reader *r, tm_document *d, tm_error *err);
+int tm_read_text(tm_reader *r, tm_document *d, tm_error *err);
+int tm_read_html(tm_reader *r, tm_document *d, tm_error *err);
+int tm_read_email(tm_reader *r, tm_document *d, tm_error *err);
+int tm_read_warc(tm_reader *r, tm_document *d, tm_error *err);
+
+/* Append to r->scratch, bounded by the record limit; -TM_ENOMEM on failure. */
+int tm_reader_scratch_append(tm_reader *r, const char *s, size_t n);
+
+/* Parse one RFC 822/MIME message: the text/plain parts (or, when there are
+ * none, the text/html parts, format HTML) decoded to UTF-8 become the text;
+ * Subject and Date go to metadata/timestamp. Thread-safe. */
+int tm_email_extract(const char *buf, size_t len, tm_document *d, tm_error *err);
+
+#endif
