@@ -1,0 +1,458 @@
+/* gpt.c - the GPT model: buffers, initialisation, forward and backward.
+ *
+ * The layer math lives in gpt_kernels.c; this file owns the memory and the
+ * order of the layers. Three flat allocations: parameters, gradients and
+ * activations (plus the small backward workspace), each carved into named
+ * views once at create time.
+ *
+ * Forward, per layer l with input x (= encoded, or res3 of layer l-1):
+ *   ln1 = LN(x); qkv = ln1 Wqkv^T + b; atty = attention(qkv)
+ *   res2 = x + (atty Wap^T + b); ln2 = LN(res2)
+ *   fch = ln2 Wfc^T + b; fchg = gelu(fch); res3 = res2 + (fchg Wfp^T + b)
+ * then lnf = LN(res3[L-1]); logits = lnf wte^T; softmax + cross-entropy.
+ *
+ * Backward keeps the residual-stream gradient in ONE buffer (dres): each
+ * block's LayerNorm backward adds into it, so no per-layer gradient buffers
+ * and no memsets are needed.
+ */
+#include "gpt.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#include "gpt_kernels.h"
+#include "rng.h"
+
+typedef struct acts {
+  float *encoded;                    /* (N,C) */
+  float *ln1, *ln1_mean, *ln1_rstd;  /* (L,N,C) (L,N) (L,N) */
+  float *qkv;                        /* (L,N,3C) */
+  float *atty;                       /* (L,N,C) */
+  float *att;                        /* (L,B,NH,T,T) */
+  float *res2;                       /* (L,N,C) */
+  float *ln2, *ln2_mean, *ln2_rstd;  /* (L,N,C) (L,N) (L,N) */
+  float *fch, *fch_gelu;             /* (L,N,4C) */
+  float *res3;                       /* (L,N,C) */
+  float *lnf, *lnf_mean, *lnf_rstd;  /* (N,C) (N) (N) */
+  float *logits;                     /* (N,V): logits, then probabilities, then dlogits */
+  float *losses;                     /* (N) */
+  float *proj;                       /* (N,C) scratch: a projection before the residual add */
+} acts;
+
+typedef struct work {
+  float *dres;    /* (N,C) gradient of the residual stream */
+  float *dln;     /* (N,C) gradient of a LayerNorm output / of atty */
+  float *dbig;    /* (N,4C) gradient of fch_gelu then fch */
+  float *dqkv;    /* (N,3C) */
+  float *colsum;  /* tm_k_scratch_floats(2C) */
+  float *attn;    /* threads * T*T */
+} work;
+
+struct tm_gpt {
+  tm_gpt_config cfg;
+  int max_batch, with_grads, threads;
+  size_t n_params, n_act_rows; /* n_act_rows = max_batch * maxT */
+  float *params, *grads, *act_mem, *work_mem;
+  tm_gpt_params p, g;
+  acts a;
+  work w;
+  int32_t *tokens, *targets; /* copies of the last forward's input */
+  int B, T, have_targets, have_forward;
+  double t_kernels, t_attention;
+};
+
+int tm_gpt_config_check(const tm_gpt_config *cfg, tm_error *err) {
+  if (cfg->max_seq_len <= 0 || cfg->vocab_size <= 0 || cfg->n_layer <= 0 || cfg->n_head <= 0 ||
+      cfg->d_model <= 0)
+    return tm_err(err, TM_EINVAL,
+                  "model config: seq_len %d, vocab %d, layers %d, heads %d, d_model %d must all "
+                  "be positive",
+                  cfg->max_seq_len, cfg->vocab_size, cfg->n_layer, cfg->n_head, cfg->d_model);
+  if (cfg->d_model % cfg->n_head)
+    return tm_err(err, TM_EINVAL, "model config: d_model %d is not a multiple of heads %d",
+                  cfg->d_model, cfg->n_head);
+  if ((double)cfg->vocab_size * cfg->d_model > 1e9 || cfg->max_seq_len > 65536 ||
+      cfg->n_layer > 1024 || cfg->d_model > 65536)
+    return tm_err(err, TM_EINVAL, "model config: sizes too large");
+  return 0;
+}
+
+static const char *const tensor_names[TM_GPT_NUM_TENSORS] = {
+    "wte", "wpe", "ln1w", "ln1b", "qkvw", "qkvb", "attprojw", "attprojb",
+    "ln2w", "ln2b", "fcw", "fcb", "fcprojw", "fcprojb", "lnfw", "lnfb"};
+
+const char *tm_gpt_tensor_name(int i) {
+  return i >= 0 && i < TM_GPT_NUM_TENSORS ? tensor_names[i] : NULL;
+}
+
+void tm_gpt_tensor_sizes(const tm_gpt_config *cfg, size_t s[TM_GPT_NUM_TENSORS]) {
+  size_t V = (size_t)cfg->vocab_size, C = (size_t)cfg->d_model, L = (size_t)cfg->n_layer;
+  size_t T = (size_t)cfg->max_seq_len;
+  s[0] = V * C;
+  s[1] = T * C;
+  s[2] = L * C;
+  s[3] = L * C;
+  s[4] = L * 3 * C * C;
+  s[5] = L * 3 * C;
+  s[6] = L * C * C;
+  s[7] = L * C;
+  s[8] = L * C;
+  s[9] = L * C;
+  s[10] = L * 4 * C * C;
+  s[11] = L * 4 * C;
+  s[12] = L * C * 4 * C;
+  s[13] = L * C;
+  s[14] = C;
+  s[15] = C;
+}
+
+size_t tm_gpt_num_params(const tm_gpt_config *cfg) {
+  size_t s[TM_GPT_NUM_TENSORS], n = 0;
+  tm_gpt_tensor_sizes(cfg, s);
+  for (int i = 0; i < TM_GPT_NUM_TENSORS; i++) n += s[i];
+  return n;
+}
+
+void tm_gpt_params_view(const tm_gpt_config *cfg, float *flat, tm_gpt_params *p) {
+  size_t s[TM_GPT_NUM_TENSORS];
+  tm_gpt_tensor_sizes(cfg, s);
+  float **ptrs[TM_GPT_NUM_TENSORS] = {&p->wte,     &p->wpe,      &p->ln1w,    &p->ln1b,
+                                      &p->qkvw,    &p->qkvb,     &p->attprojw, &p->attprojb,
+                                      &p->ln2w,    &p->ln2b,     &p->fcw,     &p->fcb,
+                                      &p->fcprojw, &p->fcprojb,  &p->lnfw,    &p->lnfb};
+  for (int i = 0; i < TM_GPT_NUM_TENSORS; i++) {
+    *ptrs[i] = flat;
+    flat += s[i];
+  }
+}
+
+/* Carve consecutive views out of one allocation: a first pass with base ==
+ * NULL only counts. */
+typedef struct carver {
+  float *base;
+  size_t used;
+} carver;
+
+static float *carve(carver *cv, size_t n) {
+  float *p = cv->base ? cv->base + cv->used : NULL;
+  cv->used += (n + 15) & ~(size_t)15; /* 64-byte aligned views */
+  return p;
+}
+
+static void carve_acts(carver *cv, acts *a, const tm_gpt_config *cfg, size_t N, int maxB) {
+  size_t C = (size_t)cfg->d_model, L = (size_t)cfg->n_layer, V = (size_t)cfg->vocab_size;
+  size_t T = (size_t)cfg->max_seq_len, NH = (size_t)cfg->n_head;
+  a->encoded = carve(cv, N * C);
+  a->ln1 = carve(cv, L * N * C);
+  a->ln1_mean = carve(cv, L * N);
+  a->ln1_rstd = carve(cv, L * N);
+  a->qkv = carve(cv, L * N * 3 * C);
+  a->atty = carve(cv, L * N * C);
+  a->att = carve(cv, L * (size_t)maxB * NH * T * T);
+  a->res2 = carve(cv, L * N * C);
+  a->ln2 = carve(cv, L * N * C);
+  a->ln2_mean = carve(cv, L * N);
+  a->ln2_rstd = carve(cv, L * N);
+  a->fch = carve(cv, L * N * 4 * C);
+  a->fch_gelu = carve(cv, L * N * 4 * C);
+  a->res3 = carve(cv, L * N * C);
+  a->lnf = carve(cv, N * C);
+  a->lnf_mean = carve(cv, N);
+  a->lnf_rstd = carve(cv, N);
+  a->logits = carve(cv, N * V);
+  a->losses = carve(cv, N);
+  a->proj = carve(cv, N * C);
+}
+
+static void carve_work(carver *cv, work *w, const tm_gpt_config *cfg, size_t N, int threads) {
+  size_t C = (size_t)cfg->d_model;
+  w->dres = carve(cv, N * C);
+  w->dln = carve(cv, N * C);
+  w->dbig = carve(cv, N * 4 * C);
+  w->dqkv = carve(cv, N * 3 * C);
+  w->colsum = carve(cv, tm_k_scratch_floats(2 * cfg->d_model));
+  w->attn = carve(cv, (size_t)threads * tm_k_attention_scratch_floats(cfg->max_seq_len));
+}
+
+static float *alloc_floats(size_t n) {
+  void *p = NULL;
+  if (n == 0) n = 1;
+  if (posix_memalign(&p, 64, n * sizeof(float))) return NULL;
+  return p;
+}
+
+tm_gpt *tm_gpt_create(const tm_gpt_config *cfg, int max_batch, int with_grads, tm_error *err) {
+  if (tm_gpt_config_check(cfg, err) < 0) return NULL;
+  if (max_batch <= 0) {
+    tm_err(err, TM_EINVAL, "model: batch %d must be positive", max_batch);
+    return NULL;
+  }
+  tm_gpt *m = calloc(1, sizeof *m);
+  if (!m) goto oom;
+  m->cfg = *cfg;
+  m->max_batch = max_batch;
+  m->with_grads = with_grads;
+  m->threads = 1;
+#ifdef _OPENMP
+  m->threads = omp_get_max_threads();
+#endif
+  m->n_params = tm_gpt_num_params(cfg);
+  m->n_act_rows = (size_t)max_batch * cfg->max_seq_len;
+  m->params = alloc_floats(m->n_params);
+  if (!m->params) goto oom;
+  tm_gpt_params_view(cfg, m->params, &m->p);
+  if (with_grads) {
+    m->grads = alloc_floats(m->n_params);
+    if (!m->grads) goto oom;
+    memset(m->grads, 0, m->n_params * sizeof(float));
+    tm_gpt_params_view(cfg, m->grads, &m->g);
+  }
+  carver cv = {NULL, 0};
+  carve_acts(&cv, &m->a, cfg, m->n_act_rows, max_batch);
+  m->act_mem = alloc_floats(cv.used);
+  if (!m->act_mem) goto oom;
+  cv = (carver){m->act_mem, 0};
+  carve_acts(&cv, &m->a, cfg, m->n_act_rows, max_batch);
+  if (with_grads) {
+    cv = (carver){NULL, 0};
+    carve_work(&cv, &m->w, cfg, m->n_act_rows, m->threads);
+    m->work_mem = alloc_floats(cv.used);
+    if (!m->work_mem) goto oom;
+    cv = (carver){m->work_mem, 0};
+    carve_work(&cv, &m->w, cfg, m->n_act_rows, m->threads);
+  }
+  m->tokens = malloc(m->n_act_rows * sizeof(int32_t));
+  m->targets = malloc(m->n_act_rows * sizeof(int32_t));
+  if (!m->tokens || !m->targets) goto oom;
+  return m;
+oom:
+  tm_err(err, TM_ENOMEM, "model: out of memory (%zu parameters, batch %d x %d)",
+         tm_gpt_num_params(cfg), max_batch, cfg->max_seq_len);
+  tm_gpt_free(m);
+  return NULL;
+}
+
+void tm_gpt_free(tm_gpt *m) {
+  if (!m) return;
+  free(m->params);
+  free(m->grads);
+  free(m->act_mem);
+  free(m->work_mem);
+  free(m->tokens);
+  free(m->targets);
+  free(m);
+}
+
+const tm_gpt_config *tm_gpt_get_config(const tm_gpt *m) { return &m->cfg; }
+float *tm_gpt_params_flat(tm_gpt *m) { return m->params; }
+float *tm_gpt_grads_flat(tm_gpt *m) { return m->grads; }
+const tm_gpt_params *tm_gpt_param_views(const tm_gpt *m) { return &m->p; }
+const tm_gpt_params *tm_gpt_grad_views(const tm_gpt *m) { return m->with_grads ? &m->g : NULL; }
+
+void tm_gpt_init(tm_gpt *m, uint64_t seed) {
+  const tm_gpt_config *c = &m->cfg;
+  size_t s[TM_GPT_NUM_TENSORS];
+  tm_gpt_tensor_sizes(c, s);
+  tm_rng r;
+  tm_rng_seed(&r, seed);
+  float resid_std = 0.02f / sqrtf(2.0f * (float)c->n_layer);
+  float *p = m->params;
+  for (int i = 0; i < TM_GPT_NUM_TENSORS; i++) {
+    for (size_t j = 0; j < s[i]; j++) {
+      float v;
+      switch (i) {
+        case 2: case 8: case 14: v = 1.0f; break;             /* LayerNorm gains */
+        case 3: case 5: case 7: case 9: case 11: case 13: case 15: v = 0.0f; break; /* biases */
+        case 6: case 12: v = resid_std * tm_rng_normal(&r); break; /* residual projections */
+        default: v = 0.02f * tm_rng_normal(&r); break;
+      }
+      *p++ = v;
+    }
+  }
+}
+
+static double now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+int tm_gpt_forward(tm_gpt *m, const int32_t *tokens, const int32_t *targets, int B, int T,
+                   float *loss, tm_error *err) {
+  const tm_gpt_config *c = &m->cfg;
+  if (B <= 0 || T <= 0 || B > m->max_batch || T > c->max_seq_len)
+    return tm_err(err, TM_EINVAL, "model forward: batch %dx%d exceeds the model's %dx%d", B, T,
+                  m->max_batch, c->max_seq_len);
+  int V = c->vocab_size, L = c->n_layer, C = c->d_model, NH = c->n_head;
+  size_t N = (size_t)B * T;
+  for (size_t i = 0; i < N; i++) {
+    if (tokens[i] < 0 || tokens[i] >= V)
+      return tm_err(err, TM_EINVAL, "model forward: token %d at batch row %zu position %zu is "
+                    "outside the vocabulary (%d)", tokens[i], i / T, i % T, V);
+    if (targets && (targets[i] < 0 || targets[i] >= V))
+      return tm_err(err, TM_EINVAL, "model forward: target %d at batch row %zu position %zu is "
+                    "outside the vocabulary (%d)", targets[i], i / T, i % T, V);
+  }
+  memcpy(m->tokens, tokens, N * sizeof(int32_t));
+  if (targets) memcpy(m->targets, targets, N * sizeof(int32_t));
+  m->B = B;
+  m->T = T;
+  m->have_targets = targets != NULL;
+  m->have_forward = 1;
+
+  const tm_gpt_params *p = &m->p;
+  acts *a = &m->a;
+  size_t nc = N * C, att_l = (size_t)B * NH * T * T;
+  double t0 = now_s();
+  tm_k_encoder_forward(a->encoded, tokens, p->wte, p->wpe, B, T, C);
+  double tk = now_s() - t0, ta = 0.0;
+  for (int l = 0; l < L; l++) {
+    const float *x = l == 0 ? a->encoded : a->res3 + (size_t)(l - 1) * nc;
+    float *ln1 = a->ln1 + l * nc, *ln1m = a->ln1_mean + l * N, *ln1r = a->ln1_rstd + l * N;
+    float *qkv = a->qkv + l * 3 * nc, *atty = a->atty + l * nc, *att = a->att + l * att_l;
+    float *res2 = a->res2 + l * nc, *ln2 = a->ln2 + l * nc;
+    float *ln2m = a->ln2_mean + l * N, *ln2r = a->ln2_rstd + l * N;
+    float *fch = a->fch + l * 4 * nc, *fchg = a->fch_gelu + l * 4 * nc, *res3 = a->res3 + l * nc;
+    double t1 = now_s();
+    tm_k_layernorm_forward(ln1, ln1m, ln1r, x, p->ln1w + l * C, p->ln1b + l * C, (int)N, C);
+    tk += now_s() - t1;
+    tm_k_matmul_forward(qkv, ln1, p->qkvw + (size_t)l * 3 * C * C, p->qkvb + l * 3 * C, (int)N,
+                        C, 3 * C);
+    t1 = now_s();
+    tm_k_attention_forward(atty, att, qkv, B, T, C, NH);
+    ta += now_s() - t1;
+    tm_k_matmul_forward(a->proj, atty, p->attprojw + (size_t)l * C * C, p->attprojb + l * C,
+                        (int)N, C, C);
+    t1 = now_s();
+    tm_k_residual_forward(res2, x, a->proj, nc);
+    tm_k_layernorm_forward(ln2, ln2m, ln2r, res2, p->ln2w + l * C, p->ln2b + l * C, (int)N, C);
+    tk += now_s() - t1;
+    tm_k_matmul_forward(fch, ln2, p->fcw + (size_t)l * 4 * C * C, p->fcb + l * 4 * C, (int)N, C,
+                        4 * C);
+    t1 = now_s();
+    tm_k_gelu_forward(fchg, fch, 4 * nc);
+    tk += now_s() - t1;
+    tm_k_matmul_forward(a->proj, fchg, p->fcprojw + (size_t)l * 4 * C * C, p->fcprojb + l * C,
+                        (int)N, 4 * C, C);
+    t1 = now_s();
+    tm_k_residual_forward(res3, res2, a->proj, nc);
+    tk += now_s() - t1;
+  }
+  double t1 = now_s();
+  tm_k_layernorm_forward(a->lnf, a->lnf_mean, a->lnf_rstd, a->res3 + (size_t)(L - 1) * nc,
+                         p->lnfw, p->lnfb, (int)N, C);
+  tk += now_s() - t1;
+  tm_k_matmul_forward(a->logits, a->lnf, p->wte, NULL, (int)N, C, V);
+  if (targets) {
+    t1 = now_s();
+    tm_k_softmax_crossentropy_forward(a->logits, a->losses, targets, (int)N, V);
+    double sum = 0.0;
+    for (size_t i = 0; i < N; i++) sum += a->losses[i];
+    if (loss) *loss = (float)(sum / (double)N);
+    tk += now_s() - t1;
+  }
+  m->t_kernels += tk;
+  m->t_attention += ta;
+  return 0;
+}
+
+int tm_gpt_backward(tm_gpt *m, float loss_scale, tm_error *err) {
+  if (!m->with_grads) return tm_err(err, TM_ESTATE, "model backward: created without gradients");
+  if (!m->have_forward || !m->have_targets)
+    return tm_err(err, TM_ESTATE, "model backward: no forward pass with targets before it");
+#ifdef _OPENMP
+  if (omp_get_max_threads() > m->threads)
+    return tm_err(err, TM_ESTATE, "model backward: %d threads, the model was created for %d",
+                  omp_get_max_threads(), m->threads);
+#endif
+  const tm_gpt_config *c = &m->cfg;
+  int B = m->B, T = m->T, V = c->vocab_size, L = c->n_layer, C = c->d_model, NH = c->n_head;
+  size_t N = (size_t)B * T, nc = N * C, att_l = (size_t)B * NH * T * T;
+  const tm_gpt_params *p = &m->p, *g = &m->g;
+  acts *a = &m->a;
+  work *w = &m->w;
+
+  double t0 = now_s();
+  tm_k_softmax_crossentropy_backward(a->logits, m->targets, (int)N, V, loss_scale / (float)N);
+  double tk = now_s() - t0, ta = 0.0;
+  float *dlogits = a->logits;
+  tm_k_matmul_backward(w->dln, g->wte, NULL, dlogits, a->lnf, p->wte, (int)N, C, V, w->colsum);
+  double t1 = now_s();
+  memset(w->dres, 0, nc * sizeof(float));
+  tm_k_layernorm_backward_add(w->dres, g->lnfw, g->lnfb, w->dln, a->res3 + (size_t)(L - 1) * nc,
+                              p->lnfw, a->lnf_mean, a->lnf_rstd, (int)N, C, w->colsum);
+  tk += now_s() - t1;
+  for (int l = L - 1; l >= 0; l--) {
+    const float *x = l == 0 ? a->encoded : a->res3 + (size_t)(l - 1) * nc;
+    /* dres holds d(res3); the MLP branch */
+    tm_k_matmul_backward(w->dbig, g->fcprojw + (size_t)l * 4 * C * C, g->fcprojb + l * C, w->dres,
+                         a->fch_gelu + l * 4 * nc, p->fcprojw + (size_t)l * 4 * C * C, (int)N,
+                         4 * C, C, w->colsum);
+    t1 = now_s();
+    tm_k_gelu_backward(w->dbig, a->fch + l * 4 * nc, w->dbig, 4 * nc);
+    tk += now_s() - t1;
+    tm_k_matmul_backward(w->dln, g->fcw + (size_t)l * 4 * C * C, g->fcb + l * 4 * C, w->dbig,
+                         a->ln2 + l * nc, p->fcw + (size_t)l * 4 * C * C, (int)N, C, 4 * C,
+                         w->colsum);
+    t1 = now_s();
+    tm_k_layernorm_backward_add(w->dres, g->ln2w + l * C, g->ln2b + l * C, w->dln,
+                                a->res2 + l * nc, p->ln2w + l * C, a->ln2_mean + l * N,
+                                a->ln2_rstd + l * N, (int)N, C, w->colsum);
+    tk += now_s() - t1;
+    /* dres now holds d(res2); the attention branch */
+    tm_k_matmul_backward(w->dln, g->attprojw + (size_t)l * C * C, g->attprojb + l * C, w->dres,
+                         a->atty + l * nc, p->attprojw + (size_t)l * C * C, (int)N, C, C,
+                         w->colsum);
+    t1 = now_s();
+    tm_k_attention_backward(w->dqkv, w->dln, a->qkv + l * 3 * nc, a->att + l * att_l, B, T, C, NH,
+                            w->attn);
+    ta += now_s() - t1;
+    tm_k_matmul_backward(w->dln, g->qkvw + (size_t)l * 3 * C * C, g->qkvb + l * 3 * C, w->dqkv,
+                         a->ln1 + l * nc, p->qkvw + (size_t)l * 3 * C * C, (int)N, C, 3 * C,
+                         w->colsum);
+    t1 = now_s();
+    tm_k_layernorm_backward_add(w->dres, g->ln1w + l * C, g->ln1b + l * C, w->dln, x,
+                                p->ln1w + l * C, a->ln1_mean + l * N, a->ln1_rstd + l * N, (int)N,
+                                C, w->colsum);
+    tk += now_s() - t1;
+    /* dres now holds d(x) */
+  }
+  t1 = now_s();
+  tm_k_encoder_backward(g->wte, g->wpe, w->dres, m->tokens, B, T, C);
+  tk += now_s() - t1;
+  m->have_forward = 0; /* the probabilities were overwritten by dlogits */
+  m->t_kernels += tk;
+  m->t_attention += ta;
+  return 0;
+}
+
+void tm_gpt_zero_grad(tm_gpt *m) {
+  if (m->grads) memset(m->grads, 0, m->n_params * sizeof(float));
+}
+
+const float *tm_gpt_logits(const tm_gpt *m, int b, int t) {
+  return m->a.logits + ((size_t)b * m->T + t) * m->cfg.vocab_size;
+}
+
+const float *tm_gpt_losses(const tm_gpt *m) { return m->a.losses; }
+
+double tm_gpt_step_flops(const tm_gpt_config *c, int B, int T) {
+  double N = (double)B * T, C = c->d_model, L = c->n_layer, V = c->vocab_size;
+  /* per token, forward: 2 * (weights touched) for qkv, attproj, fc, fcproj, head */
+  double lin = 2.0 * N * (L * (3 * C * C + C * C + 4 * C * C + 4 * C * C) + V * C);
+  double attn = 2.0 * 2.0 * (double)B * T * T * C * L; /* QK^T and PV, full T x T */
+  return 3.0 * (lin + attn);                            /* backward = 2x forward */
+}
+
+void tm_gpt_timing(const tm_gpt *m, double *kernels_s, double *attention_s) {
+  if (kernels_s) *kernels_s = m->t_kernels;
+  if (attention_s) *attention_s = m->t_attention;
+}
+
+void tm_gpt_timing_reset(tm_gpt *m) { m->t_kernels = m->t_attention = 0.0; }

@@ -1,0 +1,298 @@
+/* gpt_kernels.c - forward/backward loops of the GPT layers (see
+ * gpt_kernels.h). Built with -O3 -ffast-math (trainer/CMakeLists.txt) so
+ * that expf/tanhf vectorise through glibc's libmvec; the results are still
+ * the same bits on every run of the same binary. */
+#include "gpt_kernels.h"
+
+#include <cblas.h>
+#include <float.h>
+#include <math.h>
+#include <string.h>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+size_t tm_k_scratch_floats(int C) { return (size_t)TM_K_CHUNKS * 2 * (size_t)C; }
+
+/* ---- column sums in fixed chunks ------------------------------------------
+ * acc[c] += sum_i src[i*ld + c] for i < N, summed as TM_K_CHUNKS partials
+ * (each in row order) added in chunk order: the same bits for any thread
+ * count. scratch: TM_K_CHUNKS * C floats. */
+static void colsum_add(float *acc, const float *src, int N, int C, int ld, float *scratch) {
+#pragma omp parallel for schedule(static)
+  for (int k = 0; k < TM_K_CHUNKS; k++) {
+    float *part = scratch + (size_t)k * C;
+    memset(part, 0, sizeof(float) * (size_t)C);
+    int lo = (int)((int64_t)N * k / TM_K_CHUNKS), hi = (int)((int64_t)N * (k + 1) / TM_K_CHUNKS);
+    for (int i = lo; i < hi; i++) {
+      const float *row = src + (size_t)i * ld;
+      for (int c = 0; c < C; c++) part[c] += row[c];
+    }
+  }
+  for (int k = 0; k < TM_K_CHUNKS; k++) {
+    const float *part = scratch + (size_t)k * C;
+    for (int c = 0; c < C; c++) acc[c] += part[c];
+  }
+}
+
+/* ---- embeddings ------------------------------------------------------------ */
+
+void tm_k_encoder_forward(float *out, const int32_t *tokens, const float *wte, const float *wpe,
+                          int B, int T, int C) {
+#pragma omp parallel for schedule(static)
+  for (int i = 0; i < B * T; i++) {
+    float *o = out + (size_t)i * C;
+    const float *e = wte + (size_t)tokens[i] * C, *p = wpe + (size_t)(i % T) * C;
+    for (int c = 0; c < C; c++) o[c] = e[c] + p[c];
+  }
+}
+
+void tm_k_encoder_backward(float *dwte, float *dwpe, const float *dout, const int32_t *tokens,
+                           int B, int T, int C) {
+  for (int i = 0; i < B * T; i++) {
+    const float *d = dout + (size_t)i * C;
+    float *e = dwte + (size_t)tokens[i] * C, *p = dwpe + (size_t)(i % T) * C;
+    for (int c = 0; c < C; c++) {
+      e[c] += d[c];
+      p[c] += d[c];
+    }
+  }
+}
+
+/* ---- layernorm -------------------------------------------------------------
+ * y = (x - mean) * rstd * w + b, rstd = 1/sqrt(var + 1e-5) (biased var). */
+
+void tm_k_layernorm_forward(float *out, float *mean, float *rstd, const float *inp,
+                            const float *w, const float *b, int N, int C) {
+#pragma omp parallel for schedule(static)
+  for (int i = 0; i < N; i++) {
+    const float *x = inp + (size_t)i * C;
+    float m = 0.0f;
+    for (int c = 0; c < C; c++) m += x[c];
+    m /= (float)C;
+    float v = 0.0f;
+    for (int c = 0; c < C; c++) {
+      float d = x[c] - m;
+      v += d * d;
+    }
+    v /= (float)C;
+    float s = 1.0f / sqrtf(v + 1e-5f);
+    float *o = out + (size_t)i * C;
+    for (int c = 0; c < C; c++) o[c] = (x[c] - m) * s * w[c] + b[c];
+    mean[i] = m;
+    rstd[i] = s;
+  }
+}
+
+/* dnorm = w * dout; dx = rstd * (dnorm - mean(dnorm) - norm * mean(dnorm * norm));
+ * dw = sum dout * norm, db = sum dout (chunked partials in scratch: each
+ * chunk k owns 2C floats, [dw | db]). */
+void tm_k_layernorm_backward_add(float *dinp, float *dw, float *db, const float *dout,
+                                 const float *inp, const float *w, const float *mean,
+                                 const float *rstd, int N, int C, float *scratch) {
+#pragma omp parallel for schedule(static)
+  for (int k = 0; k < TM_K_CHUNKS; k++) {
+    float *pw = scratch + (size_t)k * 2 * C, *pb = pw + C;
+    memset(pw, 0, sizeof(float) * 2 * (size_t)C);
+    int lo = (int)((int64_t)N * k / TM_K_CHUNKS), hi = (int)((int64_t)N * (k + 1) / TM_K_CHUNKS);
+    for (int i = lo; i < hi; i++) {
+      const float *x = inp + (size_t)i * C, *d = dout + (size_t)i * C;
+      float *dx = dinp + (size_t)i * C;
+      float m = mean[i], s = rstd[i];
+      float dmean = 0.0f, dnmean = 0.0f;
+      for (int c = 0; c < C; c++) {
+        float norm = (x[c] - m) * s, dn = w[c] * d[c];
+        dmean += dn;
+        dnmean += dn * norm;
+      }
+      dmean /= (float)C;
+      dnmean /= (float)C;
+      for (int c = 0; c < C; c++) {
+        float norm = (x[c] - m) * s, dn = w[c] * d[c];
+        pb[c] += d[c];
+        pw[c] += norm * d[c];
+        dx[c] += (dn - dmean - norm * dnmean) * s;
+      }
+    }
+  }
+  for (int k = 0; k < TM_K_CHUNKS; k++) {
+    const float *pw = scratch + (size_t)k * 2 * C, *pb = pw + C;
+    for (int c = 0; c < C; c++) {
+      dw[c] += pw[c];
+      db[c] += pb[c];
+    }
+  }
+}
+
+/* ---- linear layers --------------------------------------------------------- */
+
+void tm_k_matmul_forward(float *out, const float *inp, const float *w, const float *bias, int N,
+                         int C, int OC) {
+  float beta = 0.0f;
+  if (bias) {
+#pragma omp parallel for schedule(static)
+    for (int i = 0; i < N; i++) memcpy(out + (size_t)i * OC, bias, sizeof(float) * (size_t)OC);
+    beta = 1.0f;
+  }
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, OC, C, 1.0f, inp, C, w, C, beta, out,
+              OC);
+}
+
+void tm_k_matmul_backward(float *dinp, float *dw, float *dbias, const float *dout,
+                          const float *inp, const float *w, int N, int C, int OC, float *scratch) {
+  if (dinp)
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, N, C, OC, 1.0f, dout, OC, w, C, 0.0f,
+                dinp, C);
+  cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, OC, C, N, 1.0f, dout, OC, inp, C, 1.0f, dw,
+              C);
+  if (dbias) colsum_add(dbias, dout, N, OC, OC, scratch);
+}
+
+/* ---- GELU (tanh approximation) ---------------------------------------------- */
+
+#define GELU_SCALE 0.7978845608028654f /* sqrt(2/pi) */
+
+void tm_k_gelu_forward(float *out, const float *inp, size_t n) {
+#pragma omp parallel for simd schedule(static)
+  for (size_t i = 0; i < n; i++) {
+    float x = inp[i];
+    float u = GELU_SCALE * (x + 0.044715f * x * x * x);
+    out[i] = 0.5f * x * (1.0f + tanhf(u));
+  }
+}
+
+void tm_k_gelu_backward(float *dinp, const float *inp, const float *dout, size_t n) {
+#pragma omp parallel for simd schedule(static)
+  for (size_t i = 0; i < n; i++) {
+    float x = inp[i];
+    float u = GELU_SCALE * (x + 0.044715f * x * x * x);
+    float th = tanhf(u);
+    float sech2 = 1.0f - th * th;
+    float g = 0.5f * (1.0f + th) + 0.5f * x * sech2 * GELU_SCALE * (1.0f + 3.0f * 0.044715f * x * x);
+    dinp[i] = g * dout[i];
+  }
+}
+
+void tm_k_residual_forward(float *out, const float *a, const float *b, size_t n) {
+#pragma omp parallel for simd schedule(static)
+  for (size_t i = 0; i < n; i++) out[i] = a[i] + b[i];
+}
+
+/* ---- attention -------------------------------------------------------------
+ * Per (b, h), with Q, K, V the (T, hs) slices of qkv (row stride 3C):
+ *   S = Q K^T / sqrt(hs)       sgemm (T x T x hs)
+ *   P = causal softmax of S    row t over keys 0..t, zeros above
+ *   O = P V                    sgemm (T x hs x T) into out (row stride C)
+ * The (b, h) pairs run in parallel; OpenBLAS (OpenMP build) runs sgemm calls
+ * made inside a parallel region on the calling thread only. */
+
+static void causal_softmax_rows(float *S, int T) {
+  for (int t = 0; t < T; t++) {
+    float *row = S + (size_t)t * T;
+    float mx = -FLT_MAX;
+    for (int j = 0; j <= t; j++) mx = row[j] > mx ? row[j] : mx;
+    float sum = 0.0f;
+    for (int j = 0; j <= t; j++) {
+      float e = expf(row[j] - mx);
+      row[j] = e;
+      sum += e;
+    }
+    float inv = 1.0f / sum;
+    for (int j = 0; j <= t; j++) row[j] *= inv;
+    for (int j = t + 1; j < T; j++) row[j] = 0.0f;
+  }
+}
+
+void tm_k_attention_forward(float *out, float *att, const float *qkv, int B, int T, int C,
+                            int NH) {
+  int hs = C / NH, C3 = 3 * C;
+  float scale = 1.0f / sqrtf((float)hs);
+#pragma omp parallel for schedule(static)
+  for (int bh = 0; bh < B * NH; bh++) {
+    int b = bh / NH, h = bh % NH;
+    const float *q = qkv + (size_t)b * T * C3 + (size_t)h * hs;
+    const float *k = q + C, *v = q + 2 * C;
+    float *S = att + (size_t)bh * T * T;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hs, scale, q, C3, k, C3, 0.0f, S,
+                T);
+    causal_softmax_rows(S, T);
+    float *o = out + (size_t)b * T * C + (size_t)h * hs;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hs, T, 1.0f, S, T, v, C3, 0.0f, o,
+                C);
+  }
+}
+
+size_t tm_k_attention_scratch_floats(int T) { return (size_t)T * T; }
+
+/* dP = dO V^T; dS = P * (dP - rowsum(P * dP)) (causal part);
+ * dQ = dS K / sqrt(hs); dK = dS^T Q / sqrt(hs); dV = P^T dO. */
+void tm_k_attention_backward(float *dqkv, const float *dout, const float *qkv, const float *att,
+                             int B, int T, int C, int NH, float *scratch) {
+  int hs = C / NH, C3 = 3 * C;
+  float scale = 1.0f / sqrtf((float)hs);
+#pragma omp parallel for schedule(static)
+  for (int bh = 0; bh < B * NH; bh++) {
+    int tid = 0;
+#ifdef _OPENMP
+    tid = omp_get_thread_num();
+#endif
+    float *dS = scratch + (size_t)tid * T * T;
+    int b = bh / NH, h = bh % NH;
+    const float *q = qkv + (size_t)b * T * C3 + (size_t)h * hs;
+    const float *k = q + C, *v = q + 2 * C;
+    float *dq = dqkv + (size_t)b * T * C3 + (size_t)h * hs;
+    float *dk = dq + C, *dv = dq + 2 * C;
+    const float *P = att + (size_t)bh * T * T;
+    const float *dO = dout + (size_t)b * T * C + (size_t)h * hs;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hs, 1.0f, dO, C, v, C3, 0.0f, dS,
+                T);
+    for (int t = 0; t < T; t++) {
+      const float *p = P + (size_t)t * T;
+      float *d = dS + (size_t)t * T;
+      float dot = 0.0f;
+      for (int j = 0; j <= t; j++) dot += p[j] * d[j];
+      for (int j = 0; j <= t; j++) d[j] = p[j] * (d[j] - dot);
+      for (int j = t + 1; j < T; j++) d[j] = 0.0f;
+    }
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hs, T, scale, dS, T, k, C3, 0.0f,
+                dq, C3);
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, hs, T, scale, dS, T, q, C3, 0.0f, dk,
+                C3);
+    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, hs, T, 1.0f, P, T, dO, C, 0.0f, dv,
+                C3);
+  }
+}
+
+/* ---- softmax + cross-entropy ------------------------------------------------ */
+
+void tm_k_softmax_crossentropy_forward(float *probs, float *losses, const int32_t *targets,
+                                       int N, int V) {
+#pragma omp parallel for schedule(static)
+  for (int i = 0; i < N; i++) {
+    float *p = probs + (size_t)i * V;
+    float mx = -FLT_MAX;
+    for (int j = 0; j < V; j++) mx = p[j] > mx ? p[j] : mx;
+    /* loss = log(sum exp(x - mx)) - (x_target - mx): no log of a tiny p */
+    float lt = targets ? p[targets[i]] - mx : 0.0f;
+    float sum = 0.0f;
+    for (int j = 0; j < V; j++) {
+      float e = expf(p[j] - mx);
+      p[j] = e;
+      sum += e;
+    }
+    float inv = 1.0f / sum;
+    for (int j = 0; j < V; j++) p[j] *= inv;
+    if (targets) losses[i] = logf(sum) - lt;
+  }
+}
+
+void tm_k_softmax_crossentropy_backward(float *probs, const int32_t *targets, int N, int V,
+                                        float dloss) {
+#pragma omp parallel for schedule(static)
+  for (int i = 0; i < N; i++) {
+    float *p = probs + (size_t)i * V;
+    for (int j = 0; j < V; j++) p[j] *= dloss;
+    p[targets[i]] -= dloss;
+  }
+}

@@ -1,0 +1,78 @@
+/* gpt_kernels.h - the layers of the GPT model as forward/backward pairs.
+ *
+ * Shapes follow karpathy/llm.c: N = B*T rows of C channels, row-major.
+ * Every matmul is a cblas_sgemm; the element-wise loops run over rows with
+ * OpenMP (`omp parallel for`, static schedule). Exposed for gradient-check
+ * tests; the model (gpt.c) is the only other user.
+ *
+ * Conventions for backward functions:
+ *   - parameter gradients (dw, db, dwte, ...) are ACCUMULATED (+=), so
+ *     micro-batches add up;
+ *   - the input gradient is OVERWRITTEN (=) unless the name says _add, which
+ *     keeps the residual stream in one buffer without memsets.
+ * Column sums over rows (bias and LayerNorm gradients) go through
+ * TM_K_CHUNKS fixed row chunks summed in order, so results do not depend on
+ * the thread count. `scratch` arguments need tm_k_scratch_floats(C) floats.
+ */
+#ifndef TM_GPT_KERNELS_H
+#define TM_GPT_KERNELS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define TM_K_CHUNKS 16
+
+/* floats of scratch the column-sum reductions need for width C */
+size_t tm_k_scratch_floats(int C);
+
+/* out(N,C) = wte[tok] + wpe[t]; tokens (B,T) */
+void tm_k_encoder_forward(float *out, const int32_t *tokens, const float *wte, const float *wpe,
+                          int B, int T, int C);
+/* dwte[tok] += dout, dwpe[t] += dout (serial: rows may share a token) */
+void tm_k_encoder_backward(float *dwte, float *dwpe, const float *dout, const int32_t *tokens,
+                           int B, int T, int C);
+
+/* out = (x - mean) * rstd * w + b per row; mean, rstd (N) kept for backward */
+void tm_k_layernorm_forward(float *out, float *mean, float *rstd, const float *inp,
+                            const float *w, const float *b, int N, int C);
+/* dinp += ..., dw += ..., db += ... */
+void tm_k_layernorm_backward_add(float *dinp, float *dw, float *db, const float *dout,
+                                 const float *inp, const float *w, const float *mean,
+                                 const float *rstd, int N, int C, float *scratch);
+
+/* out(N,OC) = inp(N,C) W(OC,C)^T + bias(OC); bias may be NULL */
+void tm_k_matmul_forward(float *out, const float *inp, const float *w, const float *bias, int N,
+                         int C, int OC);
+/* dinp(N,C) = dout W (overwritten; skipped when dinp is NULL);
+ * dw += dout^T inp; dbias += column sums of dout (skipped when NULL) */
+void tm_k_matmul_backward(float *dinp, float *dw, float *dbias, const float *dout,
+                          const float *inp, const float *w, int N, int C, int OC, float *scratch);
+
+/* GELU, tanh approximation (as GPT-2) */
+void tm_k_gelu_forward(float *out, const float *inp, size_t n);
+/* dinp = gelu'(inp) * dout; dinp may alias dout */
+void tm_k_gelu_backward(float *dinp, const float *inp, const float *dout, size_t n);
+
+/* out = a + b */
+void tm_k_residual_forward(float *out, const float *a, const float *b, size_t n);
+
+/* Causal multi-head attention. qkv (B,T,3C) holds q | k | v per row, head h
+ * at channels h*hs..; att (B,NH,T,T) receives the softmax probabilities
+ * (zero above the diagonal); out (B,T,C). */
+void tm_k_attention_forward(float *out, float *att, const float *qkv, int B, int T, int C,
+                            int NH);
+/* dqkv (B,T,3C) overwritten; scratch needs tm_k_attention_scratch_floats(T)
+ * floats per OpenMP thread (omp_get_max_threads()). */
+void tm_k_attention_backward(float *dqkv, const float *dout, const float *qkv, const float *att,
+                             int B, int T, int C, int NH, float *scratch);
+size_t tm_k_attention_scratch_floats(int T);
+
+/* In place: logits (N,V) -> probabilities; losses[i] = -log p[target[i]].
+ * targets may be NULL (probabilities only). */
+void tm_k_softmax_crossentropy_forward(float *probs, float *losses, const int32_t *targets,
+                                       int N, int V);
+/* In place: probs -> dlogits = (probs - onehot(target)) * dloss */
+void tm_k_softmax_crossentropy_backward(float *probs, const int32_t *targets, int N, int V,
+                                        float dloss);
+
+#endif
