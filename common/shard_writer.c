@@ -301,13 +301,11 @@ static int write_index(tm_shard_writer *w, tm_error *err) {
 }
 
 int tm_shard_writer_close(tm_shard_writer *w, tm_shard_info *info, tm_error *err) {
-  if (w->failed) {
+  if (w->failed || w->n_chunks > UINT32_MAX) {
+    int rc = w->failed ? tm_err(err, TM_ESTATE, "%s: writer failed earlier; shard discarded", w->path)
+                       : tm_err(err, TM_ELIMIT, "%s: too many frames", w->path);
     tm_shard_writer_abort(w);
-    return tm_err(err, TM_ESTATE, "%s: writer failed earlier; shard discarded", w->path);
-  }
-  if (w->n_chunks > UINT32_MAX) {
-    tm_shard_writer_abort(w);
-    return tm_err(err, TM_ELIMIT, "%s: too many frames", w->path);
+    return rc;
   }
   int rc = flush_frame(w, err);
   if (rc == 0) rc = write_index(w, err);

@@ -13,6 +13,7 @@ typedef struct {
 } command;
 
 static const command commands[] = {
+    {"shards", cmd_shards, "list, verify, print, export and pack token shards"},
     {"config", cmd_config, "print the configuration reference (every key, its default)"},
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
