@@ -10,10 +10,8 @@
  *                   ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+      (cl100k)
  *
  * Character classes come from utf8proc's general categories: \p{L} = Lu Ll
- * Lt Lm Lo, \p{N} = Nd Nl No, \s = Zs Zl Zp, U+0009-U+000D and U+0085.
- * U+0085 (NEL) is White_Space in Unicode and in the regex engines HF
- * tokenizers and tiktoken use (Oniguruma, fancy-regex), but not in PCRE2's
- * \s; we follow HF. Bytes that are not valid UTF-8 are each one character
+ * Lt Lm Lo, \p{N} = Nd Nl No, \s = Zs Zl Zp, U+0009-U+000D and U+0085 (as
+ * PCRE2's UCP \s and Unicode White_Space). Bytes that are not valid UTF-8 are each one character
  * of the "other" class ([^\s\p{L}\p{N}]), so any byte string splits and
  * round-trips.
  *
