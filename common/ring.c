@@ -100,7 +100,7 @@ struct tm_ring {
   uint64_t my_epoch;   /* consumer: the epoch of its attach */
   int need_ack;        /* consumer: attached with a cursor, not yet acked */
   int holding;         /* consumer: a slot is acquired; producer: reserved */
-  int peer_reported;   /* the peer's death was reported; later waits are quiet */
+  uint64_t reported;   /* last reported peer trouble: owner word ^ kind; 0 = none */
   uint64_t timeout_ns;
   pthread_t hb_thread;
   int hb_running;
@@ -126,9 +126,11 @@ static void *slot_payload(const tm_ring *r, uint64_t pos) {
   return (char *)r->h + r->h->geo.payload_off + (pos % r->h->geo.n_slots) * r->h->geo.payload_stride;
 }
 
-static void wake(ring_side *s) {
-  __atomic_fetch_add(&s->futex, 1, __ATOMIC_SEQ_CST);
-  if (LOAD_SC(&s->waiting)) tm_futex_wake_all(&s->futex);
+/* Side `from` changed something `to` may wait for: bump from's futex word
+ * (the peer sleeps on it) and wake it if it announced that it sleeps. */
+static void wake(ring_side *from, ring_side *to) {
+  __atomic_fetch_add(&from->futex, 1, __ATOMIC_SEQ_CST);
+  if (LOAD_SC(&to->waiting)) tm_futex_wake_all(&from->futex);
 }
 
 void tm_ring_beat(tm_ring *r) {
@@ -370,7 +372,7 @@ static int take_over(tm_ring *r, const tm_ring_params *p, tm_error *err) {
   STORE(&h->prod.heartbeat, tm_proc_now_ns());
   STORE(&h->prod.waiting, 0u);
   STORE(&h->cur.state, (uint32_t)STATE_ACTIVE);
-  wake(&h->prod); /* a consumer waiting for the old producer re-checks */
+  wake(&h->prod, &h->cons); /* a consumer waiting for the old producer re-checks */
   return 1;
 }
 
@@ -490,11 +492,14 @@ typedef int (*ring_cond)(tm_ring *r);
 
 /* 0 alive; -TM_EPEER (message filled) when the peer is dead or hung, or has
  * been absent for longer than the liveness timeout since `since`. */
-static int peer_check(tm_ring *r, uint64_t since, tm_error *err) {
+static int peer_check(tm_ring *r, uint64_t since, uint64_t *owner_out, int *kind,
+                      tm_error *err) {
   const char *who = r->is_producer ? "consumer" : "producer";
   uint64_t owner = LOAD(&r->peer->owner);
   int st = tm_proc_owner_status(owner);
   uint64_t now = tm_proc_now_ns();
+  *owner_out = owner;
+  *kind = st == TM_PROC_ALIVE ? 3 : st; /* 1 alive-but-hung is 3; absent 0, dead 2 */
   if (st == TM_PROC_DEAD)
     return tm_err(err, TM_EPEER, "ring %s: %s dead (pid %u is gone)", r->name, who,
                   tm_proc_owner_pid(owner));
@@ -514,21 +519,23 @@ static int peer_check(tm_ring *r, uint64_t since, tm_error *err) {
 
 int tm_ring_peer_alive(tm_ring *r, tm_error *err) {
   tm_ring_beat(r);
-  return peer_check(r, 0, err);
+  uint64_t owner;
+  int kind;
+  return peer_check(r, 0, &owner, &kind, err);
 }
 
-/* Wait until cond(r) is true. wait_word is the futex this side sleeps on (bumped
- * by the peer). Returns 0, -TM_EAGAIN (timeout) or -TM_EPEER. */
+/* Wait until cond(r) is true, sleeping on the peer's futex word.
+ * Returns 0, -TM_EAGAIN (timeout) or -TM_EPEER. */
 static int ring_wait(tm_ring *r, ring_cond cond, int timeout_ms, tm_error *err) {
   if (cond(r)) {
-    r->peer_reported = 0;
+    r->reported = 0;
     return 0;
   }
   uint64_t start = tm_proc_now_ns();
   uint64_t spin = (r->flags & TM_RING_SPIN) ? SPIN_NS_LONG : SPIN_NS_DEFAULT;
   for (unsigned i = 0;; i++) {
     if (cond(r)) {
-      r->peer_reported = 0;
+      r->reported = 0;
       return 0;
     }
     tm_cpu_relax();
@@ -537,14 +544,14 @@ static int ring_wait(tm_ring *r, ring_cond cond, int timeout_ms, tm_error *err) 
   uint64_t deadline = timeout_ms < 0 ? UINT64_MAX : start + (uint64_t)timeout_ms * 1000000ull;
   uint64_t slice = r->timeout_ns / 4;
   if (slice == 0) slice = 1000000;
-  uint32_t *word = &r->me->futex;
+  uint32_t *word = &r->peer->futex; /* bumped by the peer on every change */
   int peer_rc = 0;
   for (;;) {
     uint32_t v = LOAD_SC(word);
     STORE_SC(&r->me->waiting, 1u);
     if (cond(r)) {
       STORE_SC(&r->me->waiting, 0u);
-      r->peer_reported = 0;
+      r->reported = 0;
       return 0;
     }
     uint64_t now = tm_proc_now_ns();
@@ -558,19 +565,23 @@ static int ring_wait(tm_ring *r, ring_cond cond, int timeout_ms, tm_error *err) 
     STORE_SC(&r->me->waiting, 0u);
     tm_ring_beat(r);
     if (cond(r)) {
-      r->peer_reported = 0;
+      r->reported = 0;
       return 0;
     }
-    peer_rc = peer_check(r, start, err);
+    uint64_t owner_seen;
+    int kind;
+    peer_rc = peer_check(r, start, &owner_seen, &kind, err);
     if (peer_rc < 0) {
-      /* report a dead peer once at once; afterwards wait (for a successor)
-       * until the caller's timeout and report it again then */
-      if (!r->peer_reported) {
-        r->peer_reported = 1;
+      /* report trouble with the peer at once; the same trouble again (the same
+       * dead pid) only when the caller's timeout ends, so that a caller
+       * waiting for a successor does not spin */
+      uint64_t key = (owner_seen << 2) | (uint64_t)kind;
+      if (key != r->reported) {
+        r->reported = key;
         return peer_rc;
       }
-    } else if (r->peer_reported) {
-      r->peer_reported = 0;
+    } else {
+      r->reported = 0;
     }
   }
 }
@@ -609,7 +620,7 @@ static int handle_attach(tm_ring *r, tm_ring_cursor *reseek) {
   tm_info("ring_attach", "ring=%s consumer_pid=%u reseek=%d", r->name,
           tm_proc_owner_pid(LOAD(&h->cons.owner)), need);
   STORE_SC(&h->prod.epoch, e);
-  wake(&h->prod);
+  wake(&h->prod, &h->cons);
   return need;
 }
 
@@ -654,7 +665,7 @@ int tm_ring_publish(tm_ring *r, uint64_t n_tokens, const tm_ring_cursor *cursor,
   s->checksum = XXH3_64bits(slot_payload(r, head), (size_t)bytes);
   r->holding = 0;
   STORE_SC(&h->prod.pos, head + 1);
-  wake(&h->prod);
+  wake(&h->prod, &h->cons);
   STORE(&h->prod.heartbeat, tm_proc_now_ns());
   return 0;
 }
@@ -662,7 +673,7 @@ int tm_ring_publish(tm_ring *r, uint64_t n_tokens, const tm_ring_cursor *cursor,
 int tm_ring_finish(tm_ring *r, tm_error *err) {
   if (!r->is_producer) return tm_err(err, TM_ESTATE, "ring %s: finish on a consumer", r->name);
   STORE_SC(&r->h->cur.state, (uint32_t)STATE_FINISHED);
-  wake(&r->h->prod);
+  wake(&r->h->prod, &r->h->cons);
   return 0;
 }
 
@@ -744,7 +755,7 @@ int tm_ring_attach(tm_ring **out, const char *name, unsigned rank, const tm_ring
   r->my_epoch = LOAD(&h->cons.epoch) + 1;
   r->need_ack = resume != NULL;
   STORE_SC(&h->cons.epoch, r->my_epoch);
-  wake(&h->cons); /* the producer may sleep waiting for space */
+  wake(&h->cons, &h->prod); /* the producer may sleep waiting for space */
   *out = r;
   return 0;
 }
@@ -833,7 +844,7 @@ int tm_ring_release(tm_ring *r, tm_error *err) {
   STORE(&h->cur.consumed_lock, lk + 2);
   r->holding = 0;
   STORE_SC(&h->cons.pos2, tail + 1);
-  wake(&h->cons);
+  wake(&h->cons, &h->prod);
   STORE(&h->cons.heartbeat, tm_proc_now_ns());
   return 0;
 }
@@ -882,7 +893,7 @@ void tm_ring_close(tm_ring *r, int unlink_shm) {
     if (!r->is_producer && r->holding) STORE(&r->h->cons.pos, r->h->cons.pos2);
     uint64_t mine = r->my_owner;
     __atomic_compare_exchange_n(&r->me->owner, &mine, 0, 0, __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST);
-    wake(r->me);
+    wake(r->me, r->peer);
   }
   if (unlink_shm) shm_unlink(r->name);
   ring_free(r);

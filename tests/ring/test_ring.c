@@ -1,0 +1,279 @@
+/* test_ring.c - the ring's data path and its refusals: batches in order with
+ * valid checksums and identical across runs; geometry, version, magic and
+ * owner mismatches; a second live consumer or producer; stale rings. */
+#include <fcntl.h>
+#include <stdlib.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+
+#include "ring_testutil.h"
+#include "tm_test.h"
+
+/* Run a producer child for n batches and consume them here; fills sums[]
+ * with each slot's checksum. Returns the number of batches received. */
+static uint64_t run_stream(const char *name, uint64_t n, uint64_t *sums, uint32_t n_slots) {
+  tm_ring_params p;
+  rt_params(&p, n_slots, 1000);
+  tm_error err = {0};
+  int rc;
+  pid_t pid = fork();
+  if (pid == 0) {
+    tm_error e = {0};
+    tm_ring *prod;
+    int prc = tm_ring_create(&prod, name, 0, &p, 0, &e);
+    if (prc == 0) prc = rt_produce(prod, 0, n, &e);
+    if (prc < 0) fprintf(stderr, "producer: %s\n", e.msg);
+    tm_ring_close(prod, 1);
+    _exit(prc < 0 ? 1 : 0);
+  }
+  tm_ring *cons;
+  rc = tm_ring_attach(&cons, name, 0, &p, NULL, 0, 5000, &err);
+  CHECKF(rc == 0, "%s", err.msg);
+  uint64_t got = 0;
+  if (rc == 0) {
+    for (;;) {
+      tm_ring_slot s;
+      rc = tm_ring_acquire(cons, &s, 10000, &err);
+      if (rc == TM_RING_END) break;
+      CHECKF(rc == 0, "acquire: %s", err.msg);
+      if (rc < 0) break;
+      CHECKF(s.seq == got, "seq %llu, expected %llu", (unsigned long long)s.seq,
+             (unsigned long long)got);
+      CHECKF(tm_ring_slot_verify(cons, &s, &err) == 0, "%s", err.msg);
+      CHECKF(rt_check(&s, got), "batch %llu content", (unsigned long long)got);
+      if (got < n) sums[got] = s.checksum;
+      got++;
+      CHECK(tm_ring_release(cons, &err) == 0);
+    }
+    tm_ring_cursor c;
+    CHECK(tm_ring_consumed_cursor(cons, &c) == 1 && c.window == n);
+    tm_ring_close(cons, 0);
+  }
+  int st;
+  waitpid(pid, &st, 0);
+  CHECKF(WIFEXITED(st) && WEXITSTATUS(st) == 0, "producer exit status %d", st);
+  return got;
+}
+
+static void test_stream_deterministic(void) {
+  char name[64];
+  rt_name(name, sizeof name, "stream");
+  enum { N = 300 };
+  static uint64_t a[N], b[N];
+  CHECK(run_stream(name, N, a, 4) == N);
+  CHECK(run_stream(name, N, b, 2) == N);
+  CHECK(memcmp(a, b, sizeof a) == 0);
+}
+
+static void test_names(void) {
+  char buf[256];
+  tm_error err = {0};
+  CHECK(tm_ring_shm_name(buf, sizeof buf, "train", 3, &err) == 0 &&
+        !strcmp(buf, "/tokenmill.train.3"));
+  CHECK(tm_ring_shm_name(buf, sizeof buf, "a/b", 0, &err) == -TM_EINVAL);
+  CHECK(strstr(err.msg, "a/b") != NULL);
+  CHECK(tm_ring_shm_name(buf, sizeof buf, "", 0, &err) == -TM_EINVAL);
+  tm_ring_params p;
+  rt_params(&p, 1, 1000);
+  tm_ring *r;
+  CHECK(tm_ring_create(&r, "x", 0, &p, 0, &err) == -TM_EINVAL && strstr(err.msg, "n_slots"));
+  rt_params(&p, 4, 1000);
+  p.slot_bytes = 100;
+  CHECK(tm_ring_create(&r, "x", 0, &p, 0, &err) == -TM_EINVAL && strstr(err.msg, "slot_bytes"));
+}
+
+static void poke_header(const char *name, size_t off, const void *bytes, size_t n) {
+  char shm[256];
+  tm_ring_shm_name(shm, sizeof shm, name, 0, NULL);
+  int fd = shm_open(shm, O_RDWR, 0);
+  CHECK(fd >= 0);
+  if (fd < 0) return;
+  char *h = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  close(fd);
+  CHECK(h != MAP_FAILED);
+  if (h == MAP_FAILED) return;
+  memcpy(h + off, bytes, n);
+  munmap(h, 4096);
+}
+
+static void test_refusals(void) {
+  char name[64];
+  rt_name(name, sizeof name, "refuse");
+  tm_ring_params p;
+  rt_params(&p, 4, 500);
+  tm_error err = {0};
+  tm_ring *prod, *c1, *c2;
+  CHECK(tm_ring_create(&prod, name, 0, &p, 0, &err) == 0);
+
+  /* attach to a ring that does not exist */
+  CHECK(tm_ring_attach(&c1, "no-such-ring", 0, NULL, NULL, 0, 0, &err) == -TM_ENOTFOUND);
+  CHECK(strstr(err.msg, "/tokenmill.no-such-ring.0") != NULL);
+
+  /* geometry mismatch, named */
+  tm_ring_params want = p;
+  want.seq_len = 127;
+  CHECK(tm_ring_attach(&c1, name, 0, &want, NULL, 0, 0, &err) == -TM_EINVAL);
+  CHECKF(strstr(err.msg, "seq_len") && strstr(err.msg, "63") && strstr(err.msg, "127"), "%s",
+         err.msg);
+  want = p;
+  want.n_slots = 8;
+  CHECK(tm_ring_attach(&c1, name, 0, &want, NULL, 0, 0, &err) == -TM_EINVAL);
+  CHECK(strstr(err.msg, "n_slots") != NULL);
+  want = p;
+  want.tokenizer_hash = 99;
+  CHECK(tm_ring_attach(&c1, name, 0, &want, NULL, 0, 0, &err) == -TM_EINVAL);
+  CHECK(strstr(err.msg, "tokenizer_hash") != NULL);
+  /* zero fields in expect are not compared */
+  memset(&want, 0, sizeof want);
+  want.batch = RT_B;
+  CHECKF(tm_ring_attach(&c1, name, 0, &want, NULL, 0, 0, &err) == 0, "%s", err.msg);
+
+  /* second live consumer: a child holds the ring */
+  int pfd[2];
+  CHECK(pipe(pfd) == 0);
+  tm_ring_close(c1, 0);
+  pid_t child = fork();
+  if (child == 0) {
+    tm_ring *c;
+    tm_error e = {0};
+    int rc = tm_ring_attach(&c, name, 0, NULL, NULL, 0, 0, &e);
+    char ok = rc == 0 ? 'y' : 'n';
+    if (write(pfd[1], &ok, 1) != 1) _exit(2);
+    pause();
+    _exit(0);
+  }
+  char ok = 0;
+  CHECK(read(pfd[0], &ok, 1) == 1 && ok == 'y');
+  CHECK(tm_ring_attach(&c2, name, 0, NULL, NULL, 0, 0, &err) == -TM_EEXIST);
+  CHECKF(strstr(err.msg, "live consumer") != NULL, "%s", err.msg);
+  /* a killed (even unreaped, zombie) consumer no longer counts */
+  kill(child, SIGKILL);
+  rt_sleep_ms(50);
+  CHECKF(tm_ring_attach(&c2, name, 0, NULL, NULL, 0, 0, &err) == 0, "%s", err.msg);
+  int st;
+  waitpid(child, &st, 0);
+  close(pfd[0]);
+  close(pfd[1]);
+
+  /* a second producer is refused while the first lives */
+  child = fork();
+  if (child == 0) {
+    tm_ring *p2;
+    tm_error e = {0};
+    int rc = tm_ring_create(&p2, name, 0, &p, 0, &e);
+    if (rc != -TM_EEXIST || !strstr(e.msg, "live producer")) {
+      fprintf(stderr, "second producer: rc %d: %s\n", rc, e.msg);
+      _exit(1);
+    }
+    _exit(0);
+  }
+  waitpid(child, &st, 0);
+  CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+  tm_ring_close(c2, 0);
+
+  /* version and magic mismatches */
+  uint32_t v = 99;
+  poke_header(name, 8, &v, 4);
+  CHECK(tm_ring_attach(&c1, name, 0, NULL, NULL, 0, 0, &err) == -TM_EFORMAT);
+  CHECKF(strstr(err.msg, "version 99") != NULL, "%s", err.msg);
+  poke_header(name, 0, "GARBAGE!", 8);
+  CHECK(tm_ring_attach(&c1, name, 0, NULL, NULL, 0, 0, &err) == -TM_EFORMAT);
+  CHECK(strstr(err.msg, "magic") != NULL);
+  tm_ring_close(prod, 1);
+
+  /* wrong owner: the object belongs to another uid */
+  if (geteuid() == 0) {
+    CHECK(tm_ring_create(&prod, name, 0, &p, 0, &err) == 0);
+    char path[300];
+    snprintf(path, sizeof path, "/dev/shm/tokenmill.%s.0", name);
+    CHECK(chown(path, 65534, 65534) == 0);
+    CHECK(tm_ring_attach(&c1, name, 0, NULL, NULL, 0, 0, &err) == -TM_EINVAL);
+    CHECKF(strstr(err.msg, "uid 65534") != NULL, "%s", err.msg);
+    tm_ring_close(prod, 1);
+  } else {
+    printf("test_ring: not root, owner-mismatch check runs only as root\n");
+  }
+}
+
+/* A producer that dies leaves a stale ring: the next producer takes it over
+ * (same geometry, published slots kept) or recreates it (other geometry). */
+static void test_stale(void) {
+  char name[64];
+  rt_name(name, sizeof name, "stale");
+  tm_ring_params p;
+  rt_params(&p, 4, 500);
+  pid_t child = fork();
+  if (child == 0) {
+    tm_ring *r;
+    tm_error e = {0};
+    if (tm_ring_create(&r, name, 0, &p, 0, &e) != 0) _exit(1);
+    for (uint64_t k = 0; k < 3; k++) {
+      tm_ring_slot s;
+      if (tm_ring_reserve(r, &s, NULL, 1000, &e) != 0) _exit(1);
+      rt_fill(s.tokens, k);
+      tm_ring_cursor c = {RT_SEED, 0, 1, k + 1};
+      if (tm_ring_publish(r, rt_ntok(), &c, &e) != 0) _exit(1);
+    }
+    kill(getpid(), SIGKILL); /* die holding the ring */
+    _exit(1);
+  }
+  int st;
+  waitpid(child, &st, 0);
+  CHECK(WIFSIGNALED(st));
+  tm_error err = {0};
+  tm_ring *r;
+  int rc = tm_ring_create(&r, name, 0, &p, 0, &err);
+  CHECKF(rc == 1, "takeover rc %d: %s", rc, err.msg);
+  if (rc >= 0) {
+    tm_ring_cursor c;
+    CHECK(tm_ring_producer_cursor(r, &c) == 1 && c.window == 3);
+    /* the consumer gets the kept slots, then the new producer's */
+    tm_ring *cons;
+    CHECK(tm_ring_attach(&cons, name, 0, &p, NULL, 0, 0, &err) == 0);
+    tm_ring_slot s;
+    for (uint64_t k = 0; k < 3; k++) {
+      CHECK(tm_ring_acquire(cons, &s, 1000, &err) == 0 && rt_check(&s, k));
+      CHECK(tm_ring_release(cons, &err) == 0);
+    }
+    CHECK(tm_ring_reserve(r, &s, NULL, 1000, &err) == 0);
+    rt_fill(s.tokens, 3);
+    tm_ring_cursor c3 = {RT_SEED, 0, 1, 4};
+    CHECK(tm_ring_publish(r, rt_ntok(), &c3, &err) == 0);
+    CHECK(tm_ring_acquire(cons, &s, 1000, &err) == 0 && rt_check(&s, 3) && s.seq == 3);
+    /* acquire while holding is a state error */
+    tm_ring_slot s2;
+    CHECK(tm_ring_acquire(cons, &s2, 0, &err) == -TM_ESTATE);
+    CHECK(tm_ring_release(cons, &err) == 0);
+    CHECK(tm_ring_acquire(cons, &s2, 0, &err) == -TM_EAGAIN);
+    CHECK(tm_ring_finish(r, &err) == 0);
+    CHECK(tm_ring_acquire(cons, &s2, 0, &err) == TM_RING_END);
+    tm_ring_close(cons, 0);
+    tm_ring_close(r, 0);
+  }
+  /* both sides gone (closed): another geometry recreates the ring */
+  tm_ring_params q = p;
+  q.n_slots = 8;
+  rc = tm_ring_create(&r, name, 0, &q, 0, &err);
+  CHECKF(rc == 0, "recreate rc %d: %s", rc, err.msg);
+  if (rc >= 0) {
+    tm_ring_params have;
+    tm_ring_get_params(r, &have);
+    CHECK(have.n_slots == 8);
+    tm_ring_close(r, 0);
+  }
+  /* a garbage object is refused unless TM_RING_RECREATE */
+  poke_header(name, 0, "GARBAGE!", 8);
+  CHECK(tm_ring_create(&r, name, 0, &q, 0, &err) == -TM_EFORMAT);
+  CHECK(tm_ring_create(&r, name, 0, &q, TM_RING_RECREATE, &err) == 0);
+  tm_ring_close(r, 0);
+  CHECK(tm_ring_unlink_stale(name, 0, &err) == 1);
+  CHECK(tm_ring_unlink_stale(name, 0, &err) == 0);
+}
+
+int main(void) {
+  test_names();
+  test_refusals();
+  test_stale();
+  test_stream_deterministic();
+  return tm_test_finish("test_ring");
+}
