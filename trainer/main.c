@@ -4,6 +4,7 @@
 
 #include "exitcode.h"
 #include "log.h"
+#include "threads.h"
 #include "train_commands.h"
 
 typedef struct {
@@ -30,6 +31,7 @@ static void usage(FILE *f) {
 }
 
 int main(int argc, char **argv) {
+  tm_blas_fix_coretype(argv); /* may re-exec with OPENBLAS_CORETYPE set */
   int i = 1;
   for (; i < argc && argv[i][0] == '-'; i++) {
     if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {

@@ -1,9 +1,11 @@
-/* train_commands.h - the subcommands of `tokenmill-train` (run, bench,
- * sample, export as they land). Each returns a TM_EXIT_* code. Add a
- * declaration and an entry to TM_TRAIN_COMMANDS. */
+/* train_commands.h - the subcommands of `tokenmill-train`. Each takes the
+ * command's argv (argv[0] is the command name) and returns a TM_EXIT_* code;
+ * each prints its usage on --help. */
 #ifndef TM_TRAIN_COMMANDS_H
 #define TM_TRAIN_COMMANDS_H
 
-#define TM_TRAIN_COMMANDS {NULL, NULL, NULL}
+int cmd_bench(int argc, char **argv);
 
+#define TM_TRAIN_COMMANDS                                                               \
+  {"bench", cmd_bench, "time training steps on random tokens (ms/step, tokens/s)"},
 #endif

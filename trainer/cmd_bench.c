@@ -1,0 +1,165 @@
+/* cmd_bench.c - `tokenmill-train bench`: training steps on random tokens
+ * (no ring, no files), printing ms/step, tokens/s, achieved GFLOP/s and
+ * where the time goes; with --matmuls, also the time of the same step's
+ * sgemm calls alone (tm_matmul_probe). */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+#include "adamw.h"
+#include "exitcode.h"
+#include "gpt.h"
+#include "matmul_probe.h"
+#include "rng.h"
+#include "threads.h"
+#include "train_commands.h"
+
+static double now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static void bench_usage(FILE *f) {
+  fprintf(f,
+          "usage: tokenmill-train bench [--layers L] [--d-model D] [--heads H] [--seq-len T]\n"
+          "         [--vocab V] [--batch B] [--steps N] [--warmup N] [--threads N] [--matmuls]\n\n"
+          "Times full training steps (forward, backward, grad norm, AdamW) of a GPT model on\n"
+          "random tokens. Defaults: config S (4 layers, d 256, 4 heads, T 256, V 8192, B 8),\n"
+          "5 timed steps after 1 warmup step, 1 thread. --matmuls also times the same step's\n"
+          "sgemm calls alone. Prints one line of key=value figures.\n");
+}
+
+static int parse_pos(const char *name, const char *s, int *out) {
+  char *end;
+  long v = strtol(s, &end, 10);
+  if (*s == '\0' || *end || v <= 0 || v > 1 << 20) {
+    fprintf(stderr, "tokenmill-train bench: %s must be a positive integer, got '%s'\n", name, s);
+    return -1;
+  }
+  *out = (int)v;
+  return 0;
+}
+
+int cmd_bench(int argc, char **argv) {
+  tm_gpt_config cfg = {.max_seq_len = 256, .vocab_size = 8192, .n_layer = 4, .n_head = 4,
+                       .d_model = 256};
+  int B = 8, steps = 5, warm = 1, threads = 1, matmuls = 0;
+  static const struct option opts[] = {
+      {"layers", required_argument, 0, 'L'}, {"d-model", required_argument, 0, 'D'},
+      {"heads", required_argument, 0, 'H'},  {"seq-len", required_argument, 0, 'T'},
+      {"vocab", required_argument, 0, 'V'},  {"batch", required_argument, 0, 'B'},
+      {"steps", required_argument, 0, 'n'},  {"warmup", required_argument, 0, 'w'},
+      {"threads", required_argument, 0, 't'}, {"matmuls", no_argument, 0, 'm'},
+      {"help", no_argument, 0, 'h'},         {0, 0, 0, 0}};
+  optind = 1;
+  int c;
+  while ((c = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+    int rc = 0;
+    switch (c) {
+      case 'L': rc = parse_pos("--layers", optarg, &cfg.n_layer); break;
+      case 'D': rc = parse_pos("--d-model", optarg, &cfg.d_model); break;
+      case 'H': rc = parse_pos("--heads", optarg, &cfg.n_head); break;
+      case 'T': rc = parse_pos("--seq-len", optarg, &cfg.max_seq_len); break;
+      case 'V': rc = parse_pos("--vocab", optarg, &cfg.vocab_size); break;
+      case 'B': rc = parse_pos("--batch", optarg, &B); break;
+      case 'n': rc = parse_pos("--steps", optarg, &steps); break;
+      case 'w':
+        warm = atoi(optarg);
+        if (warm < 0) rc = -1;
+        break;
+      case 't': rc = parse_pos("--threads", optarg, &threads); break;
+      case 'm': matmuls = 1; break;
+      case 'h': bench_usage(stdout); return TM_EXIT_OK;
+      default: bench_usage(stderr); return TM_EXIT_USAGE;
+    }
+    if (rc < 0) return TM_EXIT_USAGE;
+  }
+  if (optind < argc) {
+    fprintf(stderr, "tokenmill-train bench: unexpected argument '%s'\n", argv[optind]);
+    return TM_EXIT_USAGE;
+  }
+  tm_error err = {0};
+  if (tm_gpt_config_check(&cfg, &err) < 0) {
+    fprintf(stderr, "tokenmill-train bench: %s\n", err.msg);
+    return TM_EXIT_USAGE;
+  }
+  tm_threads_set(threads);
+  int T = cfg.max_seq_len;
+  tm_gpt *m = tm_gpt_create(&cfg, B, 1, &err);
+  if (!m) {
+    fprintf(stderr, "tokenmill-train bench: %s\n", err.msg);
+    return TM_EXIT_RUNTIME;
+  }
+  tm_gpt_init(m, 1);
+  size_t np = tm_gpt_num_params(&cfg), N = (size_t)B * T;
+  tm_adamw opt;
+  int32_t *tok = malloc(N * sizeof(int32_t)), *tgt = malloc(N * sizeof(int32_t));
+  if (!tok || !tgt || tm_adamw_init(&opt, np, 0.9f, 0.95f, 1e-8f, 0.1f, &err) < 0) {
+    fprintf(stderr, "tokenmill-train bench: out of memory\n");
+    free(tok);
+    free(tgt);
+    tm_gpt_free(m);
+    return TM_EXIT_RUNTIME;
+  }
+  tm_rng r;
+  tm_rng_seed(&r, 42);
+  double t_step = 0, t_opt = 0, t_zero = 0;
+  float loss = 0;
+  int rc = TM_EXIT_OK;
+  for (int s = 0; s < warm + steps; s++) {
+    for (size_t i = 0; i < N; i++) tok[i] = (int32_t)tm_rng_below(&r, (uint64_t)cfg.vocab_size);
+    for (size_t i = 0; i < N; i++) tgt[i] = i + 1 < N ? tok[i + 1] : 0;
+    if (s == warm) tm_gpt_timing_reset(m);
+    double t0 = now_s();
+    tm_gpt_zero_grad(m);
+    double t1 = now_s();
+    if (tm_gpt_forward(m, tok, tgt, B, T, &loss, &err) < 0 || tm_gpt_backward(m, 1.0f, &err) < 0) {
+      fprintf(stderr, "tokenmill-train bench: %s\n", err.msg);
+      rc = TM_EXIT_RUNTIME;
+      break;
+    }
+    double t2 = now_s();
+    double norm = tm_grad_norm(tm_gpt_grads_flat(m), np);
+    tm_adamw_step(&opt, tm_gpt_params_flat(m), tm_gpt_grads_flat(m), 3e-4f, tm_clip_scale(norm, 1.0));
+    double t3 = now_s();
+    if (s >= warm) {
+      t_step += t3 - t0;
+      t_zero += t1 - t0;
+      t_opt += t3 - t2;
+    }
+  }
+  if (rc == TM_EXIT_OK) {
+    double ms = 1e3 * t_step / steps, kern, attn;
+    tm_gpt_timing(m, &kern, &attn);
+    double flops = tm_gpt_step_flops(&cfg, B, T);
+    printf("bench layers=%d d_model=%d heads=%d seq_len=%d vocab=%d batch=%d threads=%d blas=%s "
+           "params=%zu steps=%d ms_per_step=%.1f tokens_per_s=%.0f gflops=%.1f loss=%.4f "
+           "kernels_ms=%.1f attention_ms=%.1f adamw_ms=%.1f zero_grad_ms=%.1f",
+           cfg.n_layer, cfg.d_model, cfg.n_head, T, cfg.vocab_size, B, threads, tm_threads_blas(),
+           np, steps, ms, (double)N / (t_step / steps), flops / (t_step / steps) / 1e9, loss,
+           1e3 * kern / steps, 1e3 * attn / steps, 1e3 * t_opt / steps, 1e3 * t_zero / steps);
+    if (matmuls) {
+      tm_matmul_probe *p = tm_matmul_probe_create(&cfg, B, T, &err);
+      if (!p) {
+        fprintf(stderr, "\ntokenmill-train bench: %s\n", err.msg);
+        rc = TM_EXIT_RUNTIME;
+      } else {
+        tm_matmul_probe_run(p);
+        double t0 = now_s();
+        for (int s = 0; s < steps; s++) tm_matmul_probe_run(p);
+        double mm = 1e3 * (now_s() - t0) / steps;
+        printf(" matmul_only_ms=%.1f matmul_gflops=%.1f non_matmul_share=%.3f", mm,
+               flops / (mm / 1e3) / 1e9, (ms - mm) / ms);
+        tm_matmul_probe_free(p);
+      }
+    }
+    printf("\n");
+  }
+  tm_adamw_free(&opt);
+  free(tok);
+  free(tgt);
+  tm_gpt_free(m);
+  return rc;
+}
