@@ -9,6 +9,7 @@
 #define TM_CLI_COMMANDS_H
 
 int cmd_config(int argc, char **argv);
+int cmd_dedup(int argc, char **argv);
 int cmd_shards(int argc, char **argv);
 
 #endif

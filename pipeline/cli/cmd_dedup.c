@@ -1,0 +1,454 @@
+/* cmd_dedup.c - `tokenmill dedup`: exact and near-duplicate removal over JSONL.
+ *
+ *   tokenmill dedup [-c CONFIG] -o OUT [--index DIR] [--set dedup.KEY=V]... INPUT.jsonl...
+ *
+ * Input: JSONL objects with "text" (string) and "id" (string or integer; a
+ * missing id becomes FILE:LINE). Each kept line is copied to OUT/kept.jsonl
+ * byte for byte; each dropped one gets a line in OUT/duplicates.jsonl
+ * ({"id","duplicate_of","kind","similarity"}); OUT/stats.json has the counts.
+ * Malformed lines (bad JSON, no text, longer than --max-line-bytes) are
+ * counted, reported with FILE:LINE, written to OUT/quarantine/dedup.jsonl,
+ * and the exit code is 3.
+ *
+ * Publish protocol with --index DIR (the index outlives the run):
+ *   1. outputs are written as NAME.tmp and fsync'd, with OUT/.dedup-commit.tmp
+ *      holding this run's token;
+ *   2. the index checkpoint is written with the same token: the commit point;
+ *   3. the .tmp files are renamed into place.
+ * A run killed before 2 leaves the index at its previous checkpoint (the
+ * run's documents are forgotten, nothing was published). A run killed
+ * between 2 and 3 is finished by the next run with the same OUT: it sees the
+ * committed token and completes the renames before doing anything else.
+ * Without --index the index lives in OUT/.dedup-index.PID and is removed.
+ *
+ * JSONL is read here with jansson, one json_loadb per line; this moves to
+ * the shared reader (pipeline/readers) once it exists.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <jansson.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "commands.h"
+#include "config.h"
+#include "dedup/dedup.h"
+#include "exitcode.h"
+#include "io.h"
+#include "log.h"
+#include "schemas.h"
+
+#define SITE "dedup_out"
+
+static void usage(FILE *f) {
+  fprintf(f,
+          "usage: tokenmill dedup [-c CONFIG] -o OUT [--index DIR] [--set dedup.KEY=VALUE]...\n"
+          "                       [--max-line-bytes N] INPUT.jsonl...   ('-' reads stdin)\n\n"
+          "Removes exact and near-duplicate documents (MinHash-LSH); the first one seen is\n"
+          "kept. Input lines are JSON objects with \"text\" and \"id\".\n\n"
+          "  -c, --config FILE      INI configuration ([dedup] keys: tokenmill config --reference)\n"
+          "  -o, --out DIR          writes DIR/kept.jsonl, DIR/duplicates.jsonl, DIR/stats.json\n"
+          "      --index DIR        persistent index: documents of earlier runs count as seen\n"
+          "      --set S.K=V        override one configuration key\n"
+          "      --max-line-bytes N longer input lines are rejected (default 64M)\n"
+          "exit: 0 ok, 1 runtime error, 2 usage, 3 some lines were malformed (OUT/quarantine/)\n");
+}
+
+/* A buffered output file written as PATH.tmp through io.h. */
+typedef struct outfile {
+  char path[PATH_MAX], tmp[PATH_MAX];
+  int fd;
+  char *buf;
+  size_t n, cap;
+} outfile;
+
+static int out_open(outfile *o, const char *dir, const char *name, tm_error *err) {
+  memset(o, 0, sizeof *o);
+  o->fd = -1;
+  snprintf(o->path, sizeof o->path, "%s/%s", dir, name);
+  snprintf(o->tmp, sizeof o->tmp, "%s/%s.tmp", dir, name);
+  o->cap = 1 << 20;
+  o->buf = malloc(o->cap);
+  if (!o->buf) return tm_err(err, TM_ENOMEM, "out of memory");
+  o->fd = tm_io_open(o->tmp, O_WRONLY | O_CREAT | O_TRUNC, 0644, SITE, err);
+  return o->fd < 0 ? o->fd : 0;
+}
+
+static int out_flush(outfile *o, tm_error *err) {
+  int rc = o->n ? tm_io_write(o->fd, o->buf, o->n, o->tmp, SITE, err) : 0;
+  o->n = 0;
+  return rc;
+}
+
+static int out_put(outfile *o, const char *p, size_t len, tm_error *err) {
+  if (o->n + len > o->cap) {
+    int rc = out_flush(o, err);
+    if (rc < 0) return rc;
+    if (len > o->cap) return tm_io_write(o->fd, p, len, o->tmp, SITE, err);
+  }
+  memcpy(o->buf + o->n, p, len);
+  o->n += len;
+  return 0;
+}
+
+/* Flush, fsync and close PATH.tmp (not yet renamed). */
+static int out_finish(outfile *o, tm_error *err) {
+  int rc = out_flush(o, err);
+  if (rc == 0) rc = tm_io_fsync(o->fd, o->tmp, SITE, err);
+  if (rc == 0) rc = tm_io_close(o->fd, o->tmp, SITE, err);
+  else close(o->fd);
+  o->fd = -1;
+  return rc;
+}
+
+static void out_free(outfile *o) {
+  if (o->fd >= 0) close(o->fd);
+  free(o->buf);
+  o->buf = NULL;
+}
+
+static int put_json_line(outfile *o, json_t *j, tm_error *err) {
+  char *s = json_dumps(j, JSON_COMPACT);
+  json_decref(j);
+  if (!s) return tm_err(err, TM_ENOMEM, "out of memory");
+  int rc = out_put(o, s, strlen(s), err);
+  if (rc == 0) rc = out_put(o, "\n", 1, err);
+  free(s);
+  return rc;
+}
+
+/* Read one line into *buf (without '\n'); lines over max are consumed and
+ * reported with *too_long = 1. Returns 1, or 0 at end of input. */
+static int read_line(FILE *f, char **buf, size_t *cap, size_t *len, size_t max, int *too_long) {
+  size_t n = 0;
+  *too_long = 0;
+  for (;;) {
+    if (n + 65536 + 1 > *cap && !*too_long) {
+      size_t c = *cap ? *cap * 2 : 1 << 16;
+      while (c < n + 65536 + 1) c *= 2;
+      char *b = realloc(*buf, c);
+      if (!b) return -1;
+      *buf = b;
+      *cap = c;
+    }
+    char *dst = *too_long ? *buf : *buf + n;
+    if (!fgets(dst, 65536 + 1, f)) {
+      *len = n;
+      return n > 0 || *too_long;
+    }
+    size_t k = strlen(dst);
+    int nl = k && dst[k - 1] == '\n';
+    if (!*too_long) n += k - (size_t)nl;
+    if (n > max) *too_long = 1;
+    if (nl) {
+      *len = n;
+      return 1;
+    }
+  }
+}
+
+typedef struct run {
+  tm_dedup *d;
+  outfile kept, dups, quar;
+  uint64_t malformed, lines;
+  int quar_open;
+  const char *out_dir;
+} run;
+
+static int quarantine(run *r, const char *file, uint64_t line, const char *reason,
+                      tm_error *err) {
+  r->malformed++;
+  if (r->malformed <= 20)
+    tm_warn("dedup_malformed", "file=%s line=%llu reason=\"%s\"", file, (unsigned long long)line,
+            reason);
+  if (!r->quar_open) {
+    char qdir[PATH_MAX];
+    snprintf(qdir, sizeof qdir, "%s/quarantine", r->out_dir);
+    int rc = tm_io_mkdirs(qdir, err);
+    if (rc == 0) rc = out_open(&r->quar, qdir, "dedup.jsonl", err);
+    if (rc < 0) return rc;
+    r->quar_open = 1;
+  }
+  return put_json_line(&r->quar,
+                       json_pack("{s:s, s:I, s:s}", "file", file, "line", (json_int_t)line,
+                                 "reason", reason),
+                       err);
+}
+
+static int process_file(run *r, const char *path, size_t max_line, tm_error *err) {
+  FILE *f = strcmp(path, "-") ? fopen(path, "rb") : stdin;
+  if (!f) return tm_err_sys(err, "%s: open", path);
+  char *buf = NULL, idbuf[64];
+  size_t cap = 0, len;
+  uint64_t lineno = 0;
+  int too_long, rc = 0, got;
+  while ((got = read_line(f, &buf, &cap, &len, max_line, &too_long)) == 1) {
+    lineno++;
+    r->lines++;
+    char reason[256];
+    if (too_long) {
+      snprintf(reason, sizeof reason, "line longer than %zu bytes", max_line);
+      if ((rc = quarantine(r, path, lineno, reason, err)) < 0) break;
+      continue;
+    }
+    if (len == 0) continue; /* blank line */
+    json_error_t je;
+    json_t *j = json_loadb(buf, len, JSON_ALLOW_NUL, &je);
+    json_t *text = j ? json_object_get(j, "text") : NULL;
+    if (!j || !json_is_string(text)) {
+      if (!j) snprintf(reason, sizeof reason, "invalid JSON at column %d: %s", je.column, je.text);
+      else snprintf(reason, sizeof reason, "no \"text\" string");
+      json_decref(j);
+      if ((rc = quarantine(r, path, lineno, reason, err)) < 0) break;
+      continue;
+    }
+    json_t *jid = json_object_get(j, "id");
+    const char *id;
+    size_t id_len;
+    char *fallback = NULL;
+    if (json_is_string(jid)) {
+      id = json_string_value(jid);
+      id_len = json_string_length(jid);
+    } else if (json_is_integer(jid)) {
+      id_len = (size_t)snprintf(idbuf, sizeof idbuf, "%" JSON_INTEGER_FORMAT, json_integer_value(jid));
+      id = idbuf;
+    } else {
+      id_len = (size_t)asprintf(&fallback, "%s:%llu", path, (unsigned long long)lineno);
+      id = fallback;
+    }
+    tm_dedup_verdict v;
+    rc = tm_dedup_process(r->d, id, id_len, json_string_value(text), json_string_length(text),
+                          &v, err);
+    if (rc == 0) {
+      if (v.kind == TM_DEDUP_UNIQUE) {
+        rc = out_put(&r->kept, buf, len, err);
+        if (rc == 0) rc = out_put(&r->kept, "\n", 1, err);
+      } else {
+        rc = put_json_line(&r->dups,
+                           json_pack("{s:s%, s:s, s:s, s:f}", "id", id, id_len, "duplicate_of",
+                                     v.duplicate_of, "kind", tm_dedup_kind_name(v.kind),
+                                     "similarity", v.similarity),
+                           err);
+      }
+    } else if (rc == -TM_ELIMIT) { /* this document only */
+      rc = quarantine(r, path, lineno, err->msg, err);
+    }
+    free(fallback);
+    json_decref(j);
+    if (rc < 0) break;
+  }
+  if (got < 0 && rc == 0) rc = tm_err(err, TM_ENOMEM, "%s: out of memory", path);
+  if (rc == 0 && ferror(f)) rc = tm_err_sys(err, "%s: read near line %llu", path, (unsigned long long)lineno);
+  if (f != stdin) fclose(f);
+  free(buf);
+  if (rc < 0) tm_err_prefix(err, "%s:%llu: ", path, (unsigned long long)lineno);
+  return rc;
+}
+
+static double now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static char *stats_json(const tm_dedup_stats *st, uint64_t malformed, double secs) {
+  const tm_dedup_index_stats *x = &st->index;
+  json_t *j = json_pack(
+      "{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:f, s:f, "
+      "s:{s:I, s:I, s:I, s:I, s:I, s:f, s:I, s:I}}",
+      "docs_in", (json_int_t)st->docs_in, "kept", (json_int_t)st->kept, "exact_dups",
+      (json_int_t)st->exact_dups, "near_dups", (json_int_t)st->near_dups, "malformed",
+      (json_int_t)malformed, "no_shingles", (json_int_t)st->no_shingles, "cjk_docs",
+      (json_int_t)st->cjk_docs, "text_bytes", (json_int_t)st->text_bytes, "seconds", secs,
+      "docs_per_s", secs > 0 ? st->docs_in / secs : 0.0, "mb_per_s",
+      secs > 0 ? st->text_bytes / secs / 1e6 : 0.0, "index", "records", (json_int_t)x->records,
+      "in_ram", (json_int_t)x->in_ram, "evicted", (json_int_t)x->evicted, "ram_bytes",
+      (json_int_t)x->ram_bytes, "disk_bytes", (json_int_t)x->disk_bytes, "ram_bytes_per_doc",
+      x->in_ram ? (double)x->ram_bytes / x->in_ram : 0.0, "candidates", (json_int_t)x->candidates,
+      "false_candidates", (json_int_t)x->false_candidates);
+  char *s = j ? json_dumps(j, JSON_INDENT(2)) : NULL;
+  json_decref(j);
+  return s;
+}
+
+static const char *const OUTPUTS[] = {"kept.jsonl", "duplicates.jsonl", "stats.json",
+                                      "quarantine/dedup.jsonl"};
+#define N_OUTPUTS 4
+
+/* Step 3 of the protocol: rename every NAME.tmp that exists into place. */
+static int publish(const char *out, tm_error *err) {
+  char tmp[PATH_MAX + 8], dst[PATH_MAX];
+  for (int i = 0; i < N_OUTPUTS; i++) {
+    snprintf(dst, sizeof dst, "%s/%s", out, OUTPUTS[i]);
+    snprintf(tmp, sizeof tmp, "%s.tmp", dst);
+    if (access(tmp, F_OK) != 0) continue;
+    int rc = tm_io_rename(tmp, dst, SITE, err);
+    if (rc == 0) rc = tm_io_fsync_parent(dst, SITE, err);
+    if (rc < 0) return rc;
+  }
+  char c[PATH_MAX];
+  snprintf(c, sizeof c, "%s/.dedup-commit.tmp", out);
+  return tm_io_unlink(c, SITE, err);
+}
+
+/* Before a run with a persistent index: finish the publish of a run that
+ * committed its checkpoint but died before renaming, or discard the .tmp
+ * files of one that never committed. */
+static int recover(const char *out, uint64_t committed, tm_error *err) {
+  char c[PATH_MAX], *buf;
+  size_t len;
+  snprintf(c, sizeof c, "%s/.dedup-commit.tmp", out);
+  if (access(c, F_OK) != 0) return 0;
+  uint64_t token = 0;
+  if (tm_io_read_file(c, 64, &buf, &len, NULL) == 0) {
+    token = strtoull(buf, NULL, 16);
+    free(buf);
+  }
+  if (token && token == committed) {
+    tm_info("dedup_recover", "out=%s action=publish token=%016llx", out, (unsigned long long)token);
+    return publish(out, err);
+  }
+  tm_info("dedup_recover", "out=%s action=discard", out);
+  char tmp[PATH_MAX];
+  for (int i = 0; i < N_OUTPUTS; i++) {
+    snprintf(tmp, sizeof tmp, "%s/%s.tmp", out, OUTPUTS[i]);
+    int rc = tm_io_unlink(tmp, SITE, err);
+    if (rc < 0) return rc;
+  }
+  return tm_io_unlink(c, SITE, err);
+}
+
+static void remove_index(const char *dir) {
+  const char *names[] = {"records.bin", "ids.bin", "checkpoint", "checkpoint.tmp"};
+  char p[PATH_MAX + 32];
+  for (int i = 0; i < 4; i++) {
+    snprintf(p, sizeof p, "%s/%s", dir, names[i]);
+    tm_io_unlink(p, SITE, NULL);
+  }
+  rmdir(dir);
+}
+
+int cmd_dedup(int argc, char **argv) {
+  static const struct option opts[] = {{"config", required_argument, 0, 'c'},
+                                       {"out", required_argument, 0, 'o'},
+                                       {"index", required_argument, 0, 'i'},
+                                       {"set", required_argument, 0, 's'},
+                                       {"max-line-bytes", required_argument, 0, 'm'},
+                                       {"help", no_argument, 0, 'h'},
+                                       {0, 0, 0, 0}};
+  const char *out = NULL, *index = NULL;
+  uint64_t max_line = 64u << 20;
+  tm_error err = {0};
+  tm_config *cfg = tm_config_new(tm_all_schemas, tm_n_schemas);
+  if (!cfg) return TM_EXIT_RUNTIME;
+  int c, code = TM_EXIT_USAGE;
+  optind = 1;
+  while ((c = getopt_long(argc, argv, "c:o:h", opts, NULL)) != -1) {
+    switch (c) {
+    case 'c':
+      if (tm_config_load(cfg, optarg, &err) < 0) goto usage_err;
+      break;
+    case 'o': out = optarg; break;
+    case 'i': index = optarg; break;
+    case 's':
+      if (tm_config_set_arg(cfg, optarg, &err) < 0) goto usage_err;
+      break;
+    case 'm':
+      if (tm_parse_size(optarg, &max_line) < 0 || max_line == 0) {
+        fprintf(stderr, "tokenmill dedup: --max-line-bytes '%s' is not a size\n", optarg);
+        goto done;
+      }
+      break;
+    case 'h': usage(stdout); code = TM_EXIT_OK; goto done;
+    default: usage(stderr); goto done;
+    }
+  }
+  if (!out || optind >= argc) {
+    fprintf(stderr, "tokenmill dedup: %s\n", !out ? "-o OUT is required" : "no input files");
+    usage(stderr);
+    goto done;
+  }
+  if (strlen(out) > PATH_MAX - 64 || (index && strlen(index) > PATH_MAX - 64)) {
+    fprintf(stderr, "tokenmill dedup: path too long\n");
+    goto done;
+  }
+  tm_dedup_params p;
+  if (tm_dedup_params_from_config(cfg, &p, &err) < 0) goto usage_err;
+
+  code = TM_EXIT_RUNTIME;
+  run r;
+  memset(&r, 0, sizeof r);
+  r.kept.fd = r.dups.fd = r.quar.fd = -1;
+  r.out_dir = out;
+  char tmp_index[PATH_MAX];
+  if (!index) snprintf(tmp_index, sizeof tmp_index, "%s/.dedup-index.%ld", out, (long)getpid());
+  const char *idx = index ? index : tmp_index;
+  int rc = tm_io_mkdirs(out, &err);
+  if (rc == 0) rc = tm_dedup_open(&r.d, &p, idx, &err);
+  if (rc < 0) goto fail;
+  if (index && (rc = recover(out, tm_dedup_committed_token(r.d), &err)) < 0) goto fail;
+  if ((rc = out_open(&r.kept, out, "kept.jsonl", &err)) < 0 ||
+      (rc = out_open(&r.dups, out, "duplicates.jsonl", &err)) < 0)
+    goto fail;
+  double t0 = now_s();
+  for (int i = optind; i < argc; i++)
+    if ((rc = process_file(&r, argv[i], (size_t)max_line, &err)) < 0) goto fail;
+  double secs = now_s() - t0;
+  tm_dedup_stats st;
+  tm_dedup_get_stats(r.d, &st);
+  char *sj = stats_json(&st, r.malformed, secs);
+  char path[PATH_MAX];
+  snprintf(path, sizeof path, "%s/stats.json.tmp", out);
+  rc = sj ? 0 : tm_err(&err, TM_ENOMEM, "out of memory");
+  if (rc == 0) rc = out_finish(&r.kept, &err);
+  if (rc == 0) rc = out_finish(&r.dups, &err);
+  if (rc == 0 && r.quar_open) rc = out_finish(&r.quar, &err);
+  if (rc == 0) { /* stats.json.tmp: written like the others, renamed in publish */
+    outfile s;
+    rc = out_open(&s, out, "stats.json", &err);
+    if (rc == 0) rc = out_put(&s, sj, strlen(sj), &err);
+    if (rc == 0) rc = out_put(&s, "\n", 1, &err);
+    if (rc == 0) rc = out_finish(&s, &err);
+    out_free(&s);
+  }
+  free(sj);
+  if (rc < 0) goto fail;
+  if (index) {
+    uint64_t token = ((uint64_t)time(NULL) << 20) ^ (uint64_t)getpid() ^ (st.docs_in << 40);
+    token |= 1;
+    char tok[32];
+    int n = snprintf(tok, sizeof tok, "%016llx\n", (unsigned long long)token);
+    snprintf(path, sizeof path, "%s/.dedup-commit.tmp", out);
+    rc = tm_io_write_file_atomic(path, tok, (size_t)n, SITE, &err);
+    if (rc == 0) rc = tm_dedup_checkpoint(r.d, token, &err);
+    if (rc < 0) goto fail;
+  }
+  if ((rc = publish(out, &err)) < 0) goto fail;
+  tm_info("dedup_done",
+          "docs_in=%llu kept=%llu exact=%llu near=%llu malformed=%llu seconds=%.3f "
+          "index_ram_bytes=%llu index_disk_bytes=%llu",
+          (unsigned long long)st.docs_in, (unsigned long long)st.kept,
+          (unsigned long long)st.exact_dups, (unsigned long long)st.near_dups,
+          (unsigned long long)r.malformed, secs, (unsigned long long)st.index.ram_bytes,
+          (unsigned long long)st.index.disk_bytes);
+  code = r.malformed ? TM_EXIT_REJECTED : TM_EXIT_OK;
+fail:
+  if (rc < 0) fprintf(stderr, "tokenmill dedup: %s\n", err.msg);
+  out_free(&r.kept);
+  out_free(&r.dups);
+  out_free(&r.quar);
+  tm_dedup_close(r.d);
+  if (!index) remove_index(tmp_index);
+  goto done;
+usage_err:
+  fprintf(stderr, "tokenmill dedup: %s\n", err.msg);
+done:
+  tm_config_free(cfg);
+  return code;
+}

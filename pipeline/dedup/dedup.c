@@ -1,0 +1,214 @@
+/* dedup.c - the dedup stage; see dedup.h. */
+#include "dedup.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <xxhash.h>
+
+#include "minhash.h"
+
+const tm_config_key tm_dedup_config_keys[] = {
+    {"dedup", "exact", TM_CFG_BOOL, "true", "drop documents whose normalised text hashes (XXH3-128) like an earlier one"},
+    {"dedup", "near", TM_CFG_BOOL, "true", "drop near-duplicates found by MinHash-LSH"},
+    {"dedup", "ngram", TM_CFG_INT, "5", "shingle width: words, or characters for CJK text"},
+    {"dedup", "num_perm", TM_CFG_INT, "112", "MinHash signature length (permutations)"},
+    {"dedup", "bands", TM_CFG_INT, "14", "LSH bands (bands x rows <= num_perm)"},
+    {"dedup", "rows", TM_CFG_INT, "8", "LSH rows per band"},
+    {"dedup", "threshold", TM_CFG_FLOAT, "0.75", "estimated Jaccard that confirms a band candidate as a duplicate"},
+    {"dedup", "seed", TM_CFG_INT, "1", "seed of the permutations and shingle hashes (fixed for an index)"},
+    {"dedup", "lowercase", TM_CFG_BOOL, "true", "normalisation: lowercase before shingling and exact hashing"},
+    {"dedup", "strip_punctuation", TM_CFG_BOOL, "true", "normalisation: remove Unicode punctuation (P*)"},
+    {"dedup", "normalize_digits", TM_CFG_BOOL, "true", "normalisation: every decimal digit becomes 0"},
+    {"dedup", "cjk_fraction", TM_CFG_FLOAT, "0.3", "share of CJK letters above which a document is shingled by characters"},
+    {"dedup", "ram_budget", TM_CFG_SIZE, "4G", "bytes for the in-RAM index tables; past it the oldest quarter is evicted"},
+    {.key = NULL},
+};
+
+struct tm_dedup {
+  tm_dedup_params p;
+  tm_shingler *sh;
+  tm_minhash mh;
+  tm_dedup_index *ix;
+  uint32_t *sig;
+  tm_dedup_stats st;
+  char *dup_id; /* id of the last duplicate's original */
+  size_t dup_cap;
+  uint64_t token; /* of the last checkpoint */
+};
+
+void tm_dedup_params_default(tm_dedup_params *p) {
+  memset(p, 0, sizeof *p);
+  p->exact = 1;
+  p->near = 1;
+  tm_shingle_opts_default(&p->shingle);
+  p->num_perm = 112;
+  p->bands = 14;
+  p->rows = 8;
+  p->threshold = 0.75;
+  p->seed = 1;
+  p->ram_budget = (uint64_t)4 << 30;
+}
+
+int tm_dedup_params_from_config(const tm_config *c, tm_dedup_params *p, tm_error *err) {
+  tm_dedup_params_default(p);
+  p->exact = tm_config_bool(c, "dedup", "exact");
+  p->near = tm_config_bool(c, "dedup", "near");
+  int64_t ngram = tm_config_int(c, "dedup", "ngram");
+  int64_t k = tm_config_int(c, "dedup", "num_perm");
+  int64_t bands = tm_config_int(c, "dedup", "bands");
+  int64_t rows = tm_config_int(c, "dedup", "rows");
+  p->threshold = tm_config_float(c, "dedup", "threshold");
+  p->seed = (uint64_t)tm_config_int(c, "dedup", "seed");
+  p->shingle.lowercase = tm_config_bool(c, "dedup", "lowercase");
+  p->shingle.strip_punct = tm_config_bool(c, "dedup", "strip_punctuation");
+  p->shingle.normalize_digits = tm_config_bool(c, "dedup", "normalize_digits");
+  p->shingle.cjk_fraction = tm_config_float(c, "dedup", "cjk_fraction");
+  p->ram_budget = tm_config_size(c, "dedup", "ram_budget");
+  if (ngram < 1 || ngram > 64)
+    return tm_err(err, TM_EINVAL, "[dedup] ngram = %lld: must be 1..64", (long long)ngram);
+  if (k < 1 || k > 4096)
+    return tm_err(err, TM_EINVAL, "[dedup] num_perm = %lld: must be 1..4096", (long long)k);
+  if (bands < 1 || bands > TM_DEDUP_MAX_BANDS || rows < 1 || bands * rows > k)
+    return tm_err(err, TM_EINVAL,
+                  "[dedup] bands = %lld, rows = %lld: need 1 <= bands <= %d and bands x rows "
+                  "<= num_perm (%lld)",
+                  (long long)bands, (long long)rows, TM_DEDUP_MAX_BANDS, (long long)k);
+  if (!(p->threshold > 0.0 && p->threshold <= 1.0))
+    return tm_err(err, TM_EINVAL, "[dedup] threshold = %g: must be in (0, 1]", p->threshold);
+  if (!(p->shingle.cjk_fraction >= 0.0 && p->shingle.cjk_fraction <= 1.0))
+    return tm_err(err, TM_EINVAL, "[dedup] cjk_fraction = %g: must be in [0, 1]",
+                  p->shingle.cjk_fraction);
+  p->shingle.ngram = (int)ngram;
+  p->num_perm = (int)k;
+  p->bands = (int)bands;
+  p->rows = (int)rows;
+  return 0;
+}
+
+uint64_t tm_dedup_params_hash(const tm_dedup_params *p) {
+  char buf[256];
+  int n = snprintf(buf, sizeof buf, "minhash-mulshift32 k=%d seed=%llu ngram=%d lc=%d punct=%d "
+                   "digits=%d cjk=%.6f",
+                   p->num_perm, (unsigned long long)p->seed, p->shingle.ngram,
+                   p->shingle.lowercase, p->shingle.strip_punct, p->shingle.normalize_digits,
+                   p->shingle.cjk_fraction);
+  return XXH3_64bits(buf, (size_t)n);
+}
+
+const char *tm_dedup_kind_name(tm_dedup_kind k) {
+  switch (k) {
+  case TM_DEDUP_EXACT: return "exact";
+  case TM_DEDUP_NEAR: return "near";
+  default: return "unique";
+  }
+}
+
+int tm_dedup_open(tm_dedup **out, const tm_dedup_params *p, const char *index_dir,
+                  tm_error *err) {
+  *out = NULL;
+  tm_dedup *d = calloc(1, sizeof *d);
+  if (!d) return tm_err(err, TM_ENOMEM, "dedup: out of memory");
+  d->p = *p;
+  d->p.shingle.seed = p->seed;
+  int rc;
+  d->sh = tm_shingler_new(&d->p.shingle);
+  d->sig = malloc((size_t)p->num_perm * sizeof *d->sig);
+  d->dup_cap = 256;
+  d->dup_id = malloc(d->dup_cap);
+  if (!d->sh || !d->sig || !d->dup_id || tm_minhash_init(&d->mh, p->num_perm, p->seed) < 0) {
+    rc = tm_err(err, TM_ENOMEM, "dedup: out of memory");
+    goto fail;
+  }
+  tm_dedup_index_opts o = {.k = p->num_perm,
+                           .bands = p->bands,
+                           .rows = p->rows,
+                           .threshold = p->threshold,
+                           .ram_budget = p->ram_budget,
+                           .params_hash = tm_dedup_params_hash(&d->p)};
+  char user[TM_DEDUP_INDEX_USER_MAX];
+  size_t ulen;
+  if ((rc = tm_dedup_index_open(&d->ix, index_dir, &o, user, &ulen, err)) < 0) goto fail;
+  if (ulen == sizeof d->token) memcpy(&d->token, user, sizeof d->token);
+  *out = d;
+  return 0;
+fail:
+  tm_dedup_close(d);
+  return rc;
+}
+
+void tm_dedup_close(tm_dedup *d) {
+  if (!d) return;
+  tm_dedup_index_close(d->ix);
+  tm_minhash_free(&d->mh);
+  tm_shingler_free(d->sh);
+  free(d->sig);
+  free(d->dup_id);
+  free(d);
+}
+
+int tm_dedup_process(tm_dedup *d, const char *id, size_t id_len, const char *text, size_t len,
+                     tm_dedup_verdict *v, tm_error *err) {
+  v->kind = TM_DEDUP_UNIQUE;
+  v->similarity = 0.0;
+  v->duplicate_of = NULL;
+  if (len > ((size_t)1 << 30))
+    return tm_err(err, TM_ELIMIT, "dedup: document '%.*s' has %zu bytes (limit 1 GiB)",
+                  (int)(id_len > 200 ? 200 : id_len), id, len);
+  const uint64_t *hashes;
+  size_t nh, nlen;
+  int cjk;
+  int rc = tm_shingler_run(d->sh, text, len, &hashes, &nh, &cjk, err);
+  if (rc < 0) return rc;
+  const char *norm = tm_shingler_normalized(d->sh, &nlen);
+  uint64_t exact[2];
+  XXH128_hash_t h = nlen ? XXH3_128bits_withSeed(norm, nlen, d->p.seed)
+                         : XXH3_128bits_withSeed(text, len, d->p.seed ^ 0x5241570aull);
+  exact[0] = h.low64;
+  exact[1] = h.high64;
+  const uint32_t *sig = NULL;
+  if (d->p.near && nh) {
+    tm_minhash_signature(&d->mh, hashes, nh, d->sig);
+    sig = d->sig;
+  }
+  tm_dedup_match m;
+  if ((rc = tm_dedup_index_process(d->ix, id, id_len, exact, d->p.exact, sig, &m, err)) < 0) return rc;
+  d->st.docs_in++;
+  d->st.text_bytes += len;
+  d->st.no_shingles += nh == 0;
+  d->st.cjk_docs += cjk != 0;
+  if (m.kind == TM_DEDUP_UNIQUE) {
+    d->st.kept++;
+    return 0;
+  }
+  if (m.kind == TM_DEDUP_EXACT) d->st.exact_dups++;
+  else d->st.near_dups++;
+  int64_t n = tm_dedup_index_id(d->ix, m.ref, d->dup_id, d->dup_cap, err);
+  if (n < 0) return (int)n;
+  if ((uint64_t)n >= d->dup_cap) { /* longer than any id so far */
+    char *b = realloc(d->dup_id, (size_t)n + 1);
+    if (!b) return tm_err(err, TM_ENOMEM, "dedup: out of memory");
+    d->dup_id = b;
+    d->dup_cap = (size_t)n + 1;
+    if ((n = tm_dedup_index_id(d->ix, m.ref, d->dup_id, d->dup_cap, err)) < 0) return (int)n;
+  }
+  v->kind = m.kind;
+  v->similarity = m.similarity;
+  v->duplicate_of = d->dup_id;
+  return 0;
+}
+
+int tm_dedup_checkpoint(tm_dedup *d, uint64_t token, tm_error *err) {
+  int rc = tm_dedup_index_checkpoint(d->ix, &token, sizeof token, err);
+  if (rc == 0) d->token = token;
+  return rc;
+}
+
+uint64_t tm_dedup_committed_token(const tm_dedup *d) {
+  return d->token;
+}
+
+void tm_dedup_get_stats(const tm_dedup *d, tm_dedup_stats *st) {
+  *st = d->st;
+  tm_dedup_index_get_stats(d->ix, &st->index);
+}

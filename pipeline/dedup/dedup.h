@@ -1,0 +1,103 @@
+/* dedup.h - the dedup stage: exact and MinHash-LSH near-duplicate removal.
+ *
+ * Made from a configuration ([dedup] keys below), given documents (id + text)
+ * in arrival order, it answers keep or drop (duplicate_of, kind exact|near,
+ * estimated similarity). The first document seen is kept; later copies are
+ * dropped. Only kept documents are indexed, so duplicate_of is always an id
+ * the stage kept (in this run or, with a persistent index, an earlier one).
+ *
+ *   exact: XXH3-128 of the normalised text (shingle.h: lowercase, no
+ *          punctuation, digits as 0, whitespace collapsed; each configurable);
+ *          a document whose normalised text is empty is hashed raw.
+ *   near:  MinHash (minhash.h) over word n-grams (character n-grams for CJK
+ *          text), LSH with `bands` bands of `rows` rows; a band candidate is
+ *          confirmed when the estimated Jaccard over the whole signature is
+ *          >= threshold. Defaults as FineWeb: 5-grams, 112 = 14 x 8, 0.75.
+ *
+ * The index (dedup_index.h) lives in a directory: the stage does no other
+ * I/O. tm_dedup_checkpoint makes everything processed so far durable; the
+ * driver calls it together with sealing its own output (shards, or the CLI's
+ * published files), so that after a crash the index matches what was
+ * emitted downstream. Work after the last checkpoint is forgotten on reopen.
+ *
+ * Changing num_perm, seed, ngram, the normalisation options or cjk_fraction
+ * for an existing index is refused (the stored signatures would not compare);
+ * bands, rows, threshold and ram_budget may change between runs.
+ *
+ * Not thread-safe: one stage object per index, used by one thread.
+ */
+#ifndef TM_DEDUP_H
+#define TM_DEDUP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "dedup_index.h"
+#include "error.h"
+#include "shingle.h"
+
+extern const tm_config_key tm_dedup_config_keys[];
+
+typedef struct tm_dedup_params {
+  int exact;             /* exact-hash dedup on */
+  int near;              /* MinHash-LSH dedup on */
+  tm_shingle_opts shingle;
+  int num_perm;          /* signature length k */
+  int bands, rows;
+  double threshold;
+  uint64_t seed;         /* permutations and shingle hashes */
+  uint64_t ram_budget;   /* bytes for the in-RAM tables */
+} tm_dedup_params;
+
+void tm_dedup_params_default(tm_dedup_params *p);
+/* Read [dedup] from c; TM_EINVAL naming the key for an out-of-range value. */
+int tm_dedup_params_from_config(const tm_config *c, tm_dedup_params *p, tm_error *err);
+
+typedef struct tm_dedup tm_dedup;
+
+/* Open the stage with its index in index_dir (created when missing; an
+ * existing one is reopened at its last checkpoint). */
+int tm_dedup_open(tm_dedup **out, const tm_dedup_params *p, const char *index_dir,
+                  tm_error *err);
+/* Free without checkpointing. */
+void tm_dedup_close(tm_dedup *d);
+
+typedef struct tm_dedup_verdict {
+  tm_dedup_kind kind;       /* TM_DEDUP_UNIQUE: keep */
+  double similarity;        /* 1.0 exact, estimate for near, 0 when kept */
+  const char *duplicate_of; /* id of the kept document (NUL-terminated, owned by d,
+                               valid until the next call), NULL when kept */
+} tm_dedup_verdict;
+
+/* Judge one document. Errors are I/O on the index (TM_EIO), TM_ENOMEM or
+ * TM_ELIMIT (a document over 1 GiB); the document is then not indexed. */
+int tm_dedup_process(tm_dedup *d, const char *id, size_t id_len, const char *text, size_t len,
+                     tm_dedup_verdict *v, tm_error *err);
+
+/* Make the index durable up to the last processed document, tagged with
+ * token: the driver's name for what it emitted up to here (a shard sequence
+ * number, a run token). After a crash, tm_dedup_committed_token tells the
+ * driver which of its outputs the reopened index matches. */
+int tm_dedup_checkpoint(tm_dedup *d, uint64_t token, tm_error *err);
+
+/* The token of the checkpoint the index was opened at (or last made);
+ * 0 for a new index. */
+uint64_t tm_dedup_committed_token(const tm_dedup *d);
+
+typedef struct tm_dedup_stats {
+  uint64_t docs_in, kept, exact_dups, near_dups;
+  uint64_t no_shingles;  /* documents whose normalised text was empty */
+  uint64_t cjk_docs;     /* documents shingled by characters */
+  uint64_t text_bytes;   /* bytes of text processed */
+  tm_dedup_index_stats index;
+} tm_dedup_stats;
+/* Counters of this session (since open), plus the index's. */
+void tm_dedup_get_stats(const tm_dedup *d, tm_dedup_stats *st);
+
+/* The hash of the parameters stored signatures depend on (sig_store.h). */
+uint64_t tm_dedup_params_hash(const tm_dedup_params *p);
+
+const char *tm_dedup_kind_name(tm_dedup_kind k);
+
+#endif

@@ -1,0 +1,253 @@
+/* dedup_index.c - exact and LSH tables over the signature store; see dedup_index.h. */
+#include "dedup_index.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "lsh_table.h"
+#include "minhash.h"
+#include "sig_store.h"
+
+#define INITIAL_CAP 65536u
+
+struct tm_dedup_index {
+  tm_dedup_index_opts o;
+  tm_sig_store *st;
+  int nt;           /* tables: [0] exact, [1..bands] bands */
+  tm_lsh_table t[TM_DEDUP_MAX_BANDS + 1];
+  uint64_t cap;
+  uint32_t floor;   /* refs below it were evicted from the tables */
+  uint64_t candidates, false_candidates;
+  uint64_t keys[TM_DEDUP_MAX_BANDS + 1];
+  uint32_t *no_sig; /* k x 0xFFFFFFFF: the record of a document without shingles */
+};
+
+/* The checkpoint block: the index's own state, then the caller's. */
+typedef struct persisted {
+  uint64_t floor;
+} persisted;
+
+uint64_t tm_dedup_index_table_bytes(const tm_dedup_index_opts *o, uint64_t cap) {
+  return (uint64_t)(o->bands + 1) * sizeof(uint64_t) * cap;
+}
+
+static uint64_t max_cap(const tm_dedup_index_opts *o) {
+  uint64_t c = o->ram_budget / ((uint64_t)(o->bands + 1) * sizeof(uint64_t));
+  return c > ((uint64_t)1 << 32) ? (uint64_t)1 << 32 : c;
+}
+
+/* Grow every table by 1.25x when the budget allows, else evict the oldest
+ * quarter of the indexed documents. Called when the exact table (which
+ * holds every indexed document) is full. */
+static int make_room(tm_dedup_index *x, tm_error *err) {
+  uint64_t new_cap = x->cap + x->cap / 4;
+  uint64_t tb = sizeof(uint64_t) * x->cap; /* one old table: the transient */
+  if (tm_dedup_index_table_bytes(&x->o, new_cap) + tb <= x->o.ram_budget &&
+      new_cap <= ((uint64_t)1 << 32)) {
+    for (int i = 0; i < x->nt; i++)
+      if (tm_lsh_table_grow(&x->t[i], new_cap) < 0)
+        return tm_err(err, TM_ENOMEM, "dedup index: growing a table to %llu slots",
+                      (unsigned long long)new_cap);
+    x->cap = new_cap;
+    return 0;
+  }
+  uint64_t count = tm_sig_store_count(x->st);
+  uint64_t nf = x->floor + (count - x->floor + 3) / 4;
+  x->floor = (uint32_t)nf;
+  for (int i = 0; i < x->nt; i++) tm_lsh_table_evict_below(&x->t[i], x->floor);
+  return 0;
+}
+
+static int index_keys(tm_dedup_index *x, uint32_t ref, int with_bands, tm_error *err) {
+  if (tm_lsh_table_full(&x->t[0])) {
+    int rc = make_room(x, err);
+    if (rc < 0) return rc;
+    if (ref < x->floor) return 0; /* evicted at once (a tiny budget) */
+  }
+  tm_lsh_table_insert(&x->t[0], x->keys[0], ref);
+  if (with_bands)
+    for (int b = 1; b < x->nt; b++) tm_lsh_table_insert(&x->t[b], x->keys[b], ref);
+  return 0;
+}
+
+static void compute_keys(tm_dedup_index *x, const uint64_t exact[2], const uint32_t *sig) {
+  x->keys[0] = exact[0];
+  if (sig) tm_minhash_band_keys(sig, x->o.bands, x->o.rows, x->keys + 1);
+}
+
+static int rebuild(tm_dedup_index *x, tm_error *err) {
+  uint64_t count = tm_sig_store_count(x->st);
+  for (uint64_t ref = x->floor; ref < count; ref++) {
+    int rc = tm_sig_store_verify(x->st, ref, err);
+    if (rc < 0) return rc;
+    tm_sig_record r;
+    tm_sig_store_get(x->st, ref, &r);
+    int bands = !(r.flags & TM_SIG_FLAG_EMPTY);
+    compute_keys(x, r.exact, bands ? r.sig : NULL);
+    if ((rc = index_keys(x, (uint32_t)ref, bands, err)) < 0) return rc;
+  }
+  return 0;
+}
+
+int tm_dedup_index_open(tm_dedup_index **out, const char *dir, const tm_dedup_index_opts *o,
+                        void *user, size_t *user_len, tm_error *err) {
+  *out = NULL;
+  *user_len = 0;
+  if (o->bands < 1 || o->rows < 1 || o->bands > TM_DEDUP_MAX_BANDS ||
+      (int64_t)o->bands * o->rows > o->k)
+    return tm_err(err, TM_EINVAL,
+                  "dedup: bands (%d) x rows (%d) must be at most num_perm (%d), bands 1..%d",
+                  o->bands, o->rows, o->k, TM_DEDUP_MAX_BANDS);
+  if (max_cap(o) < 64)
+    return tm_err(err, TM_EINVAL, "dedup: ram_budget of %llu bytes is below the minimum %llu",
+                  (unsigned long long)o->ram_budget,
+                  (unsigned long long)tm_dedup_index_table_bytes(o, 64));
+  tm_dedup_index *x = calloc(1, sizeof *x);
+  if (!x) return tm_err(err, TM_ENOMEM, "dedup index: out of memory");
+  x->o = *o;
+  x->nt = o->bands + 1;
+  x->no_sig = malloc((size_t)o->k * sizeof *x->no_sig);
+  if (!x->no_sig) {
+    free(x);
+    return tm_err(err, TM_ENOMEM, "dedup index: out of memory");
+  }
+  memset(x->no_sig, 0xFF, (size_t)o->k * sizeof *x->no_sig);
+  uint8_t blk[TM_SIG_USER_MAX];
+  size_t blen = 0;
+  int rc = tm_sig_store_open(&x->st, dir, o->k, o->params_hash, blk, &blen, err);
+  if (rc < 0) goto fail;
+  if (blen) {
+    persisted p;
+    if (blen < sizeof p || blen - sizeof p > TM_DEDUP_INDEX_USER_MAX) {
+      rc = tm_err(err, TM_ECORRUPT, "%s/checkpoint: state block of %zu bytes", dir, blen);
+      goto fail;
+    }
+    memcpy(&p, blk, sizeof p);
+    if (p.floor > tm_sig_store_count(x->st)) {
+      rc = tm_err(err, TM_ECORRUPT, "%s/checkpoint: eviction floor %llu past the %llu records",
+                  dir, (unsigned long long)p.floor,
+                  (unsigned long long)tm_sig_store_count(x->st));
+      goto fail;
+    }
+    x->floor = (uint32_t)p.floor;
+    memcpy(user, blk + sizeof p, blen - sizeof p);
+    *user_len = blen - sizeof p;
+  }
+  uint64_t live = tm_sig_store_count(x->st) - x->floor;
+  uint64_t cap = live * 5 / 3 + 16 > INITIAL_CAP ? live * 5 / 3 + 16 : INITIAL_CAP;
+  if (cap > max_cap(o)) cap = max_cap(o);
+  x->cap = cap;
+  for (int i = 0; i < x->nt; i++)
+    if (tm_lsh_table_init(&x->t[i], cap) < 0) {
+      rc = tm_err(err, TM_ENOMEM, "dedup index: %d tables of %llu slots", x->nt,
+                  (unsigned long long)cap);
+      goto fail;
+    }
+  if ((rc = rebuild(x, err)) < 0) goto fail;
+  *out = x;
+  return 0;
+fail:
+  tm_dedup_index_close(x);
+  return rc;
+}
+
+void tm_dedup_index_close(tm_dedup_index *x) {
+  if (!x) return;
+  for (int i = 0; i < x->nt; i++) tm_lsh_table_free(&x->t[i]);
+  tm_sig_store_close(x->st);
+  free(x->no_sig);
+  free(x);
+}
+
+static int find_exact(tm_dedup_index *x, const uint64_t exact[2], tm_dedup_match *m) {
+  uint32_t refs[16];
+  size_t n = tm_lsh_table_find(&x->t[0], x->keys[0], refs, 16);
+  if (n > 16) n = 16; /* > 16 equal 32-bit fingerprints: astronomically unlikely */
+  for (size_t i = 0; i < n; i++) {
+    tm_sig_record r;
+    tm_sig_store_get(x->st, refs[i], &r);
+    if (r.exact[0] == exact[0] && r.exact[1] == exact[1]) {
+      m->kind = TM_DEDUP_EXACT;
+      m->ref = refs[i];
+      m->similarity = 1.0;
+      return 1;
+    }
+  }
+  return 0;
+}
+
+static int find_near(tm_dedup_index *x, const uint32_t *sig, tm_dedup_match *m) {
+  uint32_t cand[TM_DEDUP_MAX_CANDIDATES];
+  size_t nc = 0;
+  for (int b = 1; b < x->nt && nc < TM_DEDUP_MAX_CANDIDATES; b++) {
+    uint32_t refs[TM_DEDUP_MAX_CANDIDATES];
+    size_t n = tm_lsh_table_find(&x->t[b], x->keys[b], refs, TM_DEDUP_MAX_CANDIDATES);
+    if (n > TM_DEDUP_MAX_CANDIDATES) n = TM_DEDUP_MAX_CANDIDATES;
+    for (size_t i = 0; i < n && nc < TM_DEDUP_MAX_CANDIDATES; i++) {
+      size_t j = 0;
+      while (j < nc && cand[j] != refs[i]) j++;
+      if (j == nc) cand[nc++] = refs[i];
+    }
+  }
+  double best = -1.0;
+  uint32_t best_ref = 0;
+  for (size_t i = 0; i < nc; i++) {
+    tm_sig_record r;
+    tm_sig_store_get(x->st, cand[i], &r);
+    double s = tm_minhash_similarity(sig, r.sig, x->o.k);
+    x->candidates++;
+    if (s < x->o.threshold) x->false_candidates++;
+    if (s > best || (s == best && cand[i] < best_ref)) best = s, best_ref = cand[i];
+  }
+  if (best >= x->o.threshold) {
+    m->kind = TM_DEDUP_NEAR;
+    m->ref = best_ref;
+    m->similarity = best;
+    return 1;
+  }
+  return 0;
+}
+
+int tm_dedup_index_process(tm_dedup_index *x, const char *id, size_t id_len,
+                           const uint64_t exact[2], int exact_lookup, const uint32_t *sig,
+                           tm_dedup_match *m, tm_error *err) {
+  m->kind = TM_DEDUP_UNIQUE;
+  m->ref = 0;
+  m->similarity = 0.0;
+  compute_keys(x, exact, sig);
+  int nk = sig ? x->nt : 1;
+  for (int i = 0; i < nk; i++) tm_lsh_table_prefetch(&x->t[i], x->keys[i]);
+  if (exact_lookup && find_exact(x, exact, m)) return 0;
+  if (sig && find_near(x, sig, m)) return 0;
+  uint32_t ref = (uint32_t)tm_sig_store_count(x->st);
+  int rc = tm_sig_store_append(x->st, id, id_len, sig ? 0 : TM_SIG_FLAG_EMPTY, exact,
+                               sig ? sig : x->no_sig, err);
+  if (rc < 0) return rc;
+  return index_keys(x, ref, sig != NULL, err);
+}
+
+int64_t tm_dedup_index_id(const tm_dedup_index *x, uint32_t ref, char *buf, size_t cap,
+                          tm_error *err) {
+  return tm_sig_store_id(x->st, ref, buf, cap, err);
+}
+
+int tm_dedup_index_checkpoint(tm_dedup_index *x, const void *user, size_t user_len,
+                              tm_error *err) {
+  uint8_t blk[TM_SIG_USER_MAX];
+  persisted p = {x->floor};
+  if (user_len > TM_DEDUP_INDEX_USER_MAX)
+    return tm_err(err, TM_EINVAL, "dedup checkpoint block of %zu bytes", user_len);
+  memcpy(blk, &p, sizeof p);
+  if (user_len) memcpy(blk + sizeof p, user, user_len);
+  return tm_sig_store_commit(x->st, blk, sizeof p + user_len, err);
+}
+
+void tm_dedup_index_get_stats(const tm_dedup_index *x, tm_dedup_index_stats *st) {
+  st->records = tm_sig_store_count(x->st);
+  st->in_ram = st->records - x->floor;
+  st->evicted = x->floor;
+  st->ram_bytes = tm_dedup_index_table_bytes(&x->o, x->cap) + tm_sig_store_ram_bytes(x->st);
+  st->disk_bytes = tm_sig_store_disk_bytes(x->st);
+  st->candidates = x->candidates;
+  st->false_candidates = x->false_candidates;
+}

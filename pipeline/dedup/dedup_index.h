@@ -1,0 +1,106 @@
+/* dedup_index.h - the persistent duplicate index: exact-hash and LSH band
+ * tables in RAM over a signature store on disk (sig_store.h).
+ *
+ * RAM layout. bands + 1 tables (tm_lsh_table: one per band, one for exact
+ * hashes), all with the same capacity `cap`, 8 bytes per slot: a 32-bit key
+ * fingerprint and a 32-bit document reference (the document's record number
+ * in the store). Load factor between 0.6 and 0.75 (tables grow by 1.25x when
+ * they reach 0.75). At the defaults (14 bands) that is 15 * 8 / 0.75 = 160 to
+ * 15 * 8 / 0.6 = 200 bytes per indexed document, once past the initial size
+ * of 2^16 slots per table (7.5 MiB in all). Plus the store's write buffer
+ * (4096 records, about 2 MB) and its id buffer (<= 1 MiB).
+ *
+ * Disk: 40 + 4k bytes per indexed document in records.bin (488 at k = 112),
+ * plus its id in ids.bin. Candidate confirmation and exact-hash confirmation
+ * read the record through mmap (the page cache keeps the hot part).
+ *
+ * 100 M documents at the defaults: 100e6 / 0.75 = 133.3 M slots per table,
+ * 15 tables * 8 B * 133.3 M = 16.0 GB, under a ram_budget of 20G on a 24 GB
+ * machine (growth transient: one old table, 1/15 more). The records (48.8 GB
+ * at 488 B/doc) live on disk.
+ *
+ * Byte budget (ram_budget, for the tables). A full table grows by 1.25x when
+ * the grown set plus one old table (the transient of a table-by-table
+ * rehash) fits the budget. When it cannot grow, the oldest quarter of the
+ * indexed documents (lowest refs) is evicted from all tables in place: their
+ * records stay on disk, but no later document is matched against them
+ * (counted as `evicted`). The eviction floor is persisted. Memory therefore
+ * never exceeds the budget, whatever the length of the stream.
+ *
+ * Which document a duplicate is attributed to: exact hash first; else,
+ * among the band candidates (at most 64 distinct ones are examined), the one
+ * with the highest estimated Jaccard (lowest ref on ties), if that is >=
+ * threshold. Only kept documents are indexed, so duplicate_of is always a
+ * kept document.
+ *
+ * Not thread-safe; one index per directory (no lock file: the driver owns it).
+ */
+#ifndef TM_DEDUP_INDEX_H
+#define TM_DEDUP_INDEX_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "error.h"
+
+typedef struct tm_dedup_index tm_dedup_index;
+
+typedef struct tm_dedup_index_opts {
+  int k;               /* signature length */
+  int bands, rows;     /* bands * rows <= k */
+  double threshold;    /* estimated Jaccard that confirms a candidate */
+  uint64_t ram_budget; /* bytes for the tables */
+  uint64_t params_hash;/* identifies how signatures are made (see sig_store.h) */
+} tm_dedup_index_opts;
+
+typedef enum { TM_DEDUP_UNIQUE = 0, TM_DEDUP_EXACT = 1, TM_DEDUP_NEAR = 2 } tm_dedup_kind;
+
+typedef struct tm_dedup_match {
+  tm_dedup_kind kind;
+  uint32_t ref;        /* the earlier document (kind != UNIQUE) */
+  double similarity;   /* 1.0 for exact, the estimate for near */
+} tm_dedup_match;
+
+#define TM_DEDUP_INDEX_USER_MAX 192
+#define TM_DEDUP_MAX_BANDS 64
+#define TM_DEDUP_MAX_CANDIDATES 64
+
+/* Open or create the index in dir and rebuild the RAM tables from the
+ * committed records (each record's checksum is verified: corruption is
+ * TM_ECORRUPT naming the file and offset). user receives the caller's
+ * block saved by the last checkpoint (*user_len = 0 when new). */
+int tm_dedup_index_open(tm_dedup_index **out, const char *dir, const tm_dedup_index_opts *o,
+                        void *user, size_t *user_len, tm_error *err);
+void tm_dedup_index_close(tm_dedup_index *x);
+
+/* Look the document up; when it is unique, index it under id. The exact
+ * hash is always indexed, but only looked up when exact_lookup is 1. sig is
+ * NULL for a document without shingles, or when near-duplicate detection is
+ * off: then no band is looked up or indexed. */
+int tm_dedup_index_process(tm_dedup_index *x, const char *id, size_t id_len,
+                           const uint64_t exact[2], int exact_lookup, const uint32_t *sig,
+                           tm_dedup_match *m, tm_error *err);
+
+/* The id of an indexed document (NUL-terminated, truncated to cap-1). */
+int64_t tm_dedup_index_id(const tm_dedup_index *x, uint32_t ref, char *buf, size_t cap,
+                          tm_error *err);
+
+/* Make the index durable, together with user[0..user_len). */
+int tm_dedup_index_checkpoint(tm_dedup_index *x, const void *user, size_t user_len,
+                              tm_error *err);
+
+typedef struct tm_dedup_index_stats {
+  uint64_t records;     /* documents indexed, ever */
+  uint64_t in_ram;      /* of those, still in the tables */
+  uint64_t evicted;     /* records - in_ram */
+  uint64_t ram_bytes;   /* tables + buffers */
+  uint64_t disk_bytes;  /* records.bin + ids.bin */
+  uint64_t candidates;  /* band candidates examined */
+  uint64_t false_candidates; /* of those, below the threshold */
+} tm_dedup_index_stats;
+void tm_dedup_index_get_stats(const tm_dedup_index *x, tm_dedup_index_stats *st);
+
+/* Bytes the tables take at cap slots each. */
+uint64_t tm_dedup_index_table_bytes(const tm_dedup_index_opts *o, uint64_t cap);
+
+#endif

@@ -1,0 +1,73 @@
+/* lsh_table.h - an open-addressing multimap from 64-bit keys to document refs.
+ *
+ * Used once per LSH band and once for exact hashes. RAM layout: one array of
+ * `cap` slots (any cap in 16..2^32), 8 bytes each:
+ *
+ *     bits 63..32  fingerprint fp: the top 32 bits of the key
+ *     bits 31..0   ref + 1 (0 marks an empty slot)
+ *
+ * The home slot of a key is (fp * cap) >> 32: a function of the fingerprint
+ * alone, so an entry can move to a table of another size without its full key
+ * (growth and eviction never touch the documents), and cap need not be a
+ * power of two (growth by 1.25x keeps the load between 0.6 and 0.75). A match
+ * compares 32 bits of the key: equal fingerprints at unequal keys give a
+ * false candidate, which the caller rejects by checking the full signature or
+ * exact hash on disk. Linear probing (wrapping at cap); several entries may
+ * share a key (a multimap). The table never holds more than cap * 3/4
+ * entries, so every probe run ends at an empty slot. Refs are < 2^32 - 1.
+ *
+ * Removal is only in bulk: tm_lsh_table_evict_below drops every entry with
+ * ref < floor and re-places the survivors in place (no second array).
+ */
+#ifndef TM_DEDUP_LSH_TABLE_H
+#define TM_DEDUP_LSH_TABLE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct tm_lsh_table {
+  uint64_t *slot;
+  uint64_t cap;
+  uint64_t n; /* entries */
+} tm_lsh_table;
+
+/* Allocate cap zeroed slots (16 <= cap <= 2^32). Returns 0 or -1 (ENOMEM). */
+int tm_lsh_table_init(tm_lsh_table *t, uint64_t cap);
+void tm_lsh_table_free(tm_lsh_table *t);
+
+/* 1 when one more entry would exceed the 0.75 load factor. */
+static inline int tm_lsh_table_full(const tm_lsh_table *t) {
+  return (t->n + 1) * 4 > t->cap * 3;
+}
+
+static inline uint64_t tm_lsh_table_home(const tm_lsh_table *t, uint64_t key) {
+  return ((key >> 32) * t->cap) >> 32;
+}
+
+/* Hint the CPU to fetch key's home slot (before a batch of lookups). */
+static inline void tm_lsh_table_prefetch(const tm_lsh_table *t, uint64_t key) {
+  __builtin_prefetch(&t->slot[tm_lsh_table_home(t, key)]);
+}
+
+/* Add (key, ref). Returns -1 when the table is full (the caller checks
+ * tm_lsh_table_full first and grows or evicts) or ref is UINT32_MAX. */
+int tm_lsh_table_insert(tm_lsh_table *t, uint64_t key, uint32_t ref);
+
+/* Store the refs under key's fingerprint, in probe order, into refs[0..max)
+ * and return how many there are (which may exceed max: the rest are not
+ * stored). */
+size_t tm_lsh_table_find(const tm_lsh_table *t, uint64_t key, uint32_t *refs, size_t max);
+
+/* Move every entry into a new array of new_cap slots (new_cap > cap). Needs
+ * both arrays at once. Returns 0, or -1 on ENOMEM (t unchanged). */
+int tm_lsh_table_grow(tm_lsh_table *t, uint64_t new_cap);
+
+/* Remove every entry with ref < floor, in place. */
+void tm_lsh_table_evict_below(tm_lsh_table *t, uint32_t floor);
+
+/* Bytes of RAM held. */
+static inline uint64_t tm_lsh_table_bytes(const tm_lsh_table *t) {
+  return t->cap * sizeof(uint64_t);
+}
+
+#endif

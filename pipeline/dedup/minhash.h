@@ -1,0 +1,50 @@
+/* minhash.h - MinHash signatures and LSH band keys.
+ *
+ * K permutations of the 64-bit shingle hash space, each a multiply-shift
+ * hash  p_k(h) = (a_k * h + b_k mod 2^64) >> 32  with a_k odd. One 64-bit
+ * hash per shingle feeds all K; the inner loop is K independent lanes of
+ * multiply, add, shift and min, which compilers vectorise (AVX-512: 8 lanes
+ * per instruction). Signature value k is the minimum of p_k over the
+ * document's shingles, a 32-bit number; an empty shingle set gives all
+ * 0xFFFFFFFF. The fraction of equal values between two signatures is an
+ * unbiased estimate of the Jaccard similarity of the shingle sets.
+ *
+ * (a_k, b_k) come from splitmix64 seeded with `seed`: the same seed gives
+ * the same permutations on every machine, which the on-disk index and the
+ * Python reference (tests/bench/dedup/ref_minhash.py) rely on.
+ *
+ * Band keys: band b (0 <= b < bands) covers values [b*rows, (b+1)*rows) and
+ * its key is XXH3-64 of those rows*4 bytes (little-endian uint32) with seed
+ * b. Two documents collide in a band when their rows agree there (or, with
+ * probability 2^-64, by chance).
+ */
+#ifndef TM_DEDUP_MINHASH_H
+#define TM_DEDUP_MINHASH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct tm_minhash {
+  int k;          /* number of permutations */
+  uint64_t *a;    /* k odd multipliers */
+  uint64_t *b;    /* k addends */
+} tm_minhash;
+
+/* Returns 0, or -1 on allocation failure (k must be >= 1). */
+int tm_minhash_init(tm_minhash *m, int k, uint64_t seed);
+void tm_minhash_free(tm_minhash *m);
+
+/* sig[0..k) = signature of the n shingle hashes. */
+void tm_minhash_signature(const tm_minhash *m, const uint64_t *hashes, size_t n, uint32_t *sig);
+
+/* Fraction of positions where a and b agree, over k positions. */
+double tm_minhash_similarity(const uint32_t *a, const uint32_t *b, int k);
+
+/* keys[0..bands) = band keys of sig (rows values per band). */
+void tm_minhash_band_keys(const uint32_t *sig, int bands, int rows, uint64_t *keys);
+
+/* The probability that a pair with Jaccard j shares at least one band:
+ * 1 - (1 - j^rows)^bands (the S-curve). */
+double tm_minhash_candidate_prob(double j, int bands, int rows);
+
+#endif

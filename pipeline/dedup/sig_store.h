@@ -1,0 +1,105 @@
+/* sig_store.h - the on-disk part of the dedup index: one record per indexed
+ * (kept) document, append-only, read back through mmap.
+ *
+ * Directory layout (DIR is the index directory):
+ *
+ *   DIR/records.bin   header (64 bytes) then fixed-size records, ref order
+ *   DIR/ids.bin       the documents' ids, concatenated (no separators)
+ *   DIR/checkpoint    the committed state (written atomically, see below)
+ *
+ * records.bin header, little-endian:
+ *   0  u8[8]  magic "TMDXREC1"
+ *   8  u32    version (1)
+ *   12 u32    k (signature length)
+ *   16 u32    record size in bytes (40 + 4k)
+ *   20 u32    reserved (0)
+ *   24 u64    params hash (seed, k, shingle options: see dedup_index.h)
+ *   32 u8[24] reserved (0)
+ *   56 u64    XXH3-64 of bytes 0..56
+ *
+ * Record (record size = 40 + 4k bytes; 488 bytes at k = 112):
+ *   0  u64    offset of the id in ids.bin
+ *   8  u32    id length in bytes
+ *   12 u32    flags (bit 0: the document has no shingles; not in band tables)
+ *   16 u8[16] XXH3-128 of the normalised text (low 64 bits first)
+ *   32 u32[k] MinHash signature
+ *   32+4k u64 XXH3-64 of bytes 0..32+4k of the record
+ *
+ * Consistency: a record is visible to queries as soon as it is appended
+ * (the store buffers recent records in RAM and reads the rest through the
+ * map), but it is durable only after tm_sig_store_commit: that writes the
+ * buffered records and ids, fsyncs both files, and publishes `checkpoint`
+ * (n records, ids bytes, plus an opaque block the caller persists with it)
+ * with tm_io_write_file_atomic. Opening an existing directory trusts only the
+ * checkpoint: bytes after the committed end of either file (from a run that
+ * died after the last commit) are ignored and later overwritten. A kill -9 at
+ * any point therefore leaves the state of the last commit.
+ *
+ * Corruption (bad magic, checksum, a file shorter than its checkpoint says,
+ * a record that fails its checksum when read with tm_sig_store_verify) is
+ * TM_ECORRUPT with a message naming the file and byte offset.
+ *
+ * All writes go through common/io.h with site "dedup_index".
+ */
+#ifndef TM_DEDUP_SIG_STORE_H
+#define TM_DEDUP_SIG_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "error.h"
+
+#define TM_SIG_FLAG_EMPTY 1u
+
+typedef struct tm_sig_store tm_sig_store;
+
+typedef struct tm_sig_record {
+  uint64_t id_off;
+  uint32_t id_len;
+  uint32_t flags;
+  uint64_t exact[2];
+  const uint32_t *sig; /* k values */
+} tm_sig_record;
+
+/* The caller's opaque state stored in the checkpoint (counters, eviction
+ * floor); at most TM_SIG_USER_MAX bytes. */
+#define TM_SIG_USER_MAX 256
+
+/* Open or create DIR (created with parents if missing). A directory that has
+ * a checkpoint must have been made with the same k and params hash (else
+ * TM_EINVAL naming both). user/user_len receive the checkpoint's opaque block
+ * (user_len = 0 for a new index). */
+int tm_sig_store_open(tm_sig_store **out, const char *dir, int k, uint64_t params_hash,
+                      void *user, size_t *user_len, tm_error *err);
+
+/* Close without committing (work since the last commit is not durable). */
+void tm_sig_store_close(tm_sig_store *s);
+
+/* Committed + appended records. */
+uint64_t tm_sig_store_count(const tm_sig_store *s);
+
+/* Append one record; its ref is the previous count. May write buffered
+ * records to the files (not durable until commit). */
+int tm_sig_store_append(tm_sig_store *s, const char *id, size_t id_len, uint32_t flags,
+                        const uint64_t exact[2], const uint32_t *sig, tm_error *err);
+
+/* Pointers into the store for ref (< count): the exact hash and signature.
+ * Valid until the next append or commit. */
+void tm_sig_store_get(const tm_sig_store *s, uint64_t ref, tm_sig_record *rec);
+
+/* Copy the id of ref into buf (at most cap-1 bytes, NUL terminated);
+ * returns its full length, or a negative TM_E* code. */
+int64_t tm_sig_store_id(const tm_sig_store *s, uint64_t ref, char *buf, size_t cap,
+                        tm_error *err);
+
+/* Check the checksum of record ref; TM_ECORRUPT naming file and offset. */
+int tm_sig_store_verify(const tm_sig_store *s, uint64_t ref, tm_error *err);
+
+/* Make everything appended so far durable together with user[0..user_len). */
+int tm_sig_store_commit(tm_sig_store *s, const void *user, size_t user_len, tm_error *err);
+
+/* Bytes on disk (both files, committed + written) and bytes of RAM buffers. */
+uint64_t tm_sig_store_disk_bytes(const tm_sig_store *s);
+uint64_t tm_sig_store_ram_bytes(const tm_sig_store *s);
+
+#endif
