@@ -289,10 +289,10 @@ static long find_chunk(const tm_shard_reader *r, uint64_t tok) {
   return lo;
 }
 
-static int load_chunk(tm_shard_reader *r, long ci, tm_error *err) {
-  if (r->cached_chunk == ci) return 0;
+/* Read frame ci, check its hash and decompress it into dst (room for its
+ * n_tokens * token_width bytes). */
+static int load_chunk_into(tm_shard_reader *r, long ci, uint8_t *dst, tm_error *err) {
   const tms_chunk *c = &r->chunks[ci];
-  r->cached_chunk = -1;
   if (c->comp_size > r->cbuf_cap)
     return CORRUPT(c->offset, "frame %ld claims %u compressed bytes", ci, c->comp_size);
   int rc = read_at(r, r->cbuf, c->comp_size, c->offset, err);
@@ -300,12 +300,20 @@ static int load_chunk(tm_shard_reader *r, long ci, tm_error *err) {
   if (XXH3_64bits(r->cbuf, c->comp_size) != c->hash)
     return CORRUPT(c->offset, "frame %ld checksum mismatch", ci);
   size_t want = (size_t)c->n_tokens * r->h.token_width;
-  size_t got = ZSTD_decompressDCtx(r->dctx, r->frame, want, r->cbuf, c->comp_size);
+  size_t got = ZSTD_decompressDCtx(r->dctx, dst, want, r->cbuf, c->comp_size);
   if (ZSTD_isError(got) || got != want)
     return CORRUPT(c->offset, "frame %ld does not decompress to %zu bytes (%s)", ci, want,
                    ZSTD_isError(got) ? ZSTD_getErrorName(got) : "wrong size");
-  r->cached_chunk = ci;
   return 0;
+}
+
+/* Make frame ci the cached frame. */
+static int load_chunk(tm_shard_reader *r, long ci, tm_error *err) {
+  if (r->cached_chunk == ci) return 0;
+  r->cached_chunk = -1;
+  int rc = load_chunk_into(r, ci, r->frame, err);
+  if (rc == 0) r->cached_chunk = ci;
+  return rc;
 }
 
 static int read_range(tm_shard_reader *r, uint64_t a, uint64_t b, void *out, int as_u32,
@@ -318,6 +326,17 @@ static int read_range(tm_shard_reader *r, uint64_t a, uint64_t b, void *out, int
   uint8_t *dst = out;
   while (a < b) {
     long ci = find_chunk(r, a);
+    const tms_chunk *cc = &r->chunks[ci];
+    if ((!as_u32 || w == 4) && a == cc->first_token && b - a >= cc->n_tokens &&
+        r->cached_chunk != ci) {
+      /* a whole frame in the output's layout: decompress straight into it,
+       * skipping the frame cache and one copy (the sequential-read path) */
+      int rc = load_chunk_into(r, ci, dst, err);
+      if (rc < 0) return rc;
+      dst += (size_t)cc->n_tokens * (as_u32 ? 4 : w);
+      a += cc->n_tokens;
+      continue;
+    }
     int rc = load_chunk(r, ci, err);
     if (rc < 0) return rc;
     const tms_chunk *c = &r->chunks[ci];
