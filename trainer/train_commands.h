@@ -5,7 +5,9 @@
 #define TM_TRAIN_COMMANDS_H
 
 int cmd_bench(int argc, char **argv);
+int cmd_run(int argc, char **argv);
 
 #define TM_TRAIN_COMMANDS                                                               \
+  {"run", cmd_run, "train from the ring or a token file (-c CONFIG [--resume])"},      \
   {"bench", cmd_bench, "time training steps on random tokens (ms/step, tokens/s)"},
 #endif
