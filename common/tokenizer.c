@@ -94,7 +94,10 @@ int tm_tok_finish(struct tm_tokenizer *t, const char *name, tm_error *err) {
     uint64_t h = (key * 0x9E3779B97F4A7C15ull) >> 20;
     for (;; h++) {
       h &= t->mmap_mask;
-      if (t->mkeys[h] == key) break; /* a repeated merge keeps its first rank, as HF */
+      if (t->mkeys[h] == key) { /* a repeated pair takes its last rank, as HF's map does */
+        t->mvals[h] = r;
+        break;
+      }
       if (t->mkeys[h] == TM_MERGE_EMPTY) {
         t->mkeys[h] = key;
         t->mvals[h] = r;

@@ -11,5 +11,6 @@
 int cmd_config(int argc, char **argv);
 int cmd_dedup(int argc, char **argv);
 int cmd_shards(int argc, char **argv);
+int cmd_tokenizer(int argc, char **argv);
 
 #endif

@@ -16,6 +16,7 @@ static const command commands[] = {
     {"shards", cmd_shards, "list, verify, print, export and pack token shards"},
     {"config", cmd_config, "print the configuration reference (every key, its default)"},
     {"dedup", cmd_dedup, "remove exact and near-duplicate documents from JSONL (MinHash-LSH)"},
+    {"tokenizer", cmd_tokenizer, "train, encode, decode and inspect byte-level BPE tokenizers"},
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
 

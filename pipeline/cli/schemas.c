@@ -1,11 +1,13 @@
 /* schemas.c - the list of configuration schemas; see schemas.h. */
 #include "schemas.h"
 
+#include "bpe/bpe_train.h"
 #include "dedup/dedup.h"
 #include "shard.h"
 
 const tm_config_key *const tm_all_schemas[] = {
     tm_shard_config_keys,
     tm_dedup_config_keys,
+    tm_tokenizer_config_keys,
 };
 const int tm_n_schemas = (int)(sizeof tm_all_schemas / sizeof tm_all_schemas[0]);
