@@ -18,7 +18,9 @@
  * A run killed before 2 leaves the index at its previous checkpoint (the
  * run's documents are forgotten, nothing was published). A run killed
  * between 2 and 3 is finished by the next run with the same OUT: it sees the
- * committed token and completes the renames before doing anything else.
+ * committed token and completes the renames, then stops (OUT now holds that
+ * run's output, which is never overwritten: with --index each run needs a
+ * new OUT).
  * Without --index the index lives in OUT/.dedup-index.PID and is removed.
  *
  * JSONL is read here with jansson, one json_loadb per line; this moves to
@@ -392,7 +394,18 @@ int cmd_dedup(int argc, char **argv) {
   int rc = tm_io_mkdirs(out, &err);
   if (rc == 0) rc = tm_dedup_open(&r.d, &p, idx, &err);
   if (rc < 0) goto fail;
-  if (index && (rc = recover(out, tm_dedup_committed_token(r.d), &err)) < 0) goto fail;
+  if (index) {
+    char kp[PATH_MAX + 16];
+    if ((rc = recover(out, tm_dedup_committed_token(r.d), &err)) < 0) goto fail;
+    snprintf(kp, sizeof kp, "%s/kept.jsonl", out);
+    if (access(kp, F_OK) == 0) { /* never overwrite the output of a committed run */
+      rc = tm_err(&err, TM_EEXIST,
+                  "%s exists: with --index every run needs a new -o directory (the documents "
+                  "of that run are in the index and would not be emitted again)",
+                  kp);
+      goto fail;
+    }
+  }
   if ((rc = out_open(&r.kept, out, "kept.jsonl", &err)) < 0 ||
       (rc = out_open(&r.dups, out, "duplicates.jsonl", &err)) < 0)
     goto fail;

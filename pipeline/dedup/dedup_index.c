@@ -246,7 +246,8 @@ void tm_dedup_index_get_stats(const tm_dedup_index *x, tm_dedup_index_stats *st)
   st->records = tm_sig_store_count(x->st);
   st->in_ram = st->records - x->floor;
   st->evicted = x->floor;
-  st->ram_bytes = tm_dedup_index_table_bytes(&x->o, x->cap) + tm_sig_store_ram_bytes(x->st);
+  st->table_bytes = tm_dedup_index_table_bytes(&x->o, x->cap);
+  st->ram_bytes = st->table_bytes + tm_sig_store_ram_bytes(x->st);
   st->disk_bytes = tm_sig_store_disk_bytes(x->st);
   st->candidates = x->candidates;
   st->false_candidates = x->false_candidates;

@@ -93,6 +93,7 @@ typedef struct tm_dedup_index_stats {
   uint64_t records;     /* documents indexed, ever */
   uint64_t in_ram;      /* of those, still in the tables */
   uint64_t evicted;     /* records - in_ram */
+  uint64_t table_bytes; /* the tables alone (what ram_budget bounds) */
   uint64_t ram_bytes;   /* tables + buffers */
   uint64_t disk_bytes;  /* records.bin + ids.bin */
   uint64_t candidates;  /* band candidates examined */

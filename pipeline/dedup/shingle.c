@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <utf8proc.h>
+#define XXH_INLINE_ALL
 #include <xxhash.h>
 
 enum { C_CHAR = 0, C_SPACE = 1, C_SKIP = 2 };
@@ -128,52 +129,66 @@ static int reserve_units(tm_shingler *s, size_t need) {
  * never more than 4 bytes from 1). */
 static size_t normalize_words(tm_shingler *s, const uint8_t *in, size_t len, size_t *letters,
                               size_t *cjk) {
-  uint8_t *out = (uint8_t *)s->norm, *o0 = out;
+  uint8_t *out = (uint8_t *)s->norm, *const o0 = out;
+  uint32_t *const us = s->ustart, *const ue = s->uend;
   size_t nu = 0, nl = 0, nc = 0;
   int in_word = 0;
   size_t i = 0;
   while (i < len) {
     uint8_t b = in[i];
-    int cls;
+    if (b < 128) { /* the common case: one table lookup per byte */
+      i++;
+      int cls = s->cls[b];
+      if (cls == C_CHAR) {
+        if (!in_word) {
+          if (nu) *out++ = ' ';
+          us[nu++] = (uint32_t)(out - o0);
+          in_word = 1;
+        }
+        *out++ = s->map[b];
+        nl += s->letter[b];
+        /* the rest of an ASCII word run without leaving the loop */
+        while (i < len && in[i] < 128 && s->cls[in[i]] == C_CHAR) {
+          *out++ = s->map[in[i]];
+          nl += s->letter[in[i]];
+          i++;
+        }
+      } else if (cls == C_SPACE && in_word) {
+        ue[nu - 1] = (uint32_t)(out - o0);
+        in_word = 0;
+      }
+      continue;
+    }
+    int32_t cp, m;
     uint8_t enc[4];
-    int elen;
-    if (b < 128) {
-      cls = s->cls[b];
-      enc[0] = s->map[b];
-      elen = 1;
-      nl += s->letter[b];
+    int cls, elen = 1;
+    utf8proc_ssize_t k = utf8proc_iterate(in + i, (utf8proc_ssize_t)(len - i), &cp);
+    if (k <= 0) { /* invalid byte: keep it as one word character */
+      cls = C_CHAR;
+      enc[0] = b;
       i++;
     } else {
-      int32_t cp, m;
-      utf8proc_ssize_t k = utf8proc_iterate(in + i, (utf8proc_ssize_t)(len - i), &cp);
-      if (k <= 0) { /* invalid byte: keep it as one word character */
-        cls = C_CHAR;
-        enc[0] = b;
-        elen = 1;
-        i++;
-      } else {
-        i += (size_t)k;
-        cls = classify(&s->o, cp, &m);
-        if (is_letter(cp)) {
-          nl++;
-          nc += is_cjk(cp);
-        }
-        elen = cls == C_CHAR ? (int)utf8proc_encode_char(m, enc) : 0;
+      i += (size_t)k;
+      cls = classify(&s->o, cp, &m);
+      if (is_letter(cp)) {
+        nl++;
+        nc += is_cjk(cp);
       }
+      if (cls == C_CHAR) elen = (int)utf8proc_encode_char(m, enc);
     }
     if (cls == C_SPACE) {
+      if (in_word) ue[nu - 1] = (uint32_t)(out - o0);
       in_word = 0;
     } else if (cls == C_CHAR) {
       if (!in_word) {
         if (nu) *out++ = ' ';
-        s->ustart[nu++] = (uint32_t)(out - o0);
+        us[nu++] = (uint32_t)(out - o0);
         in_word = 1;
       }
-      memcpy(out, enc, (size_t)elen);
-      out += elen;
-      s->uend[nu - 1] = (uint32_t)(out - o0);
+      for (int e = 0; e < elen; e++) *out++ = enc[e];
     }
   }
+  if (in_word) ue[nu - 1] = (uint32_t)(out - o0);
   *letters = nl;
   *cjk = nc;
   s->norm_len = (size_t)(out - o0);

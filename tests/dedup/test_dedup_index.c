@@ -1,0 +1,379 @@
+/* test_dedup_index.c - the stage, its persistent index, the byte budget,
+ * corruption detection and crash consistency (dedup.h, dedup_index.h,
+ * sig_store.h). */
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "dedup/dedup.h"
+#include "io.h"
+#include "tm_test.h"
+
+static uint64_t rng = 42;
+static uint64_t rnd(void) {
+  rng ^= rng << 13;
+  rng ^= rng >> 7;
+  rng ^= rng << 17;
+  return rng;
+}
+
+/* A document of `words` random words from a 5000-word vocabulary. */
+static char *make_doc(int words) {
+  char *s = malloc((size_t)words * 8 + 1), *p = s;
+  for (int i = 0; i < words; i++) {
+    uint64_t w = rnd() % 5000;
+    p += sprintf(p, "%c%c%c%c ", 'a' + (int)(w % 26), 'a' + (int)(w / 26 % 26),
+                 'a' + (int)(w / 676 % 26), 'a' + (int)(rnd() % 3));
+  }
+  *p = 0;
+  return s;
+}
+
+/* Replace every nth word (4 letters each) of a copy. */
+static char *edit(const char *src, int nth) {
+  char *s = strdup(src);
+  int w = 0;
+  for (char *p = s; *p; p += 5)
+    if (++w % nth == 0) p[0] = p[0] == 'z' ? 'y' : 'z', p[1] = 'q';
+  return s;
+}
+
+static char dir[256];
+
+static int process(tm_dedup *d, const char *id, const char *text, tm_dedup_verdict *v) {
+  tm_error err = {0};
+  int rc = tm_dedup_process(d, id, strlen(id), text, strlen(text), v, &err);
+  if (rc < 0) fprintf(stderr, "process %s: %s\n", id, err.msg);
+  return rc;
+}
+
+static tm_dedup *open_stage(const tm_dedup_params *p, tm_error *err) {
+  tm_dedup *d = NULL;
+  memset(err, 0, sizeof *err);
+  if (tm_dedup_open(&d, p, dir, err) < 0) return NULL;
+  return d;
+}
+
+static void rm_index(void) {
+  char cmd[512];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+  if (system(cmd) != 0) fprintf(stderr, "rm failed\n");
+}
+
+static void test_verdicts(void) {
+  tm_dedup_params p;
+  tm_dedup_params_default(&p);
+  tm_error err;
+  tm_dedup *d = open_stage(&p, &err);
+  CHECKF(d != NULL, "%s", err.msg);
+  if (!d) return;
+  char *base = make_doc(300), *other = make_doc(300);
+  char *near = edit(base, 50), *far = edit(base, 3); /* J about 0.82 and 0.06 */
+  char *shouty = strdup(base);
+  for (char *c = shouty; *c; c++)
+    if (*c >= 'a' && *c <= 'z' && rnd() % 2) *c = (char)(*c - 32);
+  tm_dedup_verdict v;
+  CHECK(process(d, "base", base, &v) == 0 && v.kind == TM_DEDUP_UNIQUE && !v.duplicate_of);
+  CHECK(process(d, "other", other, &v) == 0 && v.kind == TM_DEDUP_UNIQUE);
+  CHECK(process(d, "copy", base, &v) == 0 && v.kind == TM_DEDUP_EXACT);
+  CHECK(v.duplicate_of && !strcmp(v.duplicate_of, "base") && v.similarity == 1.0);
+  CHECK(process(d, "shouty", shouty, &v) == 0 && v.kind == TM_DEDUP_EXACT);
+  CHECK(process(d, "near", near, &v) == 0 && v.kind == TM_DEDUP_NEAR);
+  CHECKF(v.duplicate_of && !strcmp(v.duplicate_of, "base") && v.similarity >= 0.75 &&
+             v.similarity < 1.0,
+         "sim %f", v.similarity);
+  CHECK(process(d, "far", far, &v) == 0 && v.kind == TM_DEDUP_UNIQUE);
+  CHECK(process(d, "empty", " ...! ", &v) == 0 && v.kind == TM_DEDUP_UNIQUE);
+  CHECK(process(d, "empty2", " ...! ", &v) == 0 && v.kind == TM_DEDUP_EXACT);
+  CHECK(process(d, "other-empty", " ???? ", &v) == 0 && v.kind == TM_DEDUP_UNIQUE);
+  /* Chinese near-duplicates: character shingles */
+  const char *zh1 = "数据去重是训练语言模型之前的重要步骤，它可以删除重复的网页和文档，"
+                    "减少模型对常见文本的记忆，并提高训练数据的多样性和质量。";
+  const char *zh2 = "数据去重是训练语言模型之前的重要步骤，它可以删除重复的网页和文档，"
+                    "减少模型对常见文本的记忆，并提高训练数据的多样性与质量。";
+  CHECK(process(d, "zh1", zh1, &v) == 0 && v.kind == TM_DEDUP_UNIQUE);
+  CHECK(process(d, "zh2", zh2, &v) == 0 && v.kind == TM_DEDUP_NEAR);
+  CHECK(v.duplicate_of && !strcmp(v.duplicate_of, "zh1"));
+  tm_dedup_stats st;
+  tm_dedup_get_stats(d, &st);
+  CHECK(st.docs_in == 11 && st.kept == 6 && st.exact_dups == 3 && st.near_dups == 2);
+  CHECK(st.cjk_docs == 2 && st.no_shingles == 3 && st.index.records == 6);
+  tm_dedup_close(d);
+
+  /* exact off: the shouted copy is still caught as a near duplicate */
+  rm_index();
+  p.exact = 0;
+  d = open_stage(&p, &err);
+  CHECK(d && process(d, "base", base, &v) == 0 && v.kind == TM_DEDUP_UNIQUE);
+  CHECK(d && process(d, "copy", base, &v) == 0 && v.kind == TM_DEDUP_NEAR && v.similarity == 1.0);
+  tm_dedup_close(d);
+  /* near off: only exact */
+  rm_index();
+  p.exact = 1;
+  p.near = 0;
+  d = open_stage(&p, &err);
+  CHECK(d && process(d, "base", base, &v) == 0 && v.kind == TM_DEDUP_UNIQUE);
+  CHECK(d && process(d, "near", near, &v) == 0 && v.kind == TM_DEDUP_UNIQUE);
+  CHECK(d && process(d, "copy", base, &v) == 0 && v.kind == TM_DEDUP_EXACT);
+  tm_dedup_close(d);
+  rm_index();
+  free(base), free(other), free(near), free(far), free(shouty);
+}
+
+/* Documents survive close/reopen at their checkpoint, and only there. */
+static void test_persistence(void) {
+  tm_dedup_params p;
+  tm_dedup_params_default(&p);
+  tm_error err;
+  enum { N = 3000 };
+  char **docs = malloc(N * sizeof *docs);
+  for (int i = 0; i < N; i++) docs[i] = make_doc(60);
+  tm_dedup *d = open_stage(&p, &err);
+  CHECK(d && tm_dedup_committed_token(d) == 0);
+  if (!d) return;
+  tm_dedup_verdict v;
+  char id[32];
+  int ok = 1;
+  for (int i = 0; i < 2000; i++) { /* more than one write buffer (4096 records)? no: ids */
+    snprintf(id, sizeof id, "doc-%d", i);
+    ok &= process(d, id, docs[i], &v) == 0 && v.kind == TM_DEDUP_UNIQUE;
+  }
+  CHECK(ok);
+  CHECK(tm_dedup_checkpoint(d, 77, &err) == 0);
+  for (int i = 2000; i < N; i++) { /* after the checkpoint: forgotten on reopen */
+    snprintf(id, sizeof id, "doc-%d", i);
+    ok &= process(d, id, docs[i], &v) == 0 && v.kind == TM_DEDUP_UNIQUE;
+  }
+  tm_dedup_close(d);
+  d = open_stage(&p, &err);
+  CHECKF(d != NULL, "%s", err.msg);
+  if (!d) return;
+  CHECK(tm_dedup_committed_token(d) == 77);
+  int dups = 1, fresh = 1;
+  for (int i = 0; i < N; i++) {
+    snprintf(id, sizeof id, "again-%d", i);
+    if (process(d, id, docs[i], &v) < 0) dups = fresh = 0;
+    char want[32];
+    snprintf(want, sizeof want, "doc-%d", i);
+    if (i < 2000) dups &= v.kind == TM_DEDUP_EXACT && !strcmp(v.duplicate_of, want);
+    else fresh &= v.kind == TM_DEDUP_UNIQUE;
+  }
+  CHECK(dups);
+  CHECK(fresh);
+  CHECK(tm_dedup_checkpoint(d, 78, &err) == 0);
+  tm_dedup_close(d);
+
+  /* changing how signatures are made is refused; bands/threshold may change */
+  tm_dedup_params q = p;
+  q.num_perm = 128;
+  q.bands = 16;
+  d = open_stage(&q, &err);
+  CHECK(!d && err.code == TM_EINVAL && strstr(err.msg, "checkpoint"));
+  q = p;
+  q.shingle.ngram = 3;
+  d = open_stage(&q, &err);
+  CHECK(!d && err.code == TM_EINVAL);
+  q = p;
+  q.bands = 10;
+  q.threshold = 0.8;
+  d = open_stage(&q, &err);
+  CHECKF(d != NULL, "%s", err.msg);
+  if (d) {
+    CHECK(process(d, "x", docs[5], &v) == 0 && v.kind == TM_DEDUP_EXACT);
+    CHECK(!strcmp(v.duplicate_of, "doc-5"));
+    tm_dedup_close(d);
+  }
+  for (int i = 0; i < N; i++) free(docs[i]);
+  free(docs);
+}
+
+static void corrupt_byte(const char *name, long off) {
+  char path[512];
+  snprintf(path, sizeof path, "%s/%s", dir, name);
+  int fd = open(path, O_RDWR);
+  unsigned char c = 0;
+  if (fd < 0 || pread(fd, &c, 1, off) != 1) {
+    fprintf(stderr, "corrupt %s: cannot read\n", path);
+    if (fd >= 0) close(fd);
+    return;
+  }
+  c ^= 0x5a;
+  if (pwrite(fd, &c, 1, off) != 1) fprintf(stderr, "corrupt: write failed\n");
+  close(fd);
+}
+
+/* Every kind of damage is reported with the file and offset, never a crash. */
+static void test_corruption(void) {
+  tm_dedup_params p;
+  tm_dedup_params_default(&p);
+  tm_error err;
+  char path[512];
+  snprintf(path, sizeof path, "%s/records.bin", dir);
+  /* a record in the middle */
+  corrupt_byte("records.bin", 64 + 488 * 100 + 200);
+  tm_dedup *d = open_stage(&p, &err);
+  CHECKF(!d && err.code == TM_ECORRUPT && strstr(err.msg, "records.bin") &&
+             strstr(err.msg, "record 100") && strstr(err.msg, "48864"),
+         "%s", err.msg);
+  corrupt_byte("records.bin", 64 + 488 * 100 + 200); /* undo */
+  d = open_stage(&p, &err);
+  CHECKF(d != NULL, "%s", err.msg);
+  tm_dedup_close(d);
+  /* the header */
+  corrupt_byte("records.bin", 3);
+  d = open_stage(&p, &err);
+  CHECKF(!d && err.code == TM_ECORRUPT && strstr(err.msg, "magic"), "%s", err.msg);
+  corrupt_byte("records.bin", 3);
+  /* the checkpoint */
+  corrupt_byte("checkpoint", 30);
+  d = open_stage(&p, &err);
+  CHECKF(!d && err.code == TM_ECORRUPT && strstr(err.msg, "checkpoint"), "%s", err.msg);
+  corrupt_byte("checkpoint", 30);
+  /* a truncated records file */
+  struct stat st;
+  stat(path, &st);
+  CHECK(truncate(path, st.st_size - 1000) == 0);
+  d = open_stage(&p, &err);
+  CHECKF(!d && err.code == TM_ECORRUPT && strstr(err.msg, "truncated"), "%s", err.msg);
+  rm_index();
+}
+
+/* A tiny budget: the oldest quarter is evicted, memory stays under it, and
+ * the recent documents are still matched. */
+static void test_budget(void) {
+  tm_dedup_params p;
+  tm_dedup_params_default(&p);
+  p.ram_budget = 15 * 8 * 2000; /* 2000 slots per table: at most 1500 documents */
+  tm_error err;
+  tm_dedup *d = open_stage(&p, &err);
+  CHECKF(d != NULL, "%s", err.msg);
+  if (!d) return;
+  enum { N = 5000 };
+  char **docs = malloc(N * sizeof *docs);
+  tm_dedup_verdict v;
+  char id[32];
+  int ok = 1;
+  for (int i = 0; i < N; i++) {
+    docs[i] = make_doc(40);
+    snprintf(id, sizeof id, "b%d", i);
+    ok &= process(d, id, docs[i], &v) == 0 && v.kind == TM_DEDUP_UNIQUE;
+  }
+  CHECK(ok);
+  tm_dedup_stats st;
+  tm_dedup_get_stats(d, &st);
+  CHECK(st.index.table_bytes <= p.ram_budget);
+  CHECKF(st.index.evicted > 0 && st.index.in_ram <= 1500 && st.index.records == N,
+         "evicted %llu in_ram %llu", (unsigned long long)st.index.evicted,
+         (unsigned long long)st.index.in_ram);
+  /* the newest are found, the evicted are not */
+  CHECK(process(d, "new-copy", docs[N - 1], &v) == 0 && v.kind == TM_DEDUP_EXACT);
+  CHECK(process(d, "old-copy", docs[0], &v) == 0 && v.kind == TM_DEDUP_UNIQUE);
+  CHECK(tm_dedup_checkpoint(d, 1, &err) == 0);
+  tm_dedup_close(d);
+  /* the floor is persisted: reopening does not resurrect evicted documents */
+  d = open_stage(&p, &err);
+  CHECKF(d != NULL, "%s", err.msg);
+  if (d) {
+    tm_dedup_get_stats(d, &st);
+    CHECK(st.index.evicted > 0 && st.index.in_ram <= 1500);
+    CHECK(process(d, "new-copy2", docs[N - 2], &v) == 0 && v.kind == TM_DEDUP_EXACT);
+    tm_dedup_close(d);
+  }
+  /* a budget below one minimal table set is a configuration error */
+  rm_index();
+  p.ram_budget = 1000;
+  d = open_stage(&p, &err);
+  CHECK(!d && err.code == TM_EINVAL && strstr(err.msg, "ram_budget"));
+  for (int i = 0; i < N; i++) free(docs[i]);
+  free(docs);
+  rm_index();
+}
+
+/* kill -9 at every write of a checkpoint: reopening gives either the old
+ * state or the new one, whole. */
+static void test_crash(void) {
+  const char *points[] = {"write:1", "write:2", "fsync:1", "fsync:2", "open:1", "write:3",
+                          "fsync:3", "rename:1", "fsyncdir:1"};
+  enum { OLD = 500, NEW = 800 };
+  char **docs = malloc(NEW * sizeof *docs);
+  for (int i = 0; i < NEW; i++) docs[i] = make_doc(30);
+  for (size_t c = 0; c < sizeof points / sizeof points[0]; c++) {
+    rm_index();
+    tm_dedup_params p;
+    tm_dedup_params_default(&p);
+    tm_error err;
+    tm_dedup_verdict v;
+    char id[32];
+    tm_dedup *d = open_stage(&p, &err);
+    if (!d) {
+      CHECKF(0, "%s", err.msg);
+      break;
+    }
+    for (int i = 0; i < OLD; i++) {
+      snprintf(id, sizeof id, "d%d", i);
+      process(d, id, docs[i], &v);
+    }
+    CHECK(tm_dedup_checkpoint(d, 1, &err) == 0);
+    tm_dedup_close(d);
+    pid_t pid = fork();
+    if (pid == 0) {
+      char plan[64];
+      snprintf(plan, sizeof plan, "dedup_index:%s:CRASH", points[c]);
+      setenv("TOKENMILL_FAULT", plan, 1);
+      tm_io_fault_reset();
+      d = open_stage(&p, &err);
+      for (int i = OLD; d && i < NEW; i++) {
+        snprintf(id, sizeof id, "d%d", i);
+        process(d, id, docs[i], &v);
+      }
+      if (d) tm_dedup_checkpoint(d, 2, &err);
+      _exit(0);
+    }
+    int status;
+    waitpid(pid, &status, 0);
+    int crashed = WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL;
+    d = open_stage(&p, &err);
+    CHECKF(d != NULL, "after crash at %s: %s", points[c], err.msg);
+    if (!d) continue;
+    uint64_t token = tm_dedup_committed_token(d);
+    tm_dedup_stats st;
+    tm_dedup_get_stats(d, &st);
+    uint64_t want = token == 2 ? NEW : OLD;
+    CHECKF((token == 1 || token == 2) && st.index.records == want,
+           "crash at %s (crashed %d): token %llu records %llu", points[c], crashed,
+           (unsigned long long)token, (unsigned long long)st.index.records);
+    /* every committed document is found with its own id */
+    int found = 1;
+    for (uint64_t i = 0; i < want; i++) {
+      char want_id[32];
+      snprintf(id, sizeof id, "again%llu", (unsigned long long)i);
+      snprintf(want_id, sizeof want_id, "d%llu", (unsigned long long)i);
+      found &= process(d, id, docs[i], &v) == 0 && v.kind == TM_DEDUP_EXACT &&
+               !strcmp(v.duplicate_of, want_id);
+    }
+    CHECKF(found, "crash at %s", points[c]);
+    if (c == 0) CHECKF(crashed && token == 1, "the first write must crash before commit");
+    tm_dedup_close(d);
+  }
+  for (int i = 0; i < NEW; i++) free(docs[i]);
+  free(docs);
+  rm_index();
+}
+
+int main(void) {
+  snprintf(dir, sizeof dir, "%s/tm_test_dedup_%d", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp",
+           (int)getpid());
+  rm_index();
+  test_verdicts();
+  test_persistence();
+  test_corruption();
+  test_budget();
+  test_crash();
+  rm_index();
+  return tm_test_finish("test_dedup_index");
+}

@@ -1,0 +1,72 @@
+/* test_lsh_table.c - the open-addressing multimap (lsh_table.h). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "dedup/lsh_table.h"
+#include "tm_test.h"
+
+static uint64_t rng = 99;
+static uint64_t rnd(void) {
+  rng ^= rng << 13;
+  rng ^= rng >> 7;
+  rng ^= rng << 17;
+  return rng;
+}
+
+static int has(const tm_lsh_table *t, uint64_t key, uint32_t ref) {
+  uint32_t refs[64];
+  size_t n = tm_lsh_table_find(t, key, refs, 64);
+  for (size_t i = 0; i < n && i < 64; i++)
+    if (refs[i] == ref) return 1;
+  return 0;
+}
+
+int main(void) {
+  enum { N = 3000 };
+  static uint64_t keys[N];
+  tm_lsh_table t;
+  CHECK(tm_lsh_table_init(&t, 15) == -1);
+  CHECK(tm_lsh_table_init(&t, 4001) == 0); /* not a power of two */
+  for (uint32_t i = 0; i < N; i++) {
+    keys[i] = rnd();
+    CHECK(!tm_lsh_table_full(&t));
+    CHECK(tm_lsh_table_insert(&t, keys[i], i) == 0);
+  }
+  CHECK(tm_lsh_table_full(&t)); /* 3000 / 4001 = 0.7498; the next would pass 0.75 */
+  CHECK(tm_lsh_table_insert(&t, 1, 1) == -1);
+  int all = 1;
+  for (uint32_t i = 0; i < N; i++) all &= has(&t, keys[i], i);
+  CHECK(all);
+  uint32_t refs[4];
+  CHECK(tm_lsh_table_find(&t, 0x0123456789abcdefull, refs, 4) == 0);
+
+  /* growth keeps every entry */
+  CHECK(tm_lsh_table_grow(&t, 5001) == 0 && t.cap == 5001 && t.n == N);
+  all = 1;
+  for (uint32_t i = 0; i < N; i++) all &= has(&t, keys[i], i);
+  CHECK(all);
+
+  /* eviction drops refs below the floor, keeps the rest findable */
+  tm_lsh_table_evict_below(&t, 1000);
+  CHECK(t.n == N - 1000);
+  int gone = 1, kept = 1;
+  for (uint32_t i = 0; i < N; i++) {
+    if (i < 1000) gone &= !has(&t, keys[i], i);
+    else kept &= has(&t, keys[i], i);
+  }
+  CHECK(gone && kept);
+  tm_lsh_table_free(&t);
+
+  /* a multimap; runs that wrap around the end of the table */
+  CHECK(tm_lsh_table_init(&t, 16) == 0);
+  uint64_t hi = 0xFFFFFFFF00000000ull;
+  for (uint32_t i = 0; i < 12; i++) CHECK(tm_lsh_table_insert(&t, hi | i, i) == 0);
+  uint32_t r[16];
+  CHECK(tm_lsh_table_find(&t, hi, r, 16) == 12); /* same fingerprint: all of them */
+  CHECK(tm_lsh_table_find(&t, hi, r, 2) == 12 && r[0] == 0 && r[1] == 1);
+  CHECK(t.slot[15] != 0 && t.slot[0] != 0); /* the run wrapped */
+  tm_lsh_table_evict_below(&t, 6);
+  CHECK(tm_lsh_table_find(&t, hi, r, 16) == 6 && r[0] == 6);
+  tm_lsh_table_free(&t);
+  return tm_test_finish("test_dedup_lsh_table");
+}

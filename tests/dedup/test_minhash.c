@@ -1,0 +1,96 @@
+/* test_minhash.c - signatures, similarity estimates and band keys (minhash.h). */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dedup/minhash.h"
+#include "tm_test.h"
+
+static uint64_t rng = 0x1234567;
+static uint64_t rnd(void) {
+  rng ^= rng << 13;
+  rng ^= rng >> 7;
+  rng ^= rng << 17;
+  return rng;
+}
+
+/* Two sets of random hashes with |A n B| / |A u B| = j exactly. */
+static void make_pair(uint64_t *a, size_t *na, uint64_t *b, size_t *nb, size_t uni, double j) {
+  size_t common = (size_t)(j * (double)uni + 0.5), rest = uni - common;
+  *na = *nb = 0;
+  for (size_t i = 0; i < common; i++) a[(*na)++] = b[(*nb)++] = rnd();
+  for (size_t i = 0; i < rest; i++) {
+    if (i % 2) a[(*na)++] = rnd();
+    else b[(*nb)++] = rnd();
+  }
+}
+
+int main(void) {
+  tm_minhash m, m2;
+  CHECK(tm_minhash_init(&m, 1024, 7) == 0);
+  CHECK(tm_minhash_init(&m2, 1024, 7) == 0);
+  CHECK(!memcmp(m.a, m2.a, 1024 * 8) && !memcmp(m.b, m2.b, 1024 * 8)); /* seeded */
+  int odd = 1;
+  for (int i = 0; i < 1024; i++) odd &= (int)(m.a[i] & 1);
+  CHECK(odd);
+  tm_minhash_free(&m2);
+
+  static uint64_t a[4000], b[4000];
+  static uint32_t sa[1024], sb[1024];
+  size_t na, nb;
+  /* the estimate is within 4 standard deviations of the true Jaccard */
+  const double js[] = {0.0, 0.3, 0.5, 0.75, 0.9, 1.0};
+  for (size_t t = 0; t < sizeof js / sizeof js[0]; t++) {
+    make_pair(a, &na, b, &nb, 2000, js[t]);
+    tm_minhash_signature(&m, a, na, sa);
+    tm_minhash_signature(&m, b, nb, sb);
+    double est = tm_minhash_similarity(sa, sb, 1024);
+    double sd = sqrt(js[t] * (1 - js[t]) / 1024) + 1e-9;
+    CHECKF(fabs(est - js[t]) <= 4 * sd + 0.002, "j=%.2f est=%.4f", js[t], est);
+  }
+  /* order and repetition of shingles do not matter */
+  make_pair(a, &na, b, &nb, 500, 0.5);
+  tm_minhash_signature(&m, a, na, sa);
+  for (size_t i = 0; i < na / 2; i++) {
+    uint64_t x = a[i];
+    a[i] = a[na - 1 - i];
+    a[na - 1 - i] = x;
+  }
+  a[na] = a[0];
+  tm_minhash_signature(&m, a, na + 1, sb);
+  CHECK(!memcmp(sa, sb, sizeof sa));
+  /* the minimum is the minimum of the permuted values */
+  uint64_t one = 0xdeadbeefcafef00dull;
+  tm_minhash_signature(&m, &one, 1, sa);
+  CHECK(sa[5] == (uint32_t)((m.a[5] * one + m.b[5]) >> 32));
+  /* no shingles: all ones */
+  tm_minhash_signature(&m, a, 0, sa);
+  CHECK(sa[0] == UINT32_MAX && sa[1023] == UINT32_MAX);
+  tm_minhash_free(&m);
+
+  /* k not a multiple of 8 takes the scalar tail */
+  CHECK(tm_minhash_init(&m, 13, 3) == 0);
+  uint32_t s13[13];
+  tm_minhash_signature(&m, &one, 1, s13);
+  CHECK(s13[12] == (uint32_t)((m.a[12] * one + m.b[12]) >> 32));
+  tm_minhash_free(&m);
+
+  /* band keys: equal rows, equal key; one changed row changes one band */
+  uint32_t x[112], y[112];
+  uint64_t kx[14], ky[14];
+  for (int i = 0; i < 112; i++) x[i] = y[i] = (uint32_t)rnd();
+  y[17] ^= 1; /* band 2 */
+  tm_minhash_band_keys(x, 14, 8, kx);
+  tm_minhash_band_keys(y, 14, 8, ky);
+  int diff = 0;
+  for (int i = 0; i < 14; i++) diff += kx[i] != ky[i];
+  CHECK(diff == 1 && kx[2] != ky[2]);
+  /* bands with equal rows in different positions do not collide */
+  for (int i = 0; i < 112; i++) x[i] = 5;
+  tm_minhash_band_keys(x, 14, 8, kx);
+  CHECK(kx[0] != kx[1]);
+
+  CHECK(fabs(tm_minhash_candidate_prob(0.75, 14, 8) - (1 - pow(1 - pow(0.75, 8), 14))) < 1e-12);
+  CHECK(tm_minhash_candidate_prob(1.0, 14, 8) == 1.0 && tm_minhash_candidate_prob(0, 14, 8) == 0);
+  return tm_test_finish("test_dedup_minhash");
+}
