@@ -11,7 +11,7 @@
  * and the exit code is 3.
  *
  * Publish protocol with --index DIR (the index outlives the run):
- *   1. outputs are written as NAME.tmp and fsync'd, with OUT/.dedup-commit.tmp
+ *   1. outputs are written as NAME.tmp and fsync'd, with OUT/.dedup-pending
  *      holding this run's token;
  *   2. the index checkpoint is written with the same token: the commit point;
  *   3. the .tmp files are renamed into place.
@@ -295,7 +295,7 @@ static int publish(const char *out, tm_error *err) {
     if (rc < 0) return rc;
   }
   char c[PATH_MAX];
-  snprintf(c, sizeof c, "%s/.dedup-commit.tmp", out);
+  snprintf(c, sizeof c, "%s/.dedup-pending", out);
   return tm_io_unlink(c, SITE, err);
 }
 
@@ -305,7 +305,7 @@ static int publish(const char *out, tm_error *err) {
 static int recover(const char *out, uint64_t committed, tm_error *err) {
   char c[PATH_MAX], *buf;
   size_t len;
-  snprintf(c, sizeof c, "%s/.dedup-commit.tmp", out);
+  snprintf(c, sizeof c, "%s/.dedup-pending", out);
   if (access(c, F_OK) != 0) return 0;
   uint64_t token = 0;
   if (tm_io_read_file(c, 64, &buf, &len, NULL) == 0) {
@@ -437,7 +437,7 @@ int cmd_dedup(int argc, char **argv) {
     token |= 1;
     char tok[32];
     int n = snprintf(tok, sizeof tok, "%016llx\n", (unsigned long long)token);
-    snprintf(path, sizeof path, "%s/.dedup-commit.tmp", out);
+    snprintf(path, sizeof path, "%s/.dedup-pending", out);
     rc = tm_io_write_file_atomic(path, tok, (size_t)n, SITE, &err);
     if (rc == 0) rc = tm_dedup_checkpoint(r.d, token, &err);
     if (rc < 0) goto fail;
