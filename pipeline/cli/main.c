@@ -14,6 +14,7 @@ typedef struct {
 
 static const command commands[] = {
     {"shards", cmd_shards, "list, verify, print, export and pack token shards"},
+    {"clean", cmd_clean, "read and clean documents alone: see what the filters keep and drop"},
     {"config", cmd_config, "print the configuration reference (every key, its default)"},
     {"dedup", cmd_dedup, "remove exact and near-duplicate documents from JSONL (MinHash-LSH)"},
     {"tokenizer", cmd_tokenizer, "train, encode, decode and inspect byte-level BPE tokenizers"},

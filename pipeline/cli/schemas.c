@@ -2,6 +2,7 @@
 #include "schemas.h"
 
 #include "bpe/bpe_train.h"
+#include "clean/clean.h"
 #include "dedup/dedup.h"
 #include "shard.h"
 
@@ -9,5 +10,6 @@ const tm_config_key *const tm_all_schemas[] = {
     tm_shard_config_keys,
     tm_dedup_config_keys,
     tm_tokenizer_config_keys,
+    tm_clean_config_keys,
 };
 const int tm_n_schemas = (int)(sizeof tm_all_schemas / sizeof tm_all_schemas[0]);

@@ -141,8 +141,16 @@ static tm_reader_format detect(const char *p, size_t n) {
   return TM_FORMAT_TEXT;
 }
 
+int tm_reader_failed_record(const tm_reader *r, const char **p, size_t *len) {
+  if (!r->bad_rec) return 0;
+  *p = r->bad_rec;
+  *len = r->bad_len;
+  return 1;
+}
+
 int tm_reader_next(tm_reader *r, tm_document *d, tm_error *err) {
   tm_document_reset(d);
+  r->bad_rec = NULL;
   if (r->done) return 0;
   if (r->fmt == TM_FORMAT_AUTO) {
     const char *p;
@@ -232,6 +240,8 @@ int tm_read_jsonl(tm_reader *r, tm_document *d, tm_error *err) {
                     (unsigned long long)r->o.max_record_bytes);
     if (is_blank(line, len)) continue;
     json_error_t je;
+    r->bad_rec = line; /* cleared by the caller's next call; kept when this record fails */
+    r->bad_len = len;
     json_t *obj = json_loadb(line, len, JSON_ALLOW_NUL, &je);
     if (!obj)
       return tm_err(err, TM_EFORMAT, "%s:%llu: invalid JSON at column %d: %s", r->name,
@@ -285,6 +295,7 @@ int tm_read_jsonl(tm_reader *r, tm_document *d, tm_error *err) {
     rc = set_field_text(r, d, json_string_value(txt), json_string_length(txt), err);
     json_decref(obj);
     if (rc < 0) return tm_err_prefix(err, "%s:%llu: ", r->name, (unsigned long long)r->line);
+    r->bad_rec = NULL;
     return 1;
   }
 }

@@ -113,6 +113,12 @@ int tm_reader_open_fd(tm_reader **out, int fd, const char *name,
 /* The next document, see the contract above. doc is reset first. */
 int tm_reader_next(tm_reader *r, tm_document *doc, tm_error *err);
 
+/* After tm_reader_next failed on a record whose bytes are at hand (a
+ * malformed JSON line): those bytes, valid until the next call; returns 0
+ * when there are none (an oversized or undecodable record). For the
+ * quarantine. */
+int tm_reader_failed_record(const tm_reader *r, const char **p, size_t *len);
+
 /* The format in use (the detected one after the first tm_reader_next). */
 tm_reader_format tm_reader_format_of(const tm_reader *r);
 void tm_reader_get_stats(const tm_reader *r, tm_reader_stats *st);

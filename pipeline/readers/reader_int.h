@@ -16,6 +16,8 @@ struct tm_reader {
   int done;
   int mbox;             /* e-mail: -1 unknown, 0 one message, 1 mbox */
   int warc_resync;      /* WARC: scanning for the next "WARC/" line */
+  const char *bad_rec;  /* raw bytes of the record that just failed, or NULL */
+  size_t bad_len;
   char *scratch;        /* record assembly (text blocks, mbox messages) */
   size_t scratch_len, scratch_cap;
 };

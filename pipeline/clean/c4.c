@@ -1,0 +1,202 @@
+/* c4.c - C4 line and document filter; see c4.h. */
+#include "c4.h"
+
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "words.h"
+
+void tm_c4_defaults(tm_c4_params *p) {
+  memset(p, 0, sizeof *p);
+  p->filter_no_terminal_punct = 1;
+  p->min_words_per_line = 3;
+  p->max_word_length = 1000;
+  p->filter_javascript = 1;
+  p->filter_policy = 1;
+  p->filter_lorem_ipsum = 1;
+  p->filter_curly_bracket = 1;
+  p->remove_citations = 1;
+  p->min_num_sentences = 5;
+}
+
+/* ASCII case-insensitive search of needle (lowercase) in s[0..n). */
+static int contains_ci(const char *s, size_t n, const char *needle) {
+  size_t k = strlen(needle);
+  if (k > n) return 0;
+  for (size_t i = 0; i + k <= n; i++) {
+    if (tolower((unsigned char)s[i]) != needle[0]) continue;
+    if (!strncasecmp(s + i, needle, k)) return 1;
+  }
+  return 0;
+}
+
+/* Remove "[digits]", "[edit]", "[citation needed]" from line into buf. */
+static size_t strip_citations(const char *s, size_t n, char *buf) {
+  size_t o = 0;
+  for (size_t i = 0; i < n;) {
+    if (s[i] == '[') {
+      size_t j = i + 1;
+      while (j < n && isdigit((unsigned char)s[j])) j++;
+      if (j < n && s[j] == ']') {
+        i = j + 1;
+        continue;
+      }
+      if (n - i >= 6 && !strncasecmp(s + i, "[edit]", 6)) {
+        i += 6;
+        continue;
+      }
+      if (n - i >= 17 && !strncasecmp(s + i, "[citation needed]", 17)) {
+        i += 17;
+        continue;
+      }
+    }
+    buf[o++] = s[i++];
+  }
+  return o;
+}
+
+/* Words in a line (whitespace tokens; CJK characters count one each) and
+ * the longest token in code points. */
+static void line_words(const char *s, size_t n, int cjk, size_t *words, size_t *longest) {
+  size_t w = 0, cur = 0, best = 0;
+  int in = 0;
+  for (size_t i = 0; i < n;) {
+    uint32_t cp;
+    int k = tm_utf8_next((const unsigned char *)s + i, n - i, &cp);
+    if (cp == ' ' || cp == '\t') {
+      in = 0;
+      cur = 0;
+    } else if (cjk && tm_is_cjk(cp)) {
+      w++;
+      in = 0;
+      cur = 0;
+    } else {
+      if (!in) w++;
+      in = 1;
+      if (++cur > best) best = cur;
+    }
+    i += (size_t)k;
+  }
+  *words = w;
+  *longest = best;
+}
+
+/* Sentences: runs of terminal punctuation followed by a space or the end;
+ * a CJK full stop ends a sentence anywhere. */
+static size_t sentences(const char *s, size_t n) {
+  size_t c = 0;
+  for (size_t i = 0; i < n; i++) {
+    char ch = s[i];
+    if (ch == '.' || ch == '!' || ch == '?') {
+      while (i + 1 < n && (s[i + 1] == '.' || s[i + 1] == '!' || s[i + 1] == '?')) i++;
+      if (i + 1 >= n || s[i + 1] == ' ' || s[i + 1] == '"' || s[i + 1] == '\'') c++;
+    } else if ((unsigned char)ch == 0xe3 && i + 2 < n && (unsigned char)s[i + 1] == 0x80 &&
+               (unsigned char)s[i + 2] == 0x82) { /* 。 */
+      c++;
+      i += 2;
+    }
+  }
+  return c;
+}
+
+static int cmp_str(const void *a, const void *b) {
+  return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static int has_bad_word(const tm_c4_params *p, const char *s, size_t n) {
+  char w[64];
+  for (size_t i = 0; i < n;) {
+    while (i < n && !isalnum((unsigned char)s[i])) i++;
+    size_t j = i;
+    while (j < n && (isalnum((unsigned char)s[j]) || s[j] == '\'' || s[j] == '-')) j++;
+    if (j > i && j - i < sizeof w) {
+      for (size_t k = i; k < j; k++) w[k - i] = (char)tolower((unsigned char)s[k]);
+      w[j - i] = 0;
+      const char *key = w;
+      if (bsearch(&key, p->bad_words, p->n_bad_words, sizeof *p->bad_words, cmp_str)) return 1;
+    }
+    i = j + (j == i);
+  }
+  return 0;
+}
+
+int tm_c4_apply(const char *text, size_t n, const tm_c4_params *p, int cjk, tm_textbuf *out,
+                tm_c4_counts *counts, const char **drop, tm_rule_trace *trace) {
+  *drop = NULL;
+  size_t base = out->len, nsent = 0;
+  int lorem = 0, curly = 0, bad = 0, blank_pending = 0;
+  char *buf = malloc(n + 1);
+  if (!buf) return -TM_ENOMEM;
+  for (size_t i = 0; i < n;) {
+    const char *nl = memchr(text + i, '\n', n - i);
+    size_t e = nl ? (size_t)(nl - text) : n;
+    const char *s = text + i;
+    size_t l = e - i;
+    i = e + 1;
+    while (l && (*s == ' ' || *s == '\t')) s++, l--;
+    while (l && (s[l - 1] == ' ' || s[l - 1] == '\t')) l--;
+    if (!l) {
+      blank_pending = out->len > base;
+      continue;
+    }
+    if (counts) counts->lines_in++;
+    if (p->remove_citations) {
+      l = strip_citations(s, l, buf);
+      s = buf;
+    }
+    const char *why = NULL;
+    size_t words, longest;
+    if (p->filter_no_terminal_punct && !tm_ends_terminal_punct(s, l, 0)) why = "punct";
+    if (!why) {
+      line_words(s, l, cjk, &words, &longest);
+      if (p->min_words_per_line > 0 && words < (size_t)p->min_words_per_line) why = "words";
+      else if (p->max_word_length > 0 && longest > (size_t)p->max_word_length) why = "long";
+    }
+    if (p->filter_lorem_ipsum && contains_ci(s, l, "lorem ipsum")) lorem = 1;
+    if (!why && p->filter_javascript && contains_ci(s, l, "javascript")) why = "js";
+    if (!why && p->filter_policy &&
+        (contains_ci(s, l, "terms of use") || contains_ci(s, l, "privacy policy") ||
+         contains_ci(s, l, "cookie policy") || contains_ci(s, l, "uses cookies") ||
+         contains_ci(s, l, "use of cookies") || contains_ci(s, l, "use cookies")))
+      why = "policy";
+    if (why) {
+      if (counts) {
+        counts->lines_removed++;
+        switch (why[0]) {
+        case 'p': why[1] == 'u' ? counts->no_terminal_punct++ : counts->policy++; break;
+        case 'w': counts->too_few_words++; break;
+        case 'l': counts->too_long_word++; break;
+        case 'j': counts->javascript++; break;
+        }
+      }
+      continue;
+    }
+    if (p->filter_curly_bracket && memchr(s, '{', l)) curly = 1;
+    if (p->n_bad_words && !bad && has_bad_word(p, s, l)) bad = 1;
+    nsent += sentences(s, l);
+    if (out->len > base && tm_tb_puts(out, blank_pending ? "\n\n" : "\n") < 0) {
+      free(buf);
+      return -TM_ENOMEM;
+    }
+    blank_pending = 0;
+    if (tm_tb_put(out, s, l) < 0) {
+      free(buf);
+      return -TM_ENOMEM;
+    }
+  }
+  free(buf);
+  if (tm_rule_check(trace, "c4.lorem_ipsum", lorem, '>', p->filter_lorem_ipsum ? 0 : -1) && !*drop)
+    *drop = "c4.lorem_ipsum";
+  if (tm_rule_check(trace, "c4.curly_bracket", curly, '>', p->filter_curly_bracket ? 0 : -1) && !*drop)
+    *drop = "c4.curly_bracket";
+  if (p->n_bad_words && tm_rule_check(trace, "c4.bad_words", bad, '>', 0) && !*drop)
+    *drop = "c4.bad_words";
+  if (tm_rule_check(trace, "c4.no_sentences", (double)(out->len - base), '<', 1) && !*drop)
+    *drop = "c4.no_sentences";
+  if (tm_rule_check(trace, "c4.too_few_sentences", (double)nsent, '<', p->min_num_sentences) &&
+      !*drop)
+    *drop = "c4.too_few_sentences";
+  return tm_tb_finish(out);
+}
