@@ -3,21 +3,37 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #define SLOT_FP(s) ((uint32_t)((s) >> 32))
 #define SLOT_REF1(s) ((uint32_t)(s))
 
+/* Slots come zeroed from mmap, on transparent huge pages where the kernel
+ * allows it: every lookup is a random access, and 2 MiB pages remove most of
+ * the TLB misses on a table of gigabytes. */
+static uint64_t *alloc_slots(uint64_t cap) {
+  size_t bytes = (size_t)cap * sizeof(uint64_t);
+  void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) return NULL;
+  if (bytes >= ((size_t)2 << 20)) madvise(p, bytes, MADV_HUGEPAGE);
+  return p;
+}
+
+static void free_slots(uint64_t *slot, uint64_t cap) {
+  if (slot) munmap(slot, (size_t)cap * sizeof(uint64_t));
+}
+
 int tm_lsh_table_init(tm_lsh_table *t, uint64_t cap) {
   memset(t, 0, sizeof *t);
   if (cap < 16 || cap > ((uint64_t)1 << 32)) return -1;
-  t->slot = calloc(cap, sizeof *t->slot);
+  t->slot = alloc_slots(cap);
   if (!t->slot) return -1;
   t->cap = cap;
   return 0;
 }
 
 void tm_lsh_table_free(tm_lsh_table *t) {
-  free(t->slot);
+  free_slots(t->slot, t->cap);
   memset(t, 0, sizeof *t);
 }
 
@@ -50,11 +66,11 @@ size_t tm_lsh_table_find(const tm_lsh_table *t, uint64_t key, uint32_t *refs, si
 
 int tm_lsh_table_grow(tm_lsh_table *t, uint64_t new_cap) {
   if (new_cap <= t->cap || new_cap > ((uint64_t)1 << 32)) return -1;
-  uint64_t *ns = calloc(new_cap, sizeof *ns);
+  uint64_t *ns = alloc_slots(new_cap);
   if (!ns) return -1;
   for (uint64_t i = 0; i < t->cap; i++)
     if (t->slot[i]) place(ns, new_cap, t->slot[i]);
-  free(t->slot);
+  free_slots(t->slot, t->cap);
   t->slot = ns;
   t->cap = new_cap;
   return 0;
