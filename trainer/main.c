@@ -31,7 +31,7 @@ static void usage(FILE *f) {
 }
 
 int main(int argc, char **argv) {
-  tm_blas_fix_coretype(argv); /* may re-exec with OPENBLAS_CORETYPE set */
+  tm_threads_fix_env(argv); /* may re-exec with OPENBLAS_CORETYPE / OMP_WAIT_POLICY set */
   int i = 1;
   for (; i < argc && argv[i][0] == '-'; i++) {
     if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {

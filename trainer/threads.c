@@ -35,20 +35,29 @@ const char *tm_threads_blas(void) {
 #endif
 }
 
-int tm_blas_fix_coretype(char **argv) {
-  if (getenv("OPENBLAS_CORETYPE") || getenv("TM_BLAS_REEXEC")) return 0;
-  const char *core = openblas_get_corename();
-  if (!core || (strcasecmp(core, "prescott") && strcasecmp(core, "core2") &&
-                strcasecmp(core, "nehalem") && strcasecmp(core, "unknown")))
-    return 0;
-  const char *want = NULL;
-  __builtin_cpu_init();
-  if (__builtin_cpu_supports("avx512f")) want = "SKYLAKEX";
-  else if (__builtin_cpu_supports("avx2")) want = "HASWELL";
-  if (!want || strcasecmp(core, want) == 0) return 0;
-  setenv("OPENBLAS_CORETYPE", want, 1);
-  setenv("TM_BLAS_REEXEC", "1", 1);
+int tm_threads_fix_env(char **argv) {
+  if (getenv("TM_THREADS_REEXEC")) return 0;
+  int changed = 0;
+  if (!getenv("OPENBLAS_CORETYPE")) {
+    const char *core = openblas_get_corename();
+    const char *want = NULL;
+    if (core && (!strcasecmp(core, "prescott") || !strcasecmp(core, "core2") ||
+                 !strcasecmp(core, "nehalem") || !strcasecmp(core, "unknown"))) {
+      __builtin_cpu_init();
+      if (__builtin_cpu_supports("avx512f")) want = "SKYLAKEX";
+      else if (__builtin_cpu_supports("avx2")) want = "HASWELL";
+    }
+    if (want && strcasecmp(core, want)) {
+      setenv("OPENBLAS_CORETYPE", want, 1);
+      changed = 1;
+    }
+  }
+  if (!getenv("OMP_WAIT_POLICY")) {
+    setenv("OMP_WAIT_POLICY", "PASSIVE", 1);
+    changed = 1;
+  }
+  if (!changed) return 0;
+  setenv("TM_THREADS_REEXEC", "1", 1);
   execv("/proc/self/exe", argv);
-  unsetenv("OPENBLAS_CORETYPE");
   return -1;
 }

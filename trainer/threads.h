@@ -16,14 +16,22 @@ const char *tm_threads_blas(void);
 
 
 
-/* OpenBLAS picks its kernels from the CPU model at load time. In virtual
- * machines that hide the model ("Intel(R) Xeon(R) Processor") it falls back
- * to the generic Prescott (SSE3) kernels: 4-5x slower sgemm on an AVX-512
- * CPU. When OPENBLAS_CORETYPE is unset and the detected core is such a
- * fallback, this sets OPENBLAS_CORETYPE from the CPU's features (SKYLAKEX
- * for AVX-512, HASWELL for AVX2) and re-executes the program (argv, via
- * /proc/self/exe) so the library loads with the right kernels. Returns only
- * when nothing needed doing or the re-exec failed (then 0 / -1). Call at the
- * top of main. */
-int tm_blas_fix_coretype(char **argv);
+/* Environment that must be set before OpenBLAS and libgomp load, fixed by
+ * re-executing the program (argv, via /proc/self/exe) once when needed:
+ *
+ *  - OPENBLAS_CORETYPE: OpenBLAS picks its kernels from the CPU model. In
+ *    virtual machines that hide it ("Intel(R) Xeon(R) Processor") it falls
+ *    back to the generic Prescott (SSE3) kernels: 4-5x slower sgemm on an
+ *    AVX-512 CPU. When unset and the detected core is such a fallback, it is
+ *    set from the CPU's features (SKYLAKEX for AVX-512, HASWELL for AVX2).
+ *  - OMP_WAIT_POLICY: when unset, PASSIVE. Idle pool threads then sleep
+ *    instead of spinning between parallel regions: on a machine whose cores
+ *    are shared with other processes (measured on 2 cores under load 3.5:
+ *    1758 ms/step spinning, 792 ms passive, config S, 2 threads) a spinning
+ *    or descheduled thread stalls every region. Set OMP_WAIT_POLICY=ACTIVE
+ *    on a dedicated machine.
+ *
+ * Returns 0 when nothing needed doing, -1 when the re-exec failed (the
+ * program then goes on with the environment it has). Call first in main. */
+int tm_threads_fix_env(char **argv);
 #endif

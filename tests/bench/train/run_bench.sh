@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# tokenmill-train vs PyTorch (CPU) vs OpenBLAS sgemm alone, in the same run.
+#
+# Usage: tests/bench/train/run_bench.sh [BUILD_DIR] [STEPS]
+#   BUILD_DIR  a Release build with tokenmill-train (default: build)
+#   STEPS      timed steps per measurement after 1 warmup step (default 3)
+#
+# For configs S (4 layers, d 256, 4 heads) and M (6 layers, d 384, 6 heads),
+# T 256, V 8192, B 8, with 1 and 2 threads, prints
+#   - our step (ms, tokens/s, GFLOP/s), its kernel/attention/AdamW times, and
+#     the same step's sgemm calls alone (matmul_only_ms; the non-matmul share
+#     of the step is 1 - matmul_only/step),
+#   - PyTorch's step with the default (pthread) OpenBLAS and with Debian's
+#     OpenMP OpenBLAS (LD_LIBRARY_PATH), and the better of the two,
+#   - the ratios tokens/s ours / PyTorch's best.
+# OPENBLAS_CORETYPE is set for PyTorch to what tokenmill-train picks itself
+# (see trainer/threads.h), so both use the same sgemm kernels.
+set -euo pipefail
+BUILD=${1:-build}
+STEPS=${2:-3}
+HERE=$(cd "$(dirname "$0")" && pwd)
+TRAIN=$BUILD/trainer/tokenmill-train
+PY=/usr/bin/python3
+OMPLIB=/usr/lib/x86_64-linux-gnu/openblas-openmp
+[ -x "$TRAIN" ] || { echo "no $TRAIN: build it first (cmake --build $BUILD --target tokenmill-train)"; exit 2; }
+$PY -c "import torch" 2>/dev/null || { echo "PyTorch missing: apt-get install python3-torch"; exit 2; }
+if [ -z "${OPENBLAS_CORETYPE:-}" ]; then
+  if grep -q avx512f /proc/cpuinfo; then export OPENBLAS_CORETYPE=SKYLAKEX
+  elif grep -q avx2 /proc/cpuinfo; then export OPENBLAS_CORETYPE=HASWELL; fi
+fi
+echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) cores, OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-auto}"
+
+field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p"; }
+
+for cfg in "S 4 256 4" "M 6 384 6"; do
+  set -- $cfg
+  name=$1 L=$2 D=$3 H=$4
+  for th in 1 2; do
+    args="--layers $L --d-model $D --heads $H --seq-len 256 --vocab 8192 --batch 8 --steps $STEPS --threads $th"
+    ours=$("$TRAIN" bench $args --matmuls)
+    t_pt=$($PY "$HERE/bench_torch.py" $args)
+    t_omp=$(LD_LIBRARY_PATH=$OMPLIB $PY "$HERE/bench_torch.py" $args)
+    o_tps=$(echo "$ours" | field tokens_per_s)
+    p1=$(echo "$t_pt" | field tokens_per_s)
+    p2=$(echo "$t_omp" | field tokens_per_s)
+    best=$(( p1 > p2 ? p1 : p2 ))
+    echo "== config $name, $th thread(s)"
+    echo "ours:           $ours"
+    echo "torch pthread:  $t_pt"
+    echo "torch openmp:   $t_omp"
+    awk -v n="$name" -v t="$th" -v o="$o_tps" -v b="$best" -v s="$(echo "$ours" | field ms_per_step)" \
+        -v m="$(echo "$ours" | field matmul_only_ms)" -v k="$(echo "$ours" | field kernels_ms)" \
+        -v a="$(echo "$ours" | field adamw_ms)" \
+        'BEGIN { printf "RESULT config=%s threads=%s ours_tokens_per_s=%d torch_best_tokens_per_s=%d ratio=%.2f matmul_only_ms=%s step_ms=%s non_matmul_share=%.3f kernels_plus_adamw_share=%.3f\n", n, t, o, b, o / b, m, s, (s - m) / s, (k + a) / s }'
+  done
+done
