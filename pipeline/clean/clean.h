@@ -34,6 +34,7 @@
 #define TM_CLEAN_H
 
 #include <stdint.h>
+#include <stdio.h>
 
 #include "c4.h"
 #include "config.h"
@@ -69,7 +70,8 @@ typedef struct tm_clean_params {
   uint64_t lang_sample_bytes;
   uint64_t max_words;    /* words kept for the statistics (words.h) */
   char bad_words_file[512];
-  tm_reader_options reader; /* the reader settings of the profile */
+  tm_reader_options reader; /* the profile's reader settings; its text_field
+                               is not set: use reader_text_field */
   char reader_text_field[64];
 } tm_clean_params;
 
@@ -83,6 +85,10 @@ int tm_clean_params_preset(tm_clean_params *p, const char *profile, tm_error *er
  * tm_clean_config_keys among its schemas; it may be NULL (preset only). */
 int tm_clean_params_from_config(tm_clean_params *p, const tm_config *cfg, const char *profile,
                                 tm_error *err);
+
+/* Write the preset `profile` as an INI section [clean.PROFILE] with every
+ * key (the files in corpora/profiles/). -TM_EINVAL for an unknown preset. */
+int tm_clean_profile_write(FILE *f, const char *profile);
 
 typedef enum { TM_CLEAN_KEEP = 0, TM_CLEAN_MODIFIED = 1, TM_CLEAN_DROP = 2 } tm_clean_verdict;
 

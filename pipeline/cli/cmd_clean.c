@@ -50,7 +50,8 @@ static void usage(FILE *f) {
           "      --field-kind K     what that field holds: text, html, email\n"
           "      --split-blank-lines  text files: a document per blank-line block\n"
           "      --explain ID       print every rule's value for document ID\n"
-          "      --timing           add per-step seconds to stats.json\n\n"
+          "      --timing           add per-step seconds to stats.json\n"
+          "      --print-profile NAME  print a built-in profile (web, books, social) as INI\n\n"
           "exit: 0 ok, 1 runtime error, 2 usage, 3 some input records were rejected\n"
           "(see OUT/quarantine/records.jsonl)\n");
 }
@@ -304,7 +305,7 @@ static json_t *stats_json(const ctx *c, const tm_clean_params *p, int timing) {
 }
 
 int cmd_clean(int argc, char **argv) {
-  enum { O_SET = 256, O_FORMAT, O_FIELD, O_KIND, O_SPLIT, O_EXPLAIN, O_TIMING };
+  enum { O_SET = 256, O_FORMAT, O_FIELD, O_KIND, O_SPLIT, O_EXPLAIN, O_TIMING, O_PRINT };
   static const struct option opts[] = {{"config", required_argument, 0, 'c'},
                                        {"profile", required_argument, 0, 'p'},
                                        {"out", required_argument, 0, 'o'},
@@ -315,6 +316,7 @@ int cmd_clean(int argc, char **argv) {
                                        {"split-blank-lines", no_argument, 0, O_SPLIT},
                                        {"explain", required_argument, 0, O_EXPLAIN},
                                        {"timing", no_argument, 0, O_TIMING},
+                                       {"print-profile", required_argument, 0, O_PRINT},
                                        {"help", no_argument, 0, 'h'},
                                        {0, 0, 0, 0}};
   const char *config = NULL, *profile = "web", *out = NULL, *format = NULL, *field = NULL,
@@ -341,6 +343,12 @@ int cmd_clean(int argc, char **argv) {
     case O_SPLIT: split = 1; break;
     case O_EXPLAIN: explain = optarg; break;
     case O_TIMING: timing = 1; break;
+    case O_PRINT:
+      if (tm_clean_profile_write(stdout, optarg) < 0) {
+        fprintf(stderr, "tokenmill clean: unknown profile '%s' (web, books, social)\n", optarg);
+        return TM_EXIT_USAGE;
+      }
+      return TM_EXIT_OK;
     case 'h': usage(stdout); return TM_EXIT_OK;
     default: usage(stderr); return TM_EXIT_USAGE;
     }
