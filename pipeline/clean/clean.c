@@ -289,8 +289,8 @@ int tm_clean_doc(tm_clean *c, tm_document *d, tm_clean_result *res, tm_rule_trac
     lap(&r, TM_STEP_C4);
   }
 
-  if (r.len == 0) {
-    fail(&reason, "empty", NULL);
+  if (r.len == 0) { /* nothing left: C4 names it when its line filter emptied the text */
+    fail(&reason, c4_drop ? c4_drop : "empty", NULL);
     goto done;
   }
 

@@ -113,7 +113,11 @@ static const preset_kv social_preset[] = {
     {"c4", "false"},
     {"fineweb", "false"},
     {"gopher_min_doc_words", "5"},
-    {"gopher_min_stop_words", "1"},
+    {"gopher_min_stop_words", "0"},          /* "Or is it?" has none of the 8 */
+    {"gopher_max_ellipsis_lines_ratio", "-1"}, /* a one-line post ending in "..." */
+    {"gopher_top_2_gram", "-1"},             /* "of the" twice in 12 words is normal */
+    {"gopher_top_3_gram", "-1"},
+    {"gopher_top_4_gram", "-1"},
     {"lang_min_confidence", "0"},
     {NULL, NULL},
 };

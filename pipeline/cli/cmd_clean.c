@@ -115,6 +115,7 @@ static int out_close(outfile *o, tm_error *err) {
   if (rc == 0) rc = rc2;
   if (rc == 0) rc = tm_io_rename(o->tmp, o->path, "clean", err);
   free(o->buf);
+  o->buf = NULL;
   o->fd = -1;
   return rc;
 }
