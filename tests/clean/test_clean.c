@@ -76,7 +76,7 @@ static void test_web(void) {
   r = clean_text(c, &d, "Buy now!!! Click here.", TM_DOC_TEXT);
   CHECK(r.verdict == TM_CLEAN_DROP && r.reason && !strncmp(r.reason, "c4.", 3));
   r = clean_text(c, &d, "\x01\x02 \n\n ", TM_DOC_TEXT);
-  CHECK(r.verdict == TM_CLEAN_DROP && !strcmp(r.reason, "empty"));
+  CHECK(r.verdict == TM_CLEAN_DROP && !strcmp(r.reason, "c4.no_sentences"));
   /* PII in a kept document */
   char pii[4096];
   snprintf(pii, sizeof pii, "%s\nWrite to jane.doe@example.org or call +1 (555) 123-4567 today.", PROSE);
@@ -87,7 +87,7 @@ static void test_web(void) {
   CHECK(st->docs_in == 5 && st->docs_kept == 3 && st->docs_dropped == 2 && st->docs_modified == 2);
   CHECK(st->pii.email == 1 && st->pii.phone == 1);
   int found = 0;
-  for (int i = 0; i < st->n_drops; i++) found += !strcmp(st->drops[i].rule, "empty");
+  for (int i = 0; i < st->n_drops; i++) found += !strcmp(st->drops[i].rule, "c4.no_sentences");
   CHECK(found == 1);
   /* a trace records every rule, and the verdict does not change */
   tm_rule_trace t = {.n = 0};
@@ -144,6 +144,8 @@ static void test_social(void) {
   CHECKF(r.verdict == TM_CLEAN_MODIFIED &&
              !strcmp(d.text, "Sooo happy to see @user at the beach today!!! <URL> #summer"),
          "%s / %s", d.text, r.reason ? r.reason : "");
+  r = clean_text(c, &d, "\x01\x02 \n\n ", TM_DOC_TEXT); /* no C4 here: plain "empty" */
+  CHECK(r.verdict == TM_CLEAN_DROP && !strcmp(r.reason, "empty"));
   r = clean_text(c, &d, "lol", TM_DOC_TEXT);
   CHECK(r.verdict == TM_CLEAN_DROP && !strcmp(r.reason, "gopher_quality.short_doc"));
   tm_clean_free(c);
