@@ -6,8 +6,12 @@
 
 int cmd_bench(int argc, char **argv);
 int cmd_run(int argc, char **argv);
+int cmd_sample(int argc, char **argv);
+int cmd_export(int argc, char **argv);
 
 #define TM_TRAIN_COMMANDS                                                               \
   {"run", cmd_run, "train from the ring or a token file (-c CONFIG [--resume])"},      \
-  {"bench", cmd_bench, "time training steps on random tokens (ms/step, tokens/s)"},
+  {"bench", cmd_bench, "time training steps on random tokens (ms/step, tokens/s)"},      \
+  {"sample", cmd_sample, "generate text from a checkpoint (--ckpt C --prompt TEXT)"},      \
+  {"export", cmd_export, "write a checkpoint as llm.c or safetensors + config.json"},
 #endif
