@@ -31,6 +31,7 @@ static int parse_hex64(const char *s, uint64_t *out) {
 static void hex64(char out[17], uint64_t v) { snprintf(out, 17, "%016" PRIx64, v); }
 
 void tm_manifest_free(tm_manifest *m) {
+  free(m->journal);
   for (size_t i = 0; i < m->n_shards; i++) free(m->shards[i].sources);
   free(m->shards);
   memset(m, 0, sizeof *m);
@@ -95,6 +96,18 @@ int tm_manifest_load(tm_manifest *m, const char *dir, int allow_missing, tm_erro
     rc = tm_err(err, TM_EFORMAT, "%s: field tokenizer_hash is not 16 hex digits", path);
     goto out;
   }
+  json_t *journal = json_object_get(root, "journal");
+  if (journal) {
+    if (!json_is_object(journal)) {
+      rc = tm_err(err, TM_EFORMAT, "%s: field journal is not an object", path);
+      goto out;
+    }
+    m->journal = json_dumps(journal, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    if (!m->journal) {
+      rc = tm_err(err, TM_ENOMEM, "%s: out of memory", path);
+      goto out;
+    }
+  }
   if (!get_u64(root, "vocab_size", &vocab)) m->vocab_size = (uint32_t)vocab;
   if (!get_u64(root, "eot_id", &eot)) m->eot_id = (uint32_t)eot;
   size_t i;
@@ -142,6 +155,26 @@ out:
   json_decref(root);
   if (rc < 0) tm_manifest_free(m);
   return rc;
+}
+
+int tm_manifest_set_journal(tm_manifest *m, const char *json, tm_error *err) {
+  if (!json) {
+    free(m->journal);
+    m->journal = NULL;
+    return 0;
+  }
+  json_error_t je;
+  json_t *j = json_loads(json, 0, &je);
+  if (!json_is_object(j)) {
+    json_decref(j);
+    return tm_err(err, TM_EFORMAT, "manifest journal: not a JSON object (%s)", je.text);
+  }
+  json_decref(j);
+  char *copy = strdup(json);
+  if (!copy) return tm_err(err, TM_ENOMEM, "out of memory");
+  free(m->journal);
+  m->journal = copy;
+  return 0;
 }
 
 long tm_manifest_find(const tm_manifest *m, const char *name) {
@@ -227,6 +260,14 @@ int tm_manifest_save(tm_manifest *m, const char *dir, tm_error *err) {
     json_array_append_new(arr, o);
   }
   json_object_set_new(root, "shards", arr);
+  if (m->journal) {
+    json_t *j = json_loads(m->journal, 0, NULL);
+    if (!j) {
+      json_decref(root);
+      return tm_err(err, TM_EFORMAT, "manifest journal is not valid JSON");
+    }
+    json_object_set_new(root, "journal", j);
+  }
   char *text = json_dumps(root, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
   json_decref(root);
   if (!text) return tm_err(err, TM_ENOMEM, "out of memory");

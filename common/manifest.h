@@ -46,6 +46,11 @@ typedef struct tm_manifest_shard {
 
 typedef struct tm_manifest {
   uint64_t generation;
+  /* A driver's own commit record, stored as the manifest's "journal" member
+   * so that it is published atomically with the shard list (the build's
+   * input positions and counters). JSON text of an object, or NULL. Owned
+   * by the manifest: set it with tm_manifest_set_journal. */
+  char *journal;
   uint64_t tokenizer_hash;
   uint32_t vocab_size;
   uint32_t eot_id;
@@ -60,6 +65,10 @@ void tm_manifest_free(tm_manifest *m);
 
 /* Add a sealed shard's record (name relative to the directory). */
 int tm_manifest_add(tm_manifest *m, const char *name, const tm_shard_info *info, tm_error *err);
+/* Replace the journal object (JSON text of an object; NULL removes it).
+ * TM_EFORMAT if the text is not a JSON object. */
+int tm_manifest_set_journal(tm_manifest *m, const char *json, tm_error *err);
+
 /* Find a shard by name; -1 if absent. */
 long tm_manifest_find(const tm_manifest *m, const char *name);
 

@@ -82,11 +82,13 @@ def zh_article(rng):
     return "\n\n".join(paras)
 
 
-def near_copy(rng, text, frac=0.03):
+def near_copy(rng, text, frac=0.01):
     words = text.split(" ")
+    # replace plain words only: an edit at a sentence end would change what
+    # the line filters do with the whole line, not make a near duplicate
+    plain = [i for i, w in enumerate(words) if w.isalpha()]
     for _ in range(max(1, int(len(words) * frac))):
-        i = rng.randrange(len(words))
-        words[i] = rng.choice(WORDS)
+        words[rng.choice(plain)] = rng.choice(WORDS)
     return " ".join(words)
 
 

@@ -8,6 +8,7 @@
 #ifndef TM_CLI_COMMANDS_H
 #define TM_CLI_COMMANDS_H
 
+int cmd_build(int argc, char **argv);
 int cmd_clean(int argc, char **argv);
 int cmd_config(int argc, char **argv);
 int cmd_dedup(int argc, char **argv);

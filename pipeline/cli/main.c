@@ -13,6 +13,7 @@ typedef struct {
 } command;
 
 static const command commands[] = {
+    {"build", cmd_build, "clean, dedup and tokenize inputs into a shard directory (resumable)"},
     {"shards", cmd_shards, "list, verify, print, export and pack token shards"},
     {"clean", cmd_clean, "read and clean documents alone: see what the filters keep and drop"},
     {"config", cmd_config, "print the configuration reference (every key, its default)"},

@@ -2,11 +2,13 @@
 #include "schemas.h"
 
 #include "bpe/bpe_train.h"
+#include "build/build.h"
 #include "clean/clean.h"
 #include "dedup/dedup.h"
 #include "shard.h"
 
 const tm_config_key *const tm_all_schemas[] = {
+    tm_build_config_keys,
     tm_shard_config_keys,
     tm_dedup_config_keys,
     tm_tokenizer_config_keys,

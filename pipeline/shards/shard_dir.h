@@ -37,6 +37,28 @@ int tm_shard_dir_open(tm_shard_dir **out, const char *dir, const tm_shard_dir_op
 int tm_shard_dir_append(tm_shard_dir *d, const uint32_t *tokens, size_t n, uint64_t doc_id,
                         const char *source, tm_error *err);
 
+/* Commit hook: called when a shard file has been sealed (fsync'd and
+ * renamed) and before the manifest that lists it is published. The driver
+ * makes its own state durable here (the dedup index checkpoint) and returns
+ * in *journal a malloc'd JSON object text (or NULL) that is published inside
+ * the manifest together with the shard (its input positions and counters).
+ * shards_after is the number of shards the manifest will list. A negative
+ * return aborts the seal: the manifest is not published. */
+typedef int (*tm_shard_dir_commit_fn)(void *user, const char *shard_name, uint64_t shards_after,
+                                      char **journal, tm_error *err);
+void tm_shard_dir_set_commit_hook(tm_shard_dir *d, tm_shard_dir_commit_fn fn, void *user);
+
+/* The file name the next sealed shard will have ("s-000012.tms"). After a
+ * crash between a shard's seal and its manifest publish, that file exists
+ * complete on disk; a driver whose own state shows it was committed adopts
+ * it with tm_shard_dir_adopt (verified, then listed with the journal). */
+const char *tm_shard_dir_next_name(const tm_shard_dir *d);
+int tm_shard_dir_adopt(tm_shard_dir *d, const char *journal, tm_error *err);
+
+/* Publish the manifest again with a new journal and no new shard (the
+ * driver's final positions when the last documents produced no shard). */
+int tm_shard_dir_commit_journal(tm_shard_dir *d, const char *journal, tm_error *err);
+
 /* Seal the open shard now (if it holds any document) and publish the
  * manifest. A no-op when nothing is open. */
 int tm_shard_dir_seal(tm_shard_dir *d, tm_error *err);

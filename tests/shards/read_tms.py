@@ -62,6 +62,14 @@ def read_shard(path):
     return dict(vocab=vocab, eot=eot, width=width, tokenizer_hash=tok_hash, stream=stream, docs=out)
 
 
+def check_llmc(path, s):
+    raw = open(path, "rb").read()
+    head = np.frombuffer(raw[:1024], dtype="<i4")
+    assert head[0] == 20240520 and head[1] == 1 and head[2] == len(s["stream"]), "llmc header"
+    toks = np.frombuffer(raw[1024:], dtype="<u2")
+    assert np.array_equal(toks, s["stream"].astype(np.uint16)), "llmc tokens"
+
+
 def check_exports(shard_dir, export_dir):
     manifest = json.load(open(os.path.join(shard_dir, "manifest.json")))
     assert manifest["format"] == "tokenmill-manifest"
@@ -71,12 +79,12 @@ def check_exports(shard_dir, export_dir):
         assert len(s["docs"]) == rec["documents"] and len(s["stream"]) == rec["tokens"]
         assert "%016x" % xxhash.xxh3_64_intdigest(open(os.path.join(shard_dir, rec["name"]), "rb").read()) == rec["file_hash"]
         base = rec["name"][:-4]
-        # llm.c: 256 int32 header, then uint16 tokens
-        raw = open(os.path.join(export_dir, "llmc", base + ".bin"), "rb").read()
-        head = np.frombuffer(raw[:1024], dtype="<i4")
-        assert head[0] == 20240520 and head[1] == 1 and head[2] == len(s["stream"]), "llmc header"
-        toks = np.frombuffer(raw[1024:], dtype="<u2")
-        assert np.array_equal(toks, s["stream"].astype(np.uint16)), "llmc tokens"
+        # llm.c: 256 int32 header, then uint16 tokens (refused above 65,536 ids)
+        llmc = os.path.join(export_dir, "llmc", base + ".bin")
+        if s["vocab"] > 65536:
+            assert not os.path.exists(llmc), "llm.c export of a 32-bit vocabulary"
+        else:
+            check_llmc(llmc, s)
         # datatrove: .ds tokens, .ds.index uint64 document ends
         w = "<u2" if s["vocab"] <= 65536 else "<u4"
         ds = np.fromfile(os.path.join(export_dir, "datatrove", base + ".ds"), dtype=w)

@@ -1,0 +1,985 @@
+/* build.c - the offline shard builder; see build.h for the design. */
+#include "build.h"
+
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bpe/bpe_train.h"
+#include "bpe/bpe_words.h"
+#include "build_int.h"
+#include "clean/clean.h"
+#include "dedup/dedup.h"
+#include "io.h"
+#include "log.h"
+#include "readers/reader.h"
+#include "shard.h"
+#include "shards/shard_dir.h"
+#include "tokenizer.h"
+
+const tm_config_key tm_build_config_keys[] = {
+    {"build", "threads", TM_CFG_INT, "0", "worker threads for clean and tokenize (0: all cores)"},
+    {"build", "batch_docs", TM_CFG_INT, "256", "documents per unit of work handed to a worker"},
+    {"build", "batch_bytes", TM_CFG_SIZE, "8MiB", "a batch is closed once it holds this many bytes"},
+    {"build", "tokenizer_sample", TM_CFG_SIZE, "64MiB",
+     "cleaned text (in input order) a tokenizer is trained on when none is given"},
+    {"build", "profile", TM_CFG_STR, "web",
+     "profile of inputs whose path names none (a folder or file named web, books or social does)"},
+    {NULL, NULL, 0, NULL, NULL},
+};
+
+static volatile sig_atomic_t g_stop;
+void tm_build_request_stop(void) { g_stop = 1; }
+
+static double now_s(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
+/* ---- work units ----------------------------------------------------------- */
+
+typedef struct {
+  tm_document doc;
+  int is_error;       /* a reader error: msg holds it */
+  char *msg;
+  uint64_t event;     /* index of this reader event in its file */
+  uint64_t raw_bytes; /* bytes as read */
+  tm_clean_verdict verdict;
+  const char *reason;
+  tm_ids ids;
+  char raw_prefix[TM_BUILD_EXAMPLE * 4 + 1]; /* the input text's start, for examples */
+  size_t raw_prefix_len;
+} slot;
+
+enum { B_FREE, B_FILLED, B_WORKING, B_DONE };
+
+typedef struct {
+  int state;
+  uint64_t seq;
+  size_t file;
+  int profile;
+  size_t n, cap;
+  slot *slots;
+  int file_done; /* the last batch of its file */
+} batch;
+
+typedef struct {
+  char name[64];
+  tm_clean_params params;
+} profile;
+
+typedef struct build build;
+
+typedef struct {
+  build *b;
+  int index;
+  tm_clean **cleaners; /* one per profile */
+  tm_encoder *enc;
+  double clean_s, tok_s;
+  tm_error err;
+  int failed;
+} worker;
+
+struct build {
+  const tm_build_options *o;
+  tm_build_file *files;
+  size_t n_files;
+  profile *profiles;
+  int n_profiles;
+  int *file_profile;
+  tm_tokenizer *tok;
+  char tok_origin[PATH_MAX + 32];
+  tm_dedup *dedup;
+  tm_shard_dir *sd;
+  /* journal state: what the commit thread has made part of the output */
+  uint64_t *committed_events;
+  uint8_t *file_done;
+  tm_build_stats stats;
+  int qfd;
+  uint64_t quarantine_bytes;
+  char qpath[PATH_MAX];
+  /* resume positions */
+  uint64_t *start_events;
+  /* batches */
+  batch *batches;
+  size_t n_batches;
+  size_t batch_docs;
+  uint64_t batch_bytes;
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  uint64_t next_fill, next_commit;
+  int producer_done, abort;
+  /* timing */
+  double dedup_s, write_s, read_s;
+  atomic_uint_fast64_t bytes_read;
+  uint64_t total_bytes;
+  tm_error commit_err;
+  int commit_failed;
+  char pending_path[PATH_MAX];
+};
+
+/* ---- profiles --------------------------------------------------------------- */
+
+static int profile_index(build *b, const char *name, tm_error *err) {
+  for (int i = 0; i < b->n_profiles; i++)
+    if (!strcmp(b->profiles[i].name, name)) return i;
+  profile *np = realloc(b->profiles, (size_t)(b->n_profiles + 1) * sizeof *np);
+  if (!np) return tm_err(err, TM_ENOMEM, "out of memory");
+  b->profiles = np;
+  profile *p = &b->profiles[b->n_profiles];
+  memset(p, 0, sizeof *p);
+  snprintf(p->name, sizeof p->name, "%s", name);
+  int rc = tm_clean_params_from_config(&p->params, b->o->cfg, name, err);
+  if (rc < 0) return tm_err_prefix(err, "profile '%s'", name);
+  p->params.reader.text_field = p->params.reader_text_field[0] ? p->params.reader_text_field : NULL;
+  return b->n_profiles++;
+}
+
+/* The source tag written into shards: the profile's source kind name. */
+static const char *source_tag(const build *b, int prof) {
+  switch (b->profiles[prof].params.source) {
+  case TM_SOURCE_BOOK: return "books";
+  case TM_SOURCE_SOCIAL: return "social";
+  default: return "web";
+  }
+}
+
+/* ---- journal ---------------------------------------------------------------- */
+
+static char *journal_json(build *b) {
+  json_t *j = json_object();
+  json_object_set_new(j, "version", json_integer(1));
+  char hex[17];
+  snprintf(hex, sizeof hex, "%016" PRIx64, tm_tokenizer_hash(b->tok));
+  json_object_set_new(j, "tokenizer_hash", json_string(hex));
+  json_t *in = json_array();
+  for (size_t i = 0; i < b->n_files; i++) {
+    json_t *f = json_object();
+    json_object_set_new(f, "path", json_string(b->files[i].path));
+    json_object_set_new(f, "profile", json_string(b->files[i].profile));
+    json_object_set_new(f, "events", json_integer((json_int_t)b->committed_events[i]));
+    json_object_set_new(f, "done", json_boolean(b->file_done[i]));
+    json_array_append_new(in, f);
+  }
+  json_object_set_new(j, "inputs", in);
+  json_object_set_new(j, "stats", tm_build_stats_to_json(&b->stats));
+  json_object_set_new(j, "quarantine_bytes", json_integer((json_int_t)b->quarantine_bytes));
+  char *s = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
+  json_decref(j);
+  return s;
+}
+
+/* Restore positions, statistics and the quarantine length from a journal. */
+static int journal_restore(build *b, const char *text, tm_error *err) {
+  json_error_t je;
+  json_t *j = json_loads(text, 0, &je);
+  if (!j) return tm_err(err, TM_EFORMAT, "journal: %s", je.text);
+  int rc = 0;
+  json_t *in = json_object_get(j, "inputs");
+  if (!json_is_array(in) || json_array_size(in) != b->n_files) {
+    rc = tm_err(err, TM_EINVAL,
+                "%s holds a build of %zu inputs, this command names %zu: rerun with the same inputs, or use a new output directory",
+                b->o->out_dir, json_is_array(in) ? json_array_size(in) : 0, b->n_files);
+    goto out;
+  }
+  for (size_t i = 0; i < b->n_files; i++) {
+    json_t *f = json_array_get(in, i);
+    const char *path = json_string_value(json_object_get(f, "path"));
+    if (!path || strcmp(path, b->files[i].path)) {
+      rc = tm_err(err, TM_EINVAL, "%s was built from %s as input %zu, not %s: rerun with the same inputs",
+                  b->o->out_dir, path ? path : "?", i, b->files[i].path);
+      goto out;
+    }
+    json_t *ev = json_object_get(f, "events");
+    b->committed_events[i] = b->start_events[i] = json_is_integer(ev) ? (uint64_t)json_integer_value(ev) : 0;
+    b->file_done[i] = json_is_true(json_object_get(f, "done"));
+  }
+  if (tm_build_stats_from_json(&b->stats, json_object_get(j, "stats")) < 0) {
+    rc = tm_err(err, TM_EFORMAT, "journal: bad stats");
+    goto out;
+  }
+  json_t *q = json_object_get(j, "quarantine_bytes");
+  b->quarantine_bytes = json_is_integer(q) ? (uint64_t)json_integer_value(q) : 0;
+out:
+  json_decref(j);
+  return rc;
+}
+
+/* The shard directory's commit hook: quarantine durable, pending journal,
+ * dedup checkpoint (see build.h). */
+static int commit_hook(void *user, const char *shard, uint64_t shards_after, char **journal,
+                       tm_error *err) {
+  build *b = user;
+  double t0 = now_s();
+  int rc = 0;
+  if (b->qfd >= 0) rc = tm_io_fsync(b->qfd, b->qpath, "quarantine", err);
+  char *j = rc == 0 ? journal_json(b) : NULL;
+  if (rc == 0 && !j) rc = tm_err(err, TM_ENOMEM, "out of memory");
+  if (rc == 0) {
+    json_t *p = json_object();
+    json_object_set_new(p, "shard", json_string(shard));
+    json_object_set_new(p, "shards_after", json_integer((json_int_t)shards_after));
+    json_object_set_new(p, "journal", json_loads(j, 0, NULL));
+    char *text = json_dumps(p, JSON_COMPACT);
+    json_decref(p);
+    rc = text ? tm_io_write_file_atomic(b->pending_path, text, strlen(text), "journal", err)
+              : tm_err(err, TM_ENOMEM, "out of memory");
+    free(text);
+  }
+  if (rc == 0) rc = tm_dedup_checkpoint(b->dedup, shards_after, err);
+  if (rc < 0) {
+    free(j);
+    return rc;
+  }
+  *journal = j;
+  b->write_s += now_s() - t0;
+  return 0;
+}
+
+/* After a crash: bring the shard directory and the dedup index to the same
+ * commit (see build.h). */
+static int recover(build *b, tm_error *err) {
+  const tm_manifest *m = tm_shard_dir_manifest(b->sd);
+  uint64_t token = tm_dedup_committed_token(b->dedup);
+  if (token == m->n_shards + 1) {
+    char *text;
+    size_t len;
+    int rc = tm_io_read_file(b->pending_path, 64u << 20, &text, &len, err);
+    if (rc < 0) return tm_err_prefix(err, "dedup index is one shard ahead of the manifest and the pending journal is unreadable");
+    json_t *p = json_loads(text, 0, NULL);
+    free(text);
+    const char *shard = json_string_value(json_object_get(p, "shard"));
+    char *j = json_dumps(json_object_get(p, "journal"), JSON_COMPACT | JSON_PRESERVE_ORDER);
+    if (!shard || !j || strcmp(shard, tm_shard_dir_next_name(b->sd))) {
+      json_decref(p);
+      free(j);
+      return tm_err(err, TM_ECORRUPT, "%s: pending journal does not name shard %s", b->pending_path,
+                    tm_shard_dir_next_name(b->sd));
+    }
+    rc = tm_shard_dir_adopt(b->sd, j, err);
+    json_decref(p);
+    free(j);
+    if (rc < 0) return rc;
+    tm_info("build_recovered", "dir=%s adopted=%s", b->o->out_dir, shard);
+  } else if (token != m->n_shards) {
+    return tm_err(err, TM_ECORRUPT,
+                  "%s: the dedup index was checkpointed at %" PRIu64 " shards but the manifest lists %zu",
+                  b->o->out_dir, token, m->n_shards);
+  }
+  if (m->journal) return journal_restore(b, m->journal, err);
+  if (m->n_shards) return tm_err(err, TM_EINVAL, "%s holds shards not written by tokenmill build", b->o->out_dir);
+  return 0;
+}
+
+/* ---- tokenizer ---------------------------------------------------------------- */
+
+static int split_specials(const char *list, char ***out, int *n) {
+  *out = NULL;
+  *n = 0;
+  char *copy = strdup(list);
+  if (!copy) return -TM_ENOMEM;
+  char **v = calloc(strlen(list) + 1, sizeof *v);
+  if (!v) {
+    free(copy);
+    return -TM_ENOMEM;
+  }
+  char *save = NULL;
+  for (char *t = strtok_r(copy, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
+    while (*t == ' ') t++;
+    if (*t) v[(*n)++] = strdup(t);
+  }
+  free(copy);
+  *out = v;
+  return 0;
+}
+
+static int train_tokenizer(build *b, tm_error *err) {
+  const tm_config *cfg = b->o->cfg;
+  uint64_t sample = tm_config_size(cfg, "build", "tokenizer_sample");
+  const char *pat = tm_config_str(cfg, "tokenizer", "pattern");
+  tm_pretok_kind kind = !strcmp(pat, "gpt4") ? TM_PRETOK_GPT4 : TM_PRETOK_GPT2;
+  tm_bpe_words *words = tm_bpe_words_new((size_t)tm_config_int(cfg, "tokenizer", "max_words"));
+  if (!words) return tm_err(err, TM_ENOMEM, "out of memory");
+  tm_clean **cl = calloc((size_t)b->n_profiles, sizeof *cl);
+  tm_document doc;
+  tm_document_init(&doc);
+  uint64_t got = 0;
+  int rc = cl ? 0 : tm_err(err, TM_ENOMEM, "out of memory");
+  double t0 = now_s();
+  for (size_t f = 0; f < b->n_files && got < sample && rc == 0; f++) {
+    int pi = b->file_profile[f];
+    if (!cl[pi] && (rc = tm_clean_new(&cl[pi], &b->profiles[pi].params, err)) < 0) break;
+    tm_reader *r;
+    tm_reader_options ro = b->profiles[pi].params.reader;
+    if (tm_reader_open(&r, b->files[f].path, &ro, NULL) < 0) continue;
+    int n;
+    while (got < sample && (n = tm_reader_next(r, &doc, NULL)) != 0) {
+      if (n < 0) continue;
+      tm_clean_result res;
+      if ((rc = tm_clean_doc(cl[pi], &doc, &res, NULL, err)) < 0) break;
+      if (res.verdict == TM_CLEAN_DROP) continue;
+      if ((rc = tm_bpe_words_add_text(words, kind, (const uint8_t *)doc.text, doc.len)) < 0) {
+        rc = tm_err(err, TM_ENOMEM, "out of memory counting words");
+        break;
+      }
+      got += doc.len;
+    }
+    tm_reader_close(r);
+  }
+  tm_document_free(&doc);
+  for (int i = 0; cl && i < b->n_profiles; i++) tm_clean_free(cl[i]);
+  free(cl);
+  char **specials = NULL;
+  int n_special = 0;
+  if (rc == 0 && split_specials(tm_config_str(cfg, "tokenizer", "special_tokens"), &specials, &n_special) < 0)
+    rc = tm_err(err, TM_ENOMEM, "out of memory");
+  if (rc == 0) {
+    tm_bpe_train_opts opts = {
+        .vocab_size = (uint32_t)tm_config_int(cfg, "tokenizer", "vocab_size"),
+        .min_frequency = (uint64_t)tm_config_int(cfg, "tokenizer", "min_frequency"),
+        .special_tokens = (const char *const *)specials,
+        .n_special = n_special,
+        .alphabet = !strcmp(tm_config_str(cfg, "tokenizer", "alphabet"), "seen") ? TM_BPE_ALPHABET_SEEN
+                                                                                   : TM_BPE_ALPHABET_FULL,
+        .pattern = kind,
+    };
+    tm_bpe_train_stats st;
+    rc = tm_bpe_train(words, &opts, &b->tok, &st, err);
+    if (rc == 0)
+      tm_info("tokenizer_trained", "sample_bytes=%" PRIu64 " words=%" PRIu64 " merges=%u vocab=%u seconds=%.2f",
+              got, st.words, st.merges, st.vocab_size, now_s() - t0);
+  }
+  for (int i = 0; i < n_special; i++) free(specials[i]);
+  free(specials);
+  tm_bpe_words_free(words);
+  snprintf(b->tok_origin, sizeof b->tok_origin, "trained on the first %.1f MB of cleaned input",
+           (double)got / 1e6);
+  return rc;
+}
+
+/* ---- workers ------------------------------------------------------------------ */
+
+static void process_batch(worker *w, batch *bt) {
+  build *b = w->b;
+  int pi = bt->profile;
+  if (!w->cleaners[pi] && tm_clean_new(&w->cleaners[pi], &b->profiles[pi].params, &w->err) < 0) {
+    w->failed = 1;
+    return;
+  }
+  for (size_t i = 0; i < bt->n; i++) {
+    slot *s = &bt->slots[i];
+    if (s->is_error) continue;
+    double t0 = now_s();
+    s->raw_prefix_len = s->doc.len < sizeof s->raw_prefix - 1 ? s->doc.len : sizeof s->raw_prefix - 1;
+    memcpy(s->raw_prefix, s->doc.text, s->raw_prefix_len);
+    tm_clean_result res;
+    if (tm_clean_doc(w->cleaners[pi], &s->doc, &res, NULL, &w->err) < 0) {
+      w->failed = 1;
+      return;
+    }
+    s->verdict = res.verdict;
+    s->reason = res.reason;
+    double t1 = now_s();
+    w->clean_s += t1 - t0;
+    s->ids.len = 0;
+    if (s->verdict != TM_CLEAN_DROP &&
+        tm_encoder_encode(w->enc, s->doc.text, s->doc.len, 0, &s->ids, &w->err) < 0) {
+      w->failed = 1;
+      return;
+    }
+    w->tok_s += now_s() - t1;
+  }
+}
+
+static void *worker_main(void *arg) {
+  worker *w = arg;
+  build *b = w->b;
+  for (;;) {
+    pthread_mutex_lock(&b->mu);
+    batch *bt = NULL;
+    for (;;) {
+      /* the oldest filled batch */
+      uint64_t best = UINT64_MAX;
+      for (size_t i = 0; i < b->n_batches; i++)
+        if (b->batches[i].state == B_FILLED && b->batches[i].seq < best) best = b->batches[i].seq, bt = &b->batches[i];
+      if (bt || b->abort || (b->producer_done && b->next_commit == b->next_fill)) break;
+      pthread_cond_wait(&b->cv, &b->mu);
+    }
+    if (!bt) {
+      pthread_mutex_unlock(&b->mu);
+      return NULL;
+    }
+    bt->state = B_WORKING;
+    pthread_mutex_unlock(&b->mu);
+    process_batch(w, bt);
+    pthread_mutex_lock(&b->mu);
+    bt->state = B_DONE;
+    if (w->failed) b->abort = 1;
+    pthread_cond_broadcast(&b->cv);
+    pthread_mutex_unlock(&b->mu);
+    if (w->failed) return NULL;
+  }
+}
+
+/* ---- commit ------------------------------------------------------------------- */
+
+static int quarantine(build *b, const slot *s, size_t file, tm_error *err) {
+  if (b->qfd < 0) {
+    char dir[PATH_MAX];
+    snprintf(dir, sizeof dir, "%s/quarantine", b->o->out_dir);
+    int rc = tm_io_mkdirs(dir, err);
+    if (rc < 0) return rc;
+    b->qfd = tm_io_open(b->qpath, O_WRONLY | O_CREAT | O_APPEND, 0644, "quarantine", err);
+    if (b->qfd < 0) return b->qfd;
+  }
+  json_t *o = json_object();
+  json_object_set_new(o, "file", json_string(b->files[file].path));
+  json_object_set_new(o, "event", json_integer((json_int_t)s->event));
+  json_object_set_new(o, "error", json_string(s->msg ? s->msg : "?"));
+  char *line = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENSURE_ASCII);
+  json_decref(o);
+  if (!line) return tm_err(err, TM_ENOMEM, "out of memory");
+  size_t n = strlen(line);
+  line[n] = '\n';
+  int rc = tm_io_write(b->qfd, line, n + 1, b->qpath, "quarantine", err);
+  free(line);
+  if (rc == 0) b->quarantine_bytes += n + 1;
+  return rc;
+}
+
+static int commit_batch(build *b, batch *bt, tm_error *err) {
+  tm_build_source *src = tm_build_stats_source(&b->stats, b->files[bt->file].profile);
+  const char *tag = source_tag(b, bt->profile);
+  for (size_t i = 0; i < bt->n; i++) {
+    slot *s = &bt->slots[i];
+    b->committed_events[bt->file] = s->event + 1;
+    if (s->is_error) {
+      src->rejected++;
+      int rc = quarantine(b, s, bt->file, err);
+      if (rc < 0) return rc;
+      continue;
+    }
+    src->docs_in++;
+    src->bytes_in += s->raw_bytes;
+    if (s->verdict == TM_CLEAN_DROP) {
+      src->dropped++;
+      src->bytes_dropped += s->raw_bytes;
+      tm_build_stats_drop(src, s->reason ? s->reason : "unknown", s->raw_bytes, s->doc.id, s->raw_prefix,
+                          s->raw_prefix_len);
+      continue;
+    }
+    double t0 = now_s();
+    tm_dedup_verdict v;
+    int rc = tm_dedup_process(b->dedup, s->doc.id, strlen(s->doc.id), s->doc.text, s->doc.len, &v, err);
+    double t1 = now_s();
+    b->dedup_s += t1 - t0;
+    if (rc < 0) return rc;
+    if (v.kind != TM_DEDUP_UNIQUE) {
+      if (v.kind == TM_DEDUP_EXACT) src->exact_dups++;
+      else src->near_dups++;
+      continue;
+    }
+    src->kept++;
+    src->bytes_kept += s->doc.len;
+    if (s->verdict == TM_CLEAN_MODIFIED) src->modified++;
+    src->tokens += s->ids.len + 1;
+    rc = tm_shard_dir_append(b->sd, s->ids.ids, s->ids.len, tm_doc_id_hash(s->doc.id, strlen(s->doc.id)), tag,
+                             err);
+    b->write_s += now_s() - t1;
+    if (rc < 0) return rc;
+  }
+  if (bt->file_done && !b->file_done[bt->file]) {
+    b->file_done[bt->file] = 1;
+    src->files++;
+  }
+  return 0;
+}
+
+static void *commit_main(void *arg) {
+  build *b = arg;
+  for (;;) {
+    pthread_mutex_lock(&b->mu);
+    batch *bt;
+    for (;;) {
+      bt = &b->batches[b->next_commit % b->n_batches];
+      if (b->abort) break;
+      if (b->next_commit < b->next_fill && bt->seq == b->next_commit && bt->state == B_DONE) break;
+      if (b->producer_done && b->next_commit == b->next_fill) {
+        bt = NULL;
+        break;
+      }
+      pthread_cond_wait(&b->cv, &b->mu);
+    }
+    if (b->abort || !bt) {
+      pthread_mutex_unlock(&b->mu);
+      return NULL;
+    }
+    pthread_mutex_unlock(&b->mu);
+    int rc = commit_batch(b, bt, &b->commit_err);
+    pthread_mutex_lock(&b->mu);
+    if (rc < 0) {
+      b->commit_failed = 1;
+      b->abort = 1;
+    }
+    bt->state = B_FREE;
+    b->next_commit++;
+    pthread_cond_broadcast(&b->cv);
+    pthread_mutex_unlock(&b->mu);
+    if (rc < 0) return NULL;
+  }
+}
+
+/* ---- producer ----------------------------------------------------------------- */
+
+/* Wait for the batch slot of the next sequence number; NULL when aborting. */
+static batch *next_free_batch(build *b) {
+  pthread_mutex_lock(&b->mu);
+  batch *bt = &b->batches[b->next_fill % b->n_batches];
+  while (bt->state != B_FREE && !b->abort) pthread_cond_wait(&b->cv, &b->mu);
+  pthread_mutex_unlock(&b->mu);
+  if (b->abort) return NULL;
+  bt->seq = b->next_fill;
+  bt->n = 0;
+  bt->file_done = 0;
+  return bt;
+}
+
+static void submit(build *b, batch *bt) {
+  pthread_mutex_lock(&b->mu);
+  bt->state = B_FILLED;
+  b->next_fill++;
+  pthread_cond_broadcast(&b->cv);
+  pthread_mutex_unlock(&b->mu);
+}
+
+static void progress(build *b, int live, double t_start, int final) {
+  static double last;
+  double t = now_s();
+  if (!final && t - last < (live ? 0.5 : 5.0)) return;
+  last = t;
+  uint64_t done = atomic_load(&b->bytes_read), in = 0, drop = 0, dup = 0;
+  for (int i = 0; i < b->stats.n_sources; i++) {
+    in += b->stats.sources[i].docs_in;
+    drop += b->stats.sources[i].dropped;
+    dup += b->stats.sources[i].exact_dups + b->stats.sources[i].near_dups;
+  }
+  double el = t - t_start, rate = el > 0 ? (double)done / el : 0;
+  double eta = rate > 0 && b->total_bytes > done ? (double)(b->total_bytes - done) / rate : 0;
+  double pdrop = in ? 100.0 * (double)drop / (double)in : 0, pdup = in ? 100.0 * (double)dup / (double)in : 0;
+  if (live)
+    fprintf(stderr, "\r%.1f/%.1f MB  %" PRIu64 " docs  %.1f MB/s  %.0f docs/s  dropped %.1f%%  dups %.1f%%  ETA %.0fs   %s",
+            (double)done / 1e6, (double)b->total_bytes / 1e6, in, rate / 1e6, el > 0 ? (double)in / el : 0, pdrop,
+            pdup, eta, final ? "\n" : "");
+  else
+    tm_info("build_progress", "mb_done=%.1f mb_total=%.1f docs=%" PRIu64 " mb_per_s=%.2f dropped_pct=%.1f dups_pct=%.1f eta_s=%.0f",
+            (double)done / 1e6, (double)b->total_bytes / 1e6, in, rate / 1e6, pdrop, pdup, eta);
+}
+
+static int produce(build *b, int live, double t_start, uint64_t *rejected_open) {
+  tm_error rerr = {0};
+  uint64_t docs_total = 0;
+  for (size_t f = 0; f < b->n_files && !g_stop && !b->abort; f++) {
+    if (b->file_done[f]) {
+      atomic_fetch_add(&b->bytes_read, b->files[f].size);
+      continue;
+    }
+    int pi = b->file_profile[f];
+    tm_reader_options ro = b->profiles[pi].params.reader;
+    tm_reader *r = NULL;
+    uint64_t event = 0, skip = b->start_events[f];
+    batch *bt = next_free_batch(b);
+    if (!bt) break;
+    bt->file = f;
+    bt->profile = pi;
+    if (tm_reader_open(&r, b->files[f].path, &ro, &rerr) < 0) {
+      /* the whole file is one rejected record */
+      slot *s = &bt->slots[0];
+      s->is_error = 1;
+      free(s->msg);
+      s->msg = strdup(rerr.msg);
+      s->event = 0;
+      bt->n = 1;
+      bt->file_done = 1;
+      (*rejected_open)++;
+      submit(b, bt);
+      continue;
+    }
+    uint64_t bytes = 0, last_in = 0;
+    int n = 1;
+    double tr = now_s();
+    while (!g_stop && !b->abort) {
+      slot *s = &bt->slots[bt->n];
+      n = tm_reader_next(r, &s->doc, &rerr);
+      tm_reader_stats rs;
+      tm_reader_get_stats(r, &rs);
+      atomic_fetch_add(&b->bytes_read, rs.bytes_in - last_in);
+      last_in = rs.bytes_in;
+      if (n == 0) break;
+      uint64_t ev = event++;
+      if (ev < skip) continue; /* committed by an earlier run */
+      s->event = ev;
+      s->is_error = n < 0;
+      if (n < 0) {
+        free(s->msg);
+        s->msg = strdup(rerr.msg);
+        s->raw_bytes = 0;
+      } else {
+        s->raw_bytes = s->doc.len;
+        docs_total++;
+      }
+      bytes += s->raw_bytes;
+      bt->n++;
+      if (bt->n == b->batch_docs || bytes >= b->batch_bytes) {
+        b->read_s += now_s() - tr;
+        submit(b, bt);
+        progress(b, live, t_start, 0);
+        bt = next_free_batch(b);
+        if (!bt) break;
+        bt->file = f;
+        bt->profile = pi;
+        bytes = 0;
+        tr = now_s();
+      }
+      if (b->o->stop_after_docs && docs_total >= b->o->stop_after_docs) g_stop = 1;
+    }
+    b->read_s += now_s() - tr;
+    /* the rest of the file was consumed (n == 0) unless we were stopped */
+    atomic_fetch_add(&b->bytes_read, b->files[f].size > last_in ? b->files[f].size - last_in : 0);
+    tm_reader_close(r);
+    if (!bt) break;
+    bt->file_done = n == 0;
+    submit(b, bt);
+  }
+  pthread_mutex_lock(&b->mu);
+  b->producer_done = 1;
+  pthread_cond_broadcast(&b->cv);
+  pthread_mutex_unlock(&b->mu);
+  return 0;
+}
+
+/* ---- run ------------------------------------------------------------------------ */
+
+static int cpu_count(void) {
+  long n = sysconf(_SC_NPROCESSORS_ONLN);
+  return n > 0 ? (int)n : 1;
+}
+
+static char *profiles_markdown(const build *b) {
+  size_t cap = 4096, n = 0;
+  char *s = malloc(cap);
+  if (!s) return NULL;
+  s[0] = 0;
+  for (int i = 0; i < b->n_profiles; i++) {
+    const tm_clean_params *p = &b->profiles[i].params;
+    char line[1024];
+    int k = snprintf(line, sizeof line,
+                     "- **%s** (source %s): normalisation %s; C4 lines %s; Gopher quality %s (words %.0f..%.0f, "
+                     "mean word length %.0f..%.0f, stop words >= %.0f); Gopher repetition %s; FineWeb %s; "
+                     "PII redaction %s; languages %s (min confidence %.2f)\n",
+                     b->profiles[i].name, tm_source_name(p->source),
+                     p->norm == TM_NORM_NFKC ? "NFKC" : p->norm == TM_NORM_NFC ? "NFC" : "none",
+                     p->c4_enabled ? "on" : "off", p->gq_enabled ? "on" : "off", p->gq.min_doc_words,
+                     p->gq.max_doc_words, p->gq.min_avg_word_length, p->gq.max_avg_word_length,
+                     p->gq.min_stop_words, p->gr_enabled ? "on" : "off", p->fw_enabled ? "on" : "off",
+                     p->pii_enabled ? "on" : "off", p->lang_allow[0] ? p->lang_allow : "any",
+                     p->lang_min_confidence);
+    if (k < 0) continue;
+    if (n + (size_t)k + 1 > cap) {
+      cap = (n + (size_t)k + 1) * 2;
+      char *ns = realloc(s, cap);
+      if (!ns) break;
+      s = ns;
+    }
+    memcpy(s + n, line, (size_t)k + 1);
+    n += (size_t)k;
+  }
+  return s;
+}
+
+int tm_build_run(const tm_build_options *o, tm_build_result *res, tm_error *err) {
+  memset(res, 0, sizeof *res);
+  g_stop = 0;
+  double t_start = now_s();
+  build *b = calloc(1, sizeof *b);
+  if (!b) return tm_err(err, TM_ENOMEM, "out of memory");
+  b->o = o;
+  b->qfd = -1;
+  pthread_mutex_init(&b->mu, NULL);
+  pthread_cond_init(&b->cv, NULL);
+  snprintf(b->qpath, sizeof b->qpath, "%s/quarantine/errors.jsonl", o->out_dir);
+  snprintf(b->pending_path, sizeof b->pending_path, "%s/journal.pending", o->out_dir);
+  int threads = o->threads ? o->threads : (int)tm_config_int(o->cfg, "build", "threads");
+  if (threads <= 0) threads = cpu_count();
+  b->batch_docs = (size_t)tm_config_int(o->cfg, "build", "batch_docs");
+  if (b->batch_docs < 1) b->batch_docs = 1;
+  b->batch_bytes = tm_config_size(o->cfg, "build", "batch_bytes");
+  const char *defprof = o->default_profile ? o->default_profile : tm_config_str(o->cfg, "build", "profile");
+  worker *workers = NULL;
+  pthread_t *tids = NULL, ctid;
+  int n_started = 0, commit_started = 0;
+  char path[PATH_MAX];
+  uint64_t rejected_open = 0;
+
+  int rc = tm_build_expand_inputs(o->inputs, o->n_inputs, defprof, &b->files, &b->n_files, err);
+  if (rc < 0) goto out;
+  b->file_profile = calloc(b->n_files, sizeof *b->file_profile);
+  b->committed_events = calloc(b->n_files, sizeof *b->committed_events);
+  b->start_events = calloc(b->n_files, sizeof *b->start_events);
+  b->file_done = calloc(b->n_files, 1);
+  if (!b->file_profile || !b->committed_events || !b->start_events || !b->file_done) {
+    rc = tm_err(err, TM_ENOMEM, "out of memory");
+    goto out;
+  }
+  for (size_t f = 0; f < b->n_files && rc == 0; f++) {
+    rc = profile_index(b, b->files[f].profile, err);
+    if (rc >= 0) b->file_profile[f] = rc, rc = 0;
+    b->total_bytes += b->files[f].size;
+  }
+  if (rc < 0) goto out;
+  if ((rc = tm_io_mkdirs(o->out_dir, err)) < 0) goto out;
+
+  /* tokenizer: given, kept from an earlier run, or trained now */
+  snprintf(path, sizeof path, "%s/tokenizer.json", o->out_dir);
+  struct stat st;
+  double tt0 = now_s();
+  if (o->tokenizer_path) {
+    rc = tm_tokenizer_load(&b->tok, o->tokenizer_path, err);
+    snprintf(b->tok_origin, sizeof b->tok_origin, "given: %s", o->tokenizer_path);
+    if (rc == 0 && stat(path, &st) == 0) {
+      tm_tokenizer *old;
+      if (tm_tokenizer_load(&old, path, err) == 0) {
+        if (tm_tokenizer_hash(old) != tm_tokenizer_hash(b->tok))
+          rc = tm_err(err, TM_EINVAL, "%s holds a build with another tokenizer: use a new output directory", o->out_dir);
+        tm_tokenizer_free(old);
+      }
+    }
+    if (rc == 0) rc = tm_tokenizer_save(b->tok, path, err);
+  } else if (stat(path, &st) == 0) {
+    rc = tm_tokenizer_load(&b->tok, path, err);
+    snprintf(b->tok_origin, sizeof b->tok_origin, "trained by an earlier run of this build");
+  } else {
+    rc = train_tokenizer(b, err);
+    if (rc == 0) rc = tm_tokenizer_save(b->tok, path, err);
+  }
+  double tok_train_s = now_s() - tt0;
+  if (rc < 0) goto out;
+  if (tm_tokenizer_eot_id(b->tok) < 0) {
+    rc = tm_err(err, TM_EINVAL, "the tokenizer has no <|endoftext|> token (documents are separated by it)");
+    goto out;
+  }
+
+  /* output directory, dedup index, recovery */
+  tm_shard_dir_options so = {0};
+  tm_shard_params_default(&so.params);
+  so.params.vocab_size = tm_tokenizer_vocab_size(b->tok);
+  so.params.eot_id = (uint32_t)tm_tokenizer_eot_id(b->tok);
+  so.params.tokenizer_hash = tm_tokenizer_hash(b->tok);
+  so.params.frame_bytes = (size_t)tm_config_size(o->cfg, "shard", "frame_size");
+  so.params.zstd_level = (int)tm_config_int(o->cfg, "shard", "zstd_level");
+  so.max_tokens = (uint64_t)tm_config_int(o->cfg, "shard", "max_tokens");
+  so.max_docs = (uint64_t)tm_config_int(o->cfg, "shard", "max_docs");
+  if ((rc = tm_shard_dir_open(&b->sd, o->out_dir, &so, err)) < 0) goto out;
+  tm_dedup_params dp;
+  tm_dedup_params_default(&dp);
+  if ((rc = tm_dedup_params_from_config(o->cfg, &dp, err)) < 0) goto out;
+  snprintf(path, sizeof path, "%s/dedup", o->out_dir);
+  if ((rc = tm_dedup_open(&b->dedup, &dp, path, err)) < 0) goto out;
+  if ((rc = recover(b, err)) < 0) goto out;
+  res->resumed = tm_shard_dir_manifest(b->sd)->n_shards > 0 || tm_shard_dir_manifest(b->sd)->journal != NULL;
+  /* the quarantine holds exactly what the journal committed */
+  if (b->quarantine_bytes || stat(b->qpath, &st) == 0) {
+    if (stat(b->qpath, &st) == 0 && (uint64_t)st.st_size > b->quarantine_bytes &&
+        truncate(b->qpath, (off_t)b->quarantine_bytes) != 0) {
+      rc = tm_err_sys(err, "%s: truncate", b->qpath);
+      goto out;
+    }
+  }
+  tm_shard_dir_set_commit_hook(b->sd, commit_hook, b);
+
+  /* pipeline */
+  b->n_batches = (size_t)threads * 2 + 2;
+  b->batches = calloc(b->n_batches, sizeof *b->batches);
+  workers = calloc((size_t)threads, sizeof *workers);
+  tids = calloc((size_t)threads, sizeof *tids);
+  if (!b->batches || !workers || !tids) {
+    rc = tm_err(err, TM_ENOMEM, "out of memory");
+    goto out;
+  }
+  for (size_t i = 0; i < b->n_batches; i++) {
+    b->batches[i].slots = calloc(b->batch_docs, sizeof(slot));
+    if (!b->batches[i].slots) {
+      rc = tm_err(err, TM_ENOMEM, "out of memory");
+      goto out;
+    }
+    for (size_t k = 0; k < b->batch_docs; k++) tm_document_init(&b->batches[i].slots[k].doc);
+    b->batches[i].cap = b->batch_docs;
+  }
+  for (int i = 0; i < threads; i++) {
+    workers[i].b = b;
+    workers[i].index = i;
+    workers[i].cleaners = calloc((size_t)b->n_profiles, sizeof(tm_clean *));
+    workers[i].enc = tm_encoder_new(b->tok);
+    if (!workers[i].cleaners || !workers[i].enc) {
+      rc = tm_err(err, TM_ENOMEM, "out of memory");
+      goto out;
+    }
+  }
+  for (int i = 0; i < threads; i++) {
+    if (pthread_create(&tids[i], NULL, worker_main, &workers[i]) != 0) {
+      rc = tm_err(err, TM_EIO, "cannot start worker threads");
+      goto stop;
+    }
+    n_started++;
+  }
+  if (pthread_create(&ctid, NULL, commit_main, b) != 0) {
+    rc = tm_err(err, TM_EIO, "cannot start the commit thread");
+    goto stop;
+  }
+  commit_started = 1;
+  int live = o->progress < 0 ? isatty(STDERR_FILENO) : o->progress;
+  produce(b, live, t_start, &rejected_open);
+stop:
+  if (rc < 0) {
+    pthread_mutex_lock(&b->mu);
+    b->abort = 1;
+    b->producer_done = 1;
+    pthread_cond_broadcast(&b->cv);
+    pthread_mutex_unlock(&b->mu);
+  }
+  if (commit_started) pthread_join(ctid, NULL);
+  pthread_mutex_lock(&b->mu);
+  b->producer_done = 1;
+  if (b->abort) pthread_cond_broadcast(&b->cv);
+  b->abort = 1; /* wake workers: nothing more to do */
+  pthread_cond_broadcast(&b->cv);
+  pthread_mutex_unlock(&b->mu);
+  for (int i = 0; i < n_started; i++) pthread_join(tids[i], NULL);
+  if (rc == 0) {
+    for (int i = 0; i < threads && rc == 0; i++)
+      if (workers[i].failed) {
+        *err = workers[i].err;
+        rc = -(err->code ? err->code : TM_EIO);
+      }
+    if (rc == 0 && b->commit_failed) {
+      *err = b->commit_err;
+      rc = -(err->code ? err->code : TM_EIO);
+    }
+  }
+  if (rc == 0) {
+    /* seal what is open; if the last documents produced no shard, publish
+     * their positions and counters on their own */
+    uint64_t shards_before = tm_shard_dir_manifest(b->sd)->n_shards;
+    double t0 = now_s();
+    rc = tm_shard_dir_seal(b->sd, err);
+    if (rc == 0 && tm_shard_dir_manifest(b->sd)->n_shards == shards_before) {
+      if (b->qfd >= 0) rc = tm_io_fsync(b->qfd, b->qpath, "quarantine", err);
+      if (rc == 0) rc = tm_dedup_checkpoint(b->dedup, shards_before, err);
+      char *j = rc == 0 ? journal_json(b) : NULL;
+      if (rc == 0) rc = j ? tm_shard_dir_commit_journal(b->sd, j, err) : tm_err(err, TM_ENOMEM, "out of memory");
+      free(j);
+    }
+    b->write_s += now_s() - t0;
+    if (rc == 0) unlink(b->pending_path);
+  }
+  if (rc == 0) {
+    progress(b, o->progress < 0 ? isatty(STDERR_FILENO) : o->progress, t_start, 1);
+    res->interrupted = g_stop != 0;
+    const tm_manifest *m = tm_shard_dir_manifest(b->sd);
+    for (int i = 0; i < b->stats.n_sources; i++) {
+      tm_build_source *s = &b->stats.sources[i];
+      res->docs_in += s->docs_in;
+      res->docs_kept += s->kept;
+      res->docs_dropped += s->dropped;
+      res->exact_dups += s->exact_dups;
+      res->near_dups += s->near_dups;
+      res->rejected += s->rejected;
+    }
+    res->tokens = tm_manifest_total_tokens(m);
+    res->shards = m->n_shards;
+    uint64_t shard_bytes = 0;
+    for (size_t i = 0; i < m->n_shards; i++) shard_bytes += m->shards[i].bytes;
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    tm_build_timing t = {.wall_s = now_s() - t_start,
+                         .read_s = b->read_s,
+                         .dedup_s = b->dedup_s,
+                         .write_s = b->write_s,
+                         .tokenizer_train_s = tok_train_s,
+                         .bytes_read = atomic_load(&b->bytes_read),
+                         .peak_rss_kb = (uint64_t)ru.ru_maxrss,
+                         .threads = threads};
+    for (int i = 0; i < threads; i++) t.clean_s += workers[i].clean_s, t.tokenize_s += workers[i].tok_s;
+    tm_dedup_stats ds;
+    tm_dedup_get_stats(b->dedup, &ds);
+    char *pm = profiles_markdown(b);
+    tm_build_report_in rin = {.out_dir = o->out_dir,
+                              .stats = &b->stats,
+                              .timing = &t,
+                              .shards = m->n_shards,
+                              .shard_bytes = shard_bytes,
+                              .tokens = res->tokens,
+                              .vocab_size = tm_tokenizer_vocab_size(b->tok),
+                              .tokenizer_hash = tm_tokenizer_hash(b->tok),
+                              .tokenizer_origin = b->tok_origin,
+                              .profiles_desc = pm,
+                              .dedup_index_ram = ds.index.ram_bytes,
+                              .dedup_index_disk = ds.index.disk_bytes};
+    rc = tm_build_write_report(&rin, err);
+    free(pm);
+    tm_info("build_done",
+            "out=%s docs_in=%" PRIu64 " kept=%" PRIu64 " dropped=%" PRIu64 " exact_dups=%" PRIu64
+            " near_dups=%" PRIu64 " rejected=%" PRIu64 " tokens=%" PRIu64 " shards=%" PRIu64
+            " seconds=%.2f mb_per_s=%.2f threads=%d interrupted=%d",
+            o->out_dir, res->docs_in, res->docs_kept, res->docs_dropped, res->exact_dups, res->near_dups,
+            res->rejected, res->tokens, res->shards, t.wall_s, t.wall_s > 0 ? (double)t.bytes_read / 1e6 / t.wall_s : 0,
+            threads, res->interrupted);
+  }
+out:
+  if (workers)
+    for (int i = 0; i < threads; i++) {
+      for (int p = 0; workers[i].cleaners && p < b->n_profiles; p++) tm_clean_free(workers[i].cleaners[p]);
+      free(workers[i].cleaners);
+      tm_encoder_free(workers[i].enc);
+    }
+  free(workers);
+  free(tids);
+  if (b->batches)
+    for (size_t i = 0; i < b->n_batches; i++) {
+      for (size_t k = 0; b->batches[i].slots && k < b->batch_docs; k++) {
+        tm_document_free(&b->batches[i].slots[k].doc);
+        tm_ids_free(&b->batches[i].slots[k].ids);
+        free(b->batches[i].slots[k].msg);
+      }
+      free(b->batches[i].slots);
+    }
+  free(b->batches);
+  if (b->sd) {
+    if (rc < 0) tm_shard_dir_abort(b->sd);
+    else tm_shard_dir_close(b->sd, NULL);
+  }
+  if (b->dedup) tm_dedup_close(b->dedup);
+  if (b->qfd >= 0) close(b->qfd);
+  tm_tokenizer_free(b->tok);
+  tm_build_files_free(b->files, b->n_files);
+  free(b->profiles);
+  free(b->file_profile);
+  free(b->committed_events);
+  free(b->start_events);
+  free(b->file_done);
+  pthread_mutex_destroy(&b->mu);
+  pthread_cond_destroy(&b->cv);
+  free(b);
+  (void)rejected_open;
+  return rc;
+}

@@ -1,0 +1,90 @@
+/* build_int.h - internals shared by the build driver's files. */
+#ifndef TM_BUILD_INT_H
+#define TM_BUILD_INT_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "error.h"
+
+/* ---- inputs (build_inputs.c) ---------------------------------------------- */
+
+typedef struct tm_build_file {
+  char *path;
+  char profile[64];
+  uint64_t size;
+} tm_build_file;
+
+/* Expand [PROFILE=]PATH arguments: a file, a directory (walked recursively,
+ * entries in byte order of their names; hidden entries skipped) or a glob.
+ * The profile is the explicit prefix, else the nearest path component named
+ * web, books, book or social, else default_profile. Duplicates are kept
+ * once (first occurrence). */
+int tm_build_expand_inputs(char *const *args, int n, const char *default_profile,
+                           tm_build_file **files, size_t *n_files, tm_error *err);
+void tm_build_files_free(tm_build_file *files, size_t n);
+
+/* ---- statistics (build_report.c) ------------------------------------------ */
+
+#define TM_BUILD_MAX_RULES 64
+#define TM_BUILD_MAX_SOURCES 16
+#define TM_BUILD_EXAMPLE 200
+
+typedef struct tm_build_rule {
+  char rule[64];
+  uint64_t docs, bytes;
+  char example_id[128];
+  char example[TM_BUILD_EXAMPLE * 4 + 1]; /* first 200 characters of the first one */
+} tm_build_rule;
+
+typedef struct tm_build_source {
+  char name[64];
+  uint64_t files;                   /* input files read to their end */
+  uint64_t docs_in, bytes_in;       /* documents read, raw bytes */
+  uint64_t kept, bytes_kept;        /* in shards; cleaned bytes */
+  uint64_t dropped, bytes_dropped;  /* by a clean rule */
+  uint64_t modified;                /* kept, with text changed by cleaning */
+  uint64_t exact_dups, near_dups;
+  uint64_t rejected;                /* unreadable records (quarantine) */
+  uint64_t tokens;                  /* end-of-text separators included */
+  int n_rules;
+  tm_build_rule rules[TM_BUILD_MAX_RULES];
+} tm_build_source;
+
+typedef struct tm_build_stats {
+  int n_sources;
+  tm_build_source sources[TM_BUILD_MAX_SOURCES];
+} tm_build_stats;
+
+tm_build_source *tm_build_stats_source(tm_build_stats *s, const char *name);
+void tm_build_stats_drop(tm_build_source *src, const char *rule, uint64_t bytes, const char *id,
+                         const char *text, size_t len);
+json_t *tm_build_stats_to_json(const tm_build_stats *s);
+int tm_build_stats_from_json(tm_build_stats *s, json_t *j);
+
+/* Timing and throughput of this run (not journaled). */
+typedef struct tm_build_timing {
+  double wall_s;
+  double read_s, clean_s, tokenize_s, dedup_s, write_s; /* CPU seconds, summed over threads */
+  double tokenizer_train_s;
+  uint64_t bytes_read;   /* raw input bytes read in this run */
+  uint64_t peak_rss_kb;
+  int threads;
+} tm_build_timing;
+
+/* Write OUT/stats.json and OUT/DATACARD.md (atomically). */
+typedef struct tm_build_report_in {
+  const char *out_dir;
+  const tm_build_stats *stats;
+  const tm_build_timing *timing;
+  uint64_t shards, shard_bytes, tokens;
+  uint32_t vocab_size;
+  uint64_t tokenizer_hash;
+  const char *tokenizer_origin; /* "trained on N MB", "given: PATH" */
+  const char *profiles_desc;    /* markdown: filters and thresholds per profile */
+  uint64_t dedup_index_ram, dedup_index_disk;
+} tm_build_report_in;
+int tm_build_write_report(const tm_build_report_in *r, tm_error *err);
+
+#endif
