@@ -18,7 +18,6 @@ struct tm_dedup_index {
   uint64_t cap;
   uint32_t floor;   /* refs below it were evicted from the tables */
   uint64_t candidates, false_candidates;
-  uint64_t keys[TM_DEDUP_MAX_BANDS + 1];
   uint32_t *no_sig; /* k x 0xFFFFFFFF: the record of a document without shingles */
 };
 
@@ -58,21 +57,28 @@ static int make_room(tm_dedup_index *x, tm_error *err) {
   return 0;
 }
 
-static int index_keys(tm_dedup_index *x, uint32_t ref, int with_bands, tm_error *err) {
+static int index_keys(tm_dedup_index *x, const uint64_t *keys, uint32_t ref, int with_bands,
+                      tm_error *err) {
   if (tm_lsh_table_full(&x->t[0])) {
     int rc = make_room(x, err);
     if (rc < 0) return rc;
     if (ref < x->floor) return 0; /* evicted at once (a tiny budget) */
   }
-  tm_lsh_table_insert(&x->t[0], x->keys[0], ref);
+  tm_lsh_table_insert(&x->t[0], keys[0], ref);
   if (with_bands)
-    for (int b = 1; b < x->nt; b++) tm_lsh_table_insert(&x->t[b], x->keys[b], ref);
+    for (int b = 1; b < x->nt; b++) tm_lsh_table_insert(&x->t[b], keys[b], ref);
   return 0;
 }
 
-static void compute_keys(tm_dedup_index *x, const uint64_t exact[2], const uint32_t *sig) {
-  x->keys[0] = exact[0];
-  if (sig) tm_minhash_band_keys(sig, x->o.bands, x->o.rows, x->keys + 1);
+void tm_dedup_index_keys(const tm_dedup_index *x, const uint64_t exact[2], const uint32_t *sig,
+                         uint64_t *keys) {
+  keys[0] = exact[0];
+  if (sig) tm_minhash_band_keys(sig, x->o.bands, x->o.rows, keys + 1);
+}
+
+void tm_dedup_index_prefetch(const tm_dedup_index *x, const uint64_t *keys, int with_bands) {
+  int nk = with_bands ? x->nt : 1;
+  for (int i = 0; i < nk; i++) tm_lsh_table_prefetch(&x->t[i], keys[i]);
 }
 
 static int rebuild(tm_dedup_index *x, tm_error *err) {
@@ -83,8 +89,9 @@ static int rebuild(tm_dedup_index *x, tm_error *err) {
     tm_sig_record r;
     tm_sig_store_get(x->st, ref, &r);
     int bands = !(r.flags & TM_SIG_FLAG_EMPTY);
-    compute_keys(x, r.exact, bands ? r.sig : NULL);
-    if ((rc = index_keys(x, (uint32_t)ref, bands, err)) < 0) return rc;
+    uint64_t keys[TM_DEDUP_MAX_BANDS + 1];
+    tm_dedup_index_keys(x, r.exact, bands ? r.sig : NULL, keys);
+    if ((rc = index_keys(x, keys, (uint32_t)ref, bands, err)) < 0) return rc;
   }
   return 0;
 }
@@ -159,9 +166,10 @@ void tm_dedup_index_close(tm_dedup_index *x) {
   free(x);
 }
 
-static int find_exact(tm_dedup_index *x, const uint64_t exact[2], tm_dedup_match *m) {
+static int find_exact(tm_dedup_index *x, const uint64_t *keys, const uint64_t exact[2],
+                      tm_dedup_match *m) {
   uint32_t refs[16];
-  size_t n = tm_lsh_table_find(&x->t[0], x->keys[0], refs, 16);
+  size_t n = tm_lsh_table_find(&x->t[0], keys[0], refs, 16);
   if (n > 16) n = 16; /* > 16 equal 32-bit fingerprints: astronomically unlikely */
   for (size_t i = 0; i < n; i++) {
     tm_sig_record r;
@@ -176,12 +184,13 @@ static int find_exact(tm_dedup_index *x, const uint64_t exact[2], tm_dedup_match
   return 0;
 }
 
-static int find_near(tm_dedup_index *x, const uint32_t *sig, tm_dedup_match *m) {
+static int find_near(tm_dedup_index *x, const uint64_t *keys, const uint32_t *sig,
+                     tm_dedup_match *m) {
   uint32_t cand[TM_DEDUP_MAX_CANDIDATES];
   size_t nc = 0;
   for (int b = 1; b < x->nt && nc < TM_DEDUP_MAX_CANDIDATES; b++) {
     uint32_t refs[TM_DEDUP_MAX_CANDIDATES];
-    size_t n = tm_lsh_table_find(&x->t[b], x->keys[b], refs, TM_DEDUP_MAX_CANDIDATES);
+    size_t n = tm_lsh_table_find(&x->t[b], keys[b], refs, TM_DEDUP_MAX_CANDIDATES);
     if (n > TM_DEDUP_MAX_CANDIDATES) n = TM_DEDUP_MAX_CANDIDATES;
     for (size_t i = 0; i < n && nc < TM_DEDUP_MAX_CANDIDATES; i++) {
       size_t j = 0;
@@ -208,22 +217,28 @@ static int find_near(tm_dedup_index *x, const uint32_t *sig, tm_dedup_match *m) 
   return 0;
 }
 
-int tm_dedup_index_process(tm_dedup_index *x, const char *id, size_t id_len,
-                           const uint64_t exact[2], int exact_lookup, const uint32_t *sig,
-                           tm_dedup_match *m, tm_error *err) {
+int tm_dedup_index_process_keys(tm_dedup_index *x, const char *id, size_t id_len,
+                                const uint64_t exact[2], int exact_lookup, const uint32_t *sig,
+                                const uint64_t *keys, tm_dedup_match *m, tm_error *err) {
   m->kind = TM_DEDUP_UNIQUE;
   m->ref = 0;
   m->similarity = 0.0;
-  compute_keys(x, exact, sig);
-  int nk = sig ? x->nt : 1;
-  for (int i = 0; i < nk; i++) tm_lsh_table_prefetch(&x->t[i], x->keys[i]);
-  if (exact_lookup && find_exact(x, exact, m)) return 0;
-  if (sig && find_near(x, sig, m)) return 0;
+  if (exact_lookup && find_exact(x, keys, exact, m)) return 0;
+  if (sig && find_near(x, keys, sig, m)) return 0;
   uint32_t ref = (uint32_t)tm_sig_store_count(x->st);
   int rc = tm_sig_store_append(x->st, id, id_len, sig ? 0 : TM_SIG_FLAG_EMPTY, exact,
                                sig ? sig : x->no_sig, err);
   if (rc < 0) return rc;
-  return index_keys(x, ref, sig != NULL, err);
+  return index_keys(x, keys, ref, sig != NULL, err);
+}
+
+int tm_dedup_index_process(tm_dedup_index *x, const char *id, size_t id_len,
+                           const uint64_t exact[2], int exact_lookup, const uint32_t *sig,
+                           tm_dedup_match *m, tm_error *err) {
+  uint64_t keys[TM_DEDUP_MAX_BANDS + 1];
+  tm_dedup_index_keys(x, exact, sig, keys);
+  tm_dedup_index_prefetch(x, keys, sig != NULL);
+  return tm_dedup_index_process_keys(x, id, id_len, exact, exact_lookup, sig, keys, m, err);
 }
 
 int64_t tm_dedup_index_id(const tm_dedup_index *x, uint32_t ref, char *buf, size_t cap,

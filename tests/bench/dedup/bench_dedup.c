@@ -266,10 +266,25 @@ static int cmd_index(long n, const char *dir) {
       ex[i][1] = rnd();
     }
     double t0 = now_s();
+    /* pipelined: keys of document i + AHEAD are computed and their slots
+     * prefetched while document i is looked up and inserted */
+    enum { AHEAD = 4 };
+    static uint64_t keys[AHEAD][15];
+    for (long i = 0; i < m && i < AHEAD; i++) {
+      tm_dedup_index_keys(x, ex[i], sigs + 112 * i, keys[i]);
+      tm_dedup_index_prefetch(x, keys[i], 1);
+    }
     for (long i = 0; i < m; i++) {
       tm_dedup_match mt;
+      uint64_t cur[15];
+      memcpy(cur, keys[i % AHEAD], sizeof cur);
+      if (i + AHEAD < m) {
+        tm_dedup_index_keys(x, ex[i + AHEAD], sigs + 112 * (i + AHEAD), keys[i % AHEAD]);
+        tm_dedup_index_prefetch(x, keys[i % AHEAD], 1);
+      }
       int l = snprintf(id, sizeof id, "d%ld", base + i);
-      if (tm_dedup_index_process(x, id, (size_t)l, ex[i], 1, sigs + 112 * i, &mt, &err) < 0) {
+      if (tm_dedup_index_process_keys(x, id, (size_t)l, ex[i], 1, sigs + 112 * i, cur, &mt,
+                                      &err) < 0) {
         fprintf(stderr, "%s\n", err.msg);
         return 1;
       }
