@@ -142,8 +142,15 @@ static int profile_index(build *b, const char *name, tm_error *err) {
   snprintf(p->name, sizeof p->name, "%s", name);
   int rc = tm_clean_params_from_config(&p->params, b->o->cfg, name, err);
   if (rc < 0) return tm_err_prefix(err, "profile '%s'", name);
-  p->params.reader.text_field = p->params.reader_text_field[0] ? p->params.reader_text_field : NULL;
   return b->n_profiles++;
+}
+
+/* The reader options of a profile (the text field points into the profile,
+ * so take them fresh: the profile array may move as it grows). */
+static tm_reader_options reader_opts(const build *b, int pi) {
+  tm_reader_options ro = b->profiles[pi].params.reader;
+  ro.text_field = b->profiles[pi].params.reader_text_field[0] ? b->profiles[pi].params.reader_text_field : NULL;
+  return ro;
 }
 
 /* The source tag written into shards: the profile's source kind name. */
@@ -321,7 +328,7 @@ static int train_tokenizer(build *b, tm_error *err) {
     int pi = b->file_profile[f];
     if (!cl[pi] && (rc = tm_clean_new(&cl[pi], &b->profiles[pi].params, err)) < 0) break;
     tm_reader *r;
-    tm_reader_options ro = b->profiles[pi].params.reader;
+    tm_reader_options ro = reader_opts(b, pi);
     if (tm_reader_open(&r, b->files[f].path, &ro, NULL) < 0) continue;
     int n;
     while (got < sample && (n = tm_reader_next(r, &doc, NULL)) != 0) {
@@ -475,8 +482,10 @@ static int commit_batch(build *b, batch *bt, tm_error *err) {
     if (s->verdict == TM_CLEAN_DROP) {
       src->dropped++;
       src->bytes_dropped += s->raw_bytes;
-      tm_build_stats_drop(src, s->reason ? s->reason : "unknown", s->raw_bytes, s->doc.id, s->raw_prefix,
-                          s->raw_prefix_len);
+      /* the example: the text as the rule saw it, or the input when that is empty */
+      int as_seen = s->doc.len > 0;
+      tm_build_stats_drop(src, s->reason ? s->reason : "unknown", s->raw_bytes, s->doc.id,
+                          as_seen ? s->doc.text : s->raw_prefix, as_seen ? s->doc.len : s->raw_prefix_len);
       continue;
     }
     double t0 = now_s();
@@ -595,7 +604,7 @@ static int produce(build *b, int live, double t_start, uint64_t *rejected_open) 
       continue;
     }
     int pi = b->file_profile[f];
-    tm_reader_options ro = b->profiles[pi].params.reader;
+    tm_reader_options ro = reader_opts(b, pi);
     tm_reader *r = NULL;
     uint64_t event = 0, skip = b->start_events[f];
     batch *bt = next_free_batch(b);
