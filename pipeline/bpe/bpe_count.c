@@ -73,7 +73,7 @@ static long next_block(reader *r, uint8_t **buf, size_t *cap) {
       }
       *buf = p, *cap = c;
     }
-    memcpy(*buf, r->carry, len);
+    if (len) memcpy(*buf, r->carry, len);
     int eof = 0;
     while (len < r->carry_len + BLOCK) {
       ssize_t k = read(r->fd, *buf + len, r->carry_len + BLOCK - len);
