@@ -122,7 +122,8 @@ struct build {
   int producer_done, abort;
   /* timing */
   double dedup_s, write_s, read_s;
-  atomic_uint_fast64_t bytes_read;
+  atomic_uint_fast64_t bytes_read; /* input file bytes (compressed as stored) */
+  uint64_t doc_bytes;              /* document bytes as read (decompressed) */
   uint64_t total_bytes;
   tm_error commit_err;
   int commit_failed;
@@ -645,6 +646,7 @@ static int produce(build *b, int live, double t_start, uint64_t *rejected_open) 
         s->raw_bytes = 0;
       } else {
         s->raw_bytes = s->doc.len;
+        b->doc_bytes += s->doc.len;
         docs_total++;
       }
       bytes += s->raw_bytes;
@@ -926,6 +928,7 @@ stop:
                          .write_s = b->write_s,
                          .tokenizer_train_s = tok_train_s,
                          .bytes_read = atomic_load(&b->bytes_read),
+                         .doc_bytes = b->doc_bytes,
                          .peak_rss_kb = (uint64_t)ru.ru_maxrss,
                          .threads = threads};
     for (int i = 0; i < threads; i++) t.clean_s += workers[i].clean_s, t.tokenize_s += workers[i].tok_s;
@@ -949,9 +952,9 @@ stop:
     tm_info("build_done",
             "out=%s docs_in=%" PRIu64 " kept=%" PRIu64 " dropped=%" PRIu64 " exact_dups=%" PRIu64
             " near_dups=%" PRIu64 " rejected=%" PRIu64 " tokens=%" PRIu64 " shards=%" PRIu64
-            " seconds=%.2f mb_per_s=%.2f threads=%d interrupted=%d",
+            " seconds=%.2f doc_mb_per_s=%.2f threads=%d interrupted=%d",
             o->out_dir, res->docs_in, res->docs_kept, res->docs_dropped, res->exact_dups, res->near_dups,
-            res->rejected, res->tokens, res->shards, t.wall_s, t.wall_s > 0 ? (double)t.bytes_read / 1e6 / t.wall_s : 0,
+            res->rejected, res->tokens, res->shards, t.wall_s, t.wall_s > 0 ? (double)t.doc_bytes / 1e6 / t.wall_s : 0,
             threads, res->interrupted);
   }
 out:

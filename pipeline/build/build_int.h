@@ -68,7 +68,8 @@ typedef struct tm_build_timing {
   double wall_s;
   double read_s, clean_s, tokenize_s, dedup_s, write_s; /* CPU seconds, summed over threads */
   double tokenizer_train_s;
-  uint64_t bytes_read;   /* raw input bytes read in this run */
+  uint64_t bytes_read;   /* input file bytes read in this run (compressed as stored) */
+  uint64_t doc_bytes;    /* document bytes read in this run (decompressed, the raw input) */
   uint64_t peak_rss_kb;
   int threads;
 } tm_build_timing;

@@ -204,10 +204,11 @@ int tm_build_write_report(const tm_build_report_in *r, tm_error *err) {
   json_t *tm = json_object();
   json_object_set_new(tm, "threads", json_integer(t->threads));
   json_object_set_new(tm, "wall_s", json_real(t->wall_s));
-  json_object_set_new(tm, "bytes_read_this_run", json_integer((json_int_t)t->bytes_read));
-  json_object_set_new(tm, "mb_per_s", json_real(t->wall_s > 0 ? mb(t->bytes_read) / t->wall_s : 0));
+  json_object_set_new(tm, "file_bytes_this_run", json_integer((json_int_t)t->bytes_read));
+  json_object_set_new(tm, "doc_bytes_this_run", json_integer((json_int_t)t->doc_bytes));
+  json_object_set_new(tm, "mb_per_s", json_real(t->wall_s > 0 ? mb(t->doc_bytes) / t->wall_s : 0));
   json_object_set_new(tm, "mb_per_s_per_core",
-                      json_real(t->wall_s > 0 ? mb(t->bytes_read) / t->wall_s / (t->threads ? t->threads : 1) : 0));
+                      json_real(t->wall_s > 0 ? mb(t->doc_bytes) / t->wall_s / (t->threads ? t->threads : 1) : 0));
   json_t *stage = json_object();
   const struct { const char *name; double s; } stages[] = {
       {"read", t->read_s}, {"clean", t->clean_s}, {"tokenize", t->tokenize_s},
@@ -215,7 +216,7 @@ int tm_build_write_report(const tm_build_report_in *r, tm_error *err) {
   for (size_t i = 0; i < sizeof stages / sizeof stages[0]; i++) {
     json_t *so = json_object();
     json_object_set_new(so, "cpu_s", json_real(stages[i].s));
-    json_object_set_new(so, "mb_per_s", json_real(stages[i].s > 0 ? mb(t->bytes_read) / stages[i].s : 0));
+    json_object_set_new(so, "mb_per_s", json_real(stages[i].s > 0 ? mb(t->doc_bytes) / stages[i].s : 0));
     json_object_set_new(stage, stages[i].name, so);
   }
   json_object_set_new(tm, "stages", stage);
@@ -276,9 +277,9 @@ int tm_build_write_report(const tm_build_report_in *r, tm_error *err) {
     sb_printf(&b, "\n");
   }
   if (r->profiles_desc) sb_printf(&b, "## Filters and thresholds\n\n%s\n", r->profiles_desc);
-  sb_printf(&b, "## Throughput of the last run\n\n%.1f MB read in %.1f s on %d threads: %.2f MB/s, %.2f MB/s per core. Peak RSS %.0f MB.\n",
-            mb(t->bytes_read), t->wall_s, t->threads, t->wall_s > 0 ? mb(t->bytes_read) / t->wall_s : 0,
-            t->wall_s > 0 ? mb(t->bytes_read) / t->wall_s / (t->threads ? t->threads : 1) : 0,
+  sb_printf(&b, "## Throughput of the last run\n\n%.1f MB of documents (%.1f MB of files) read in %.1f s on %d threads: %.2f MB/s, %.2f MB/s per core. Peak RSS %.0f MB.\n",
+            mb(t->doc_bytes), mb(t->bytes_read), t->wall_s, t->threads, t->wall_s > 0 ? mb(t->doc_bytes) / t->wall_s : 0,
+            t->wall_s > 0 ? mb(t->doc_bytes) / t->wall_s / (t->threads ? t->threads : 1) : 0,
             (double)t->peak_rss_kb / 1024.0);
   if (!b.s) return tm_err(err, TM_ENOMEM, "out of memory");
   snprintf(path, sizeof path, "%s/DATACARD.md", r->out_dir);
