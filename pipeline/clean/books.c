@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#define XXH_INLINE_ALL /* short keys: inlined hashing is much faster */
 #include <xxhash.h>
 
 #include "source_rules.h"

@@ -21,15 +21,9 @@ void tm_c4_defaults(tm_c4_params *p) {
   p->min_num_sentences = 5;
 }
 
-/* ASCII case-insensitive search of needle (lowercase) in s[0..n). */
-static int contains_ci(const char *s, size_t n, const char *needle) {
-  size_t k = strlen(needle);
-  if (k > n) return 0;
-  for (size_t i = 0; i + k <= n; i++) {
-    if (tolower((unsigned char)s[i]) != needle[0]) continue;
-    if (!strncasecmp(s + i, needle, k)) return 1;
-  }
-  return 0;
+/* Is needle (lowercase) in the lowercased line low[0..n)? */
+static int has(const char *low, size_t n, const char *needle) {
+  return memmem(low, n, needle, strlen(needle)) != NULL;
 }
 
 /* Remove "[digits]", "[edit]", "[citation needed]" from line into buf. */
@@ -63,8 +57,8 @@ static void line_words(const char *s, size_t n, int cjk, size_t *words, size_t *
   size_t w = 0, cur = 0, best = 0;
   int in = 0;
   for (size_t i = 0; i < n;) {
-    uint32_t cp;
-    int k = tm_utf8_next((const unsigned char *)s + i, n - i, &cp);
+    uint32_t cp = (unsigned char)s[i];
+    int k = cp < 0x80 ? 1 : tm_utf8_next((const unsigned char *)s + i, n - i, &cp);
     if (cp == ' ' || cp == '\t') {
       in = 0;
       cur = 0;
@@ -127,7 +121,7 @@ int tm_c4_apply(const char *text, size_t n, const tm_c4_params *p, int cjk, tm_t
   *drop = NULL;
   size_t base = out->len, nsent = 0;
   int lorem = 0, curly = 0, bad = 0, blank_pending = 0;
-  char *buf = malloc(n + 1);
+  char *buf = malloc(2 * n + 2), *low = buf + n + 1; /* the line, and it lowercased */
   if (!buf) return -TM_ENOMEM;
   for (size_t i = 0; i < n;) {
     const char *nl = memchr(text + i, '\n', n - i);
@@ -154,12 +148,13 @@ int tm_c4_apply(const char *text, size_t n, const tm_c4_params *p, int cjk, tm_t
       if (p->min_words_per_line > 0 && words < (size_t)p->min_words_per_line) why = "words";
       else if (p->max_word_length > 0 && longest > (size_t)p->max_word_length) why = "long";
     }
-    if (p->filter_lorem_ipsum && contains_ci(s, l, "lorem ipsum")) lorem = 1;
-    if (!why && p->filter_javascript && contains_ci(s, l, "javascript")) why = "js";
-    if (!why && p->filter_policy &&
-        (contains_ci(s, l, "terms of use") || contains_ci(s, l, "privacy policy") ||
-         contains_ci(s, l, "cookie policy") || contains_ci(s, l, "uses cookies") ||
-         contains_ci(s, l, "use of cookies") || contains_ci(s, l, "use cookies")))
+    for (size_t k = 0; k < l; k++) low[k] = (char)((s[k] >= 'A' && s[k] <= 'Z') ? s[k] + 32 : s[k]);
+    if (p->filter_lorem_ipsum && has(low, l, "lorem ipsum")) lorem = 1;
+    if (!why && p->filter_javascript && has(low, l, "javascript")) why = "js";
+    if (!why && p->filter_policy && memchr(low, ' ', l) &&
+        (has(low, l, "terms of use") || has(low, l, "privacy policy") ||
+         has(low, l, "cookie policy") || has(low, l, "uses cookies") ||
+         has(low, l, "use of cookies") || has(low, l, "use cookies")))
       why = "policy";
     if (why) {
       if (counts) {

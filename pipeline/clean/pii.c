@@ -97,35 +97,53 @@ static int match_phone(const char *t, size_t n, size_t i, size_t *e) {
   return 1;
 }
 
+/* bytes that may start an IP address or phone number, and word bytes */
+static unsigned char start_tab[256], word_tab[256];
+static void init_tabs(void) {
+  for (int c = 0; c < 256; c++) {
+    start_tab[c] = isxdigit(c) || c == ':' || c == '+' || c == '(';
+    word_tab[c] = isalnum(c) != 0;
+  }
+}
+
 int tm_pii_redact(const char *t, size_t n, const tm_pii_params *p, tm_textbuf *out,
                   tm_pii_counts *c) {
+  if (!start_tab['0']) init_tabs();
   if (tm_tb_reserve(out, n) < 0) return -TM_ENOMEM;
   size_t copied = 0; /* t[0..copied) is in out */
   int rc = 0;
-  for (size_t i = 0; i < n && rc == 0; i++) {
+  /* word by word: IP addresses and phone numbers start at a word start, an
+   * e-mail is found at its '@' (which ends the word before it) */
+  for (size_t i = 0; i < n && rc == 0;) {
     unsigned char ch = (unsigned char)t[i];
+    int word = word_tab[ch];
     size_t b = i, e = 0;
     const char *ph = NULL;
     uint64_t *cnt = NULL;
-    if (ch == '@' && p->email && match_email(t, n, i, &b, &e) && b >= copied) {
-      ph = p->email;
-      cnt = c ? &c->email : NULL;
-    } else if ((isxdigit(ch) || ch == ':') && p->ipv6 && match_ipv6(t, n, i, &e)) {
-      ph = p->ipv6;
-      cnt = c ? &c->ipv6 : NULL;
-    } else if (isdigit(ch) && p->ipv4 && match_ipv4(t, n, i, &e)) {
-      ph = p->ipv4;
-      cnt = c ? &c->ipv4 : NULL;
-    } else if ((isdigit(ch) || ch == '+' || ch == '(') && p->phone && match_phone(t, n, i, &e)) {
-      ph = p->phone;
-      cnt = c ? &c->phone : NULL;
+    if (ch == '@') {
+      if (p->email && match_email(t, n, i, &b, &e) && b >= copied) ph = p->email, cnt = c ? &c->email : NULL;
+    } else if (start_tab[ch] && (i == 0 || !word_tab[(unsigned char)t[i - 1]])) {
+      if ((isxdigit(ch) || ch == ':') && p->ipv6 && match_ipv6(t, n, i, &e)) {
+        ph = p->ipv6;
+        cnt = c ? &c->ipv6 : NULL;
+      } else if (isdigit(ch) && p->ipv4 && match_ipv4(t, n, i, &e)) {
+        ph = p->ipv4;
+        cnt = c ? &c->ipv4 : NULL;
+      } else if ((isdigit(ch) || ch == '+' || ch == '(') && p->phone && match_phone(t, n, i, &e)) {
+        ph = p->phone;
+        cnt = c ? &c->phone : NULL;
+      }
     }
-    if (!ph) continue;
-    rc = tm_tb_put(out, t + copied, b - copied);
-    if (rc == 0) rc = tm_tb_puts(out, ph);
-    if (cnt) (*cnt)++;
-    copied = e;
-    i = e - 1;
+    if (ph) {
+      rc = tm_tb_put(out, t + copied, b - copied);
+      if (rc == 0) rc = tm_tb_puts(out, ph);
+      if (cnt) (*cnt)++;
+      copied = i = e;
+      continue;
+    }
+    i++;
+    if (word)
+      while (i < n && word_tab[(unsigned char)t[i]]) i++;
   }
   if (rc == 0) rc = tm_tb_put(out, t + copied, n - copied);
   return rc < 0 ? rc : tm_tb_finish(out);

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#define XXH_INLINE_ALL /* short keys: inlined hashing is much faster */
 #include <xxhash.h>
 
 void tm_gopher_quality_defaults(tm_gopher_quality_params *p) {
@@ -36,8 +37,7 @@ int tm_rule_check(tm_rule_trace *t, const char *rule, double value, char cmp, do
 }
 
 void tm_quality_scratch_free(tm_quality_scratch *s) {
-  free(s->keys);
-  free(s->counts);
+  free(s->slots);
   free(s->cur);
   memset(s, 0, sizeof *s);
 }
@@ -45,30 +45,35 @@ void tm_quality_scratch_free(tm_quality_scratch *s) {
 /* ---- hash table ----------------------------------------------------------- */
 
 typedef struct {
-  uint64_t *keys;
-  uint32_t *counts;
+  tm_quality_slot *s;
   size_t mask;
 } table;
 
-/* An empty table for about n keys (load <= 1/2); keys == NULL on OOM. */
+/* An empty table for about n keys (load <= 1/2); s == NULL on OOM. */
 static table table_open(tm_quality_scratch *s, size_t n) {
   table t = {0};
   size_t cap = 64;
   while (cap < 2 * n + 2) cap *= 2;
   if (cap > s->cap) {
-    uint64_t *k = realloc(s->keys, cap * sizeof *k);
-    if (!k) return t;
-    s->keys = k;
-    uint32_t *c = realloc(s->counts, cap * sizeof *c);
-    if (!c) return t;
-    s->counts = c;
+    tm_quality_slot *x = realloc(s->slots, cap * sizeof *x);
+    if (!x) return t;
+    s->slots = x;
     s->cap = cap;
   }
-  memset(s->keys, 0, cap * sizeof *s->keys);
-  t.keys = s->keys;
-  t.counts = s->counts;
+  memset(s->slots, 0, cap * sizeof *s->slots);
+  t.s = s->slots;
   t.mask = cap - 1;
   return t;
+}
+
+#define SEEN (1ull << 63) /* a mark in count, for the left-to-right repeat scan */
+
+/* The slot of a key that is in the table. */
+static inline tm_quality_slot *table_find(table *t, uint64_t key) {
+  if (key == 0) key = 1;
+  size_t i = (size_t)(key ^ (key >> 29)) & t->mask;
+  while (t->s[i].key != key) i = (i + 1) & t->mask;
+  return &t->s[i];
 }
 
 /* Insert key; returns the new count (1 when first seen). */
@@ -76,10 +81,11 @@ static inline uint32_t table_add(table *t, uint64_t key) {
   if (key == 0) key = 1;
   size_t i = (size_t)(key ^ (key >> 29)) & t->mask;
   for (;;) {
-    if (t->keys[i] == key) return ++t->counts[i];
-    if (t->keys[i] == 0) {
-      t->keys[i] = key;
-      t->counts[i] = 1;
+    tm_quality_slot *q = &t->s[i];
+    if (q->key == key) return (uint32_t)++q->count;
+    if (q->key == 0) {
+      q->key = key;
+      q->count = 1;
       return 1;
     }
     i = (i + 1) & t->mask;
@@ -246,7 +252,7 @@ static int find_duplicates(tm_quality_scratch *s, const char *text, size_t n, in
   size_t est = 1;
   for (const char *q = text; (q = memchr(q, '\n', (size_t)(text + n - q))) != NULL; q++) est++;
   table t = table_open(s, est);
-  if (!t.keys) return -1;
+  if (!t.s) return -1;
   *units = *dups = *dup_bytes = 0;
   size_t i = 0;
   while (i < n) {
@@ -295,16 +301,25 @@ const char *tm_gopher_repetition(tm_quality_scratch *s, const char *text, size_t
                     p->dup_line_char_frac))
     FAIL("gopher_repetition.dup_line_char_frac");
 
+  /* n-grams of 2..10 words. An n-gram can repeat only where its (n-1)-word
+   * prefix repeats, so each pass looks only at the positions whose previous
+   * n-gram occurred more than once (`act`, ascending): in prose most 3-grams
+   * are already unique and the later passes are short. Leaving the other
+   * positions out changes no statistic: they hold unique n-grams, which
+   * neither make the top n-gram (count 1) nor are ever a repeat. */
   size_t nw = w->n;
   if (nw < 2) return first;
-  if (s->cur_cap < nw) {
-    uint64_t *c = realloc(s->cur, nw * sizeof *c);
+  if (s->cur_cap < 2 * nw) {
+    uint64_t *c = realloc(s->cur, 2 * nw * sizeof *c);
     if (!c) return "oom";
     s->cur = c;
-    s->cur_cap = nw;
+    s->cur_cap = 2 * nw;
   }
-  uint64_t *cur = s->cur;
+  uint64_t *cur = s->cur;                 /* n-gram hash per position */
+  uint32_t *act = (uint32_t *)(cur + nw); /* active positions */
   memcpy(cur, w->hash, nw * sizeof *cur);
+  size_t na = nw;
+  for (size_t i = 0; i < nw; i++) act[i] = (uint32_t)i;
   static const char *const top_names[] = {"gopher_repetition.top_2_gram",
                                           "gopher_repetition.top_3_gram",
                                           "gopher_repetition.top_4_gram"};
@@ -313,41 +328,54 @@ const char *tm_gopher_repetition(tm_quality_scratch *s, const char *text, size_t
       "gopher_repetition.duplicated_7_n_grams", "gopher_repetition.duplicated_8_n_grams",
       "gopher_repetition.duplicated_9_n_grams", "gopher_repetition.duplicated_10_n_grams"};
   for (size_t k = 2; k <= 10; k++) {
-    if (nw < k) break;
-    size_t m = nw - k + 1; /* n-grams of k words */
-    for (size_t i = 0; i < m; i++) cur[i] = XXH3_64bits_withSeed(&w->hash[i + k - 1], 8, cur[i]);
-    table t = table_open(s, m);
-    if (!t.keys) return "oom";
-    if (k <= 4) {
-      /* the most frequent n-gram: its bytes (joined by spaces) x its count */
-      uint32_t best = 0;
-      size_t best_len = 0;
-      for (size_t i = 0; i < m; i++) {
-        uint32_t c = table_add(&t, cur[i]);
-        if (c > best) {
-          best = c;
-          /* the n-gram joined by single spaces */
-          size_t sum = k - 1;
-          for (size_t j = 0; j < k; j++) sum += w->w[i + j].len;
-          best_len = sum;
-        }
+    size_t m = nw >= k ? nw - k + 1 : 0; /* positions with a k-gram */
+    while (na && act[na - 1] >= m) na--;
+    /* extend each (k-1)-gram hash by one word (an order-sensitive mix) */
+    for (size_t j = 0; j < na; j++) {
+      size_t i = act[j];
+      uint64_t x = (cur[i] ^ (cur[i] >> 31)) * 0x9e3779b97f4a7c15ull + w->hash[i + k - 1];
+      cur[i] = x ^ (x >> 29);
+    }
+    table t = table_open(s, na);
+    if (!t.s) return "oom";
+    uint32_t best = 0;
+    size_t best_len = 0;
+    for (size_t j = 0; j < na; j++) {
+      uint32_t c = table_add(&t, cur[act[j]]);
+      if (k <= 4 && c > best) {
+        best = c;
+        size_t sum = k - 1; /* the n-gram joined by single spaces */
+        for (size_t q = 0; q < k; q++) sum += w->w[act[j] + q].len;
+        best_len = sum;
       }
+    }
+    /* keep the positions whose k-gram repeats */
+    size_t nn = 0;
+    for (size_t j = 0; j < na; j++)
+      if (table_find(&t, cur[act[j]])->count > 1) act[nn++] = act[j];
+    na = nn;
+    if (k <= 4) {
       double v = best > 1 ? (double)best * (double)best_len / len : 0;
       if (tm_rule_check(trace, top_names[k - 2], v, '>', p->top_n_gram[k - 2])) FAIL(top_names[k - 2]);
     } else {
-      /* bytes inside repeated n-grams, each repeat counted once */
-      size_t rep = 0;
-      for (size_t i = 0; i < m;) {
-        if (table_add(&t, cur[i]) > 1) {
-          for (size_t j = 0; j < k; j++) rep += w->w[i + j].len;
-          i += k;
+      /* bytes in repeated k-grams scanning left to right; after a repeat the
+       * scan jumps past it (datatrove's find_all_duplicate) */
+      size_t rep = 0, next = 0;
+      for (size_t j = 0; j < na; j++) {
+        size_t i = act[j];
+        if (i < next) continue;
+        tm_quality_slot *q = table_find(&t, cur[i]);
+        if (q->count & SEEN) {
+          for (size_t z = 0; z < k; z++) rep += w->w[i + z].len;
+          next = i + k;
         } else {
-          i++;
+          q->count |= SEEN;
         }
       }
       if (tm_rule_check(trace, dup_names[k - 5], (double)rep / len, '>', p->dup_n_gram[k - 5]))
         FAIL(dup_names[k - 5]);
     }
+    if (!na && !trace) break; /* nothing repeats any more: the rest are 0 */
   }
   return first;
 }

@@ -90,9 +90,12 @@ typedef struct tm_rule_trace {
 int tm_rule_check(tm_rule_trace *t, const char *rule, double value, char cmp, double threshold);
 
 /* Scratch tables for the repetition statistics; one per thread. */
+typedef struct tm_quality_slot {
+  uint64_t key, count; /* key and count side by side: one cache miss per insert */
+} tm_quality_slot;
+
 typedef struct tm_quality_scratch {
-  uint64_t *keys;
-  uint32_t *counts;
+  tm_quality_slot *slots;
   size_t cap;
   uint64_t *cur; /* n-gram hashes */
   size_t cur_cap;
