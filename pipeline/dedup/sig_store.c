@@ -103,6 +103,9 @@ static int ensure_map(tm_sig_store *s, size_t need, tm_error *err) {
   if (s->map) m = mremap((void *)s->map, s->map_len, len, MREMAP_MAYMOVE);
   else m = mmap(NULL, len, PROT_READ, MAP_SHARED, s->rec_fd, 0);
   if (m == MAP_FAILED) return tm_err_sys(err, "%s: mmap of %zu bytes", s->rec_path, len);
+  /* lookups are random: no readahead, no fault-around (which would map 64 KiB
+   * of neighbours per candidate and inflate the resident set) */
+  madvise(m, len, MADV_RANDOM);
   s->map = m;
   s->map_len = len;
   return 0;

@@ -303,11 +303,23 @@ static int cmd_index(long n, const char *dir) {
   tm_dedup_index_get_stats(x, &st);
   struct rusage ru;
   getrusage(RUSAGE_SELF, &ru);
+  /* resident anonymous memory (the tables) vs mapped file pages (records
+   * read for candidate checks: page cache, reclaimable) */
+  long anon = 0, file = 0;
+  char line[256];
+  FILE *st_f = fopen("/proc/self/status", "r");
+  while (st_f && fgets(line, sizeof line, st_f)) {
+    sscanf(line, "RssAnon: %ld", &anon);
+    sscanf(line, "RssFile: %ld", &file);
+  }
+  if (st_f) fclose(st_f);
   printf("index: %ld docs, insert+query %.3f s, %.0f docs/s per core; near copies planted %ld "
          "found %ld, exact %ld; RAM %.1f bytes/doc (%.1f MB tables+buffers), disk %.1f "
-         "bytes/doc, checkpoint %.2f s, peak RSS %.1f MB\n",
+         "bytes/doc, checkpoint %.2f s, peak RSS %.1f MB (now: anonymous %.1f MB, mapped "
+         "index file %.1f MB)\n",
          n, t, n / t, planted, found, exact_found, (double)st.ram_bytes / st.in_ram,
-         st.ram_bytes / 1e6, (double)st.disk_bytes / st.records, tc, ru.ru_maxrss / 1024.0);
+         st.ram_bytes / 1e6, (double)st.disk_bytes / st.records, tc, ru.ru_maxrss / 1024.0,
+         anon / 1024.0, file / 1024.0);
   tm_dedup_index_close(x);
   free(sigs);
   free(ex);
