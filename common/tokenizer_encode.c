@@ -285,18 +285,24 @@ static int encode_plain(tm_encoder *e, const uint8_t *s, size_t n, double p, uin
   return 0;
 }
 
-/* The first occurrence of any special token in s[0..n): its offset (n if
- * none) and id; the longest token wins at equal offsets. */
-static size_t find_special(const struct tm_tokenizer *t, const uint8_t *s, size_t n, uint32_t *id) {
+/* The next special token at or after offset i of s[0..n): its offset (n if
+ * none) and id; the longest token wins at equal offsets. next[k] remembers
+ * where special k occurs next (SIZE_MAX: not searched yet), so each special
+ * is searched for once per occurrence: linear in n times the number of
+ * specials, however many specials the text holds. */
+static size_t find_special(const struct tm_tokenizer *t, const uint8_t *s, size_t n, size_t i,
+                           size_t *next, uint32_t *id) {
   size_t best = n, best_len = 0;
   for (uint32_t k = 0; k < t->n_special; k++) {
     uint32_t sid = t->special_ids[k];
     const uint8_t *tp = t->tok_data + t->tok_off[sid];
     size_t tl = t->tok_off[sid + 1] - t->tok_off[sid];
-    const uint8_t *hit = memmem(s, best < n ? best + tl : n, tp, tl);
-    if (!hit) continue;
-    size_t at = (size_t)(hit - s);
-    if (at < best || (at == best && tl > best_len)) best = at, best_len = tl, *id = sid;
+    if (next[k] == SIZE_MAX || (next[k] < i && next[k] != n)) {
+      const uint8_t *hit = memmem(s + i, n - i, tp, tl);
+      next[k] = hit ? (size_t)(hit - s) : n;
+    }
+    if (next[k] < best || (next[k] == best && next[k] < n && tl > best_len))
+      best = next[k], best_len = tl, *id = sid;
   }
   return best;
 }
@@ -309,10 +315,13 @@ static int encode_any(tm_encoder *e, const void *text, size_t len, unsigned flag
   if (!(flags & TM_ENCODE_ALLOW_SPECIAL) || !t->n_special) {
     rc = encode_plain(e, s, len, p, rng, out);
   } else {
+    size_t *next = malloc(t->n_special * sizeof *next);
+    if (!next) return tm_err(err, TM_ENOMEM, "encode: out of memory");
+    for (uint32_t k = 0; k < t->n_special; k++) next[k] = SIZE_MAX;
     size_t i = 0;
     while (i < len && rc == 0) {
       uint32_t id = 0;
-      size_t at = i + find_special(t, s + i, len - i, &id);
+      size_t at = find_special(t, s, len, i, next, &id);
       rc = encode_plain(e, s + i, at - i, p, rng, out);
       if (rc == 0 && at < len) {
         rc = emit(out, &id, 1);
@@ -320,6 +329,7 @@ static int encode_any(tm_encoder *e, const void *text, size_t len, unsigned flag
       }
       i = at;
     }
+    free(next);
   }
   if (rc < 0) return tm_err(err, TM_ENOMEM, "encode: out of memory");
   return 0;

@@ -267,6 +267,42 @@ static void test_load_errors(void) {
   }
 }
 
+/* several specials: leftmost, longest at the same offset, and many
+ * occurrences of one while another never occurs (linear search) */
+static void test_specials(void) {
+  const char *sp[] = {"<|endoftext|>", "<|pad|>", "<|pad|>x"};
+  const uint8_t *toks[259];
+  uint32_t lens[259];
+  uint8_t special[259] = {0}, bytes[256];
+  for (int b = 0; b < 256; b++) bytes[b] = (uint8_t)b, toks[b] = &bytes[b], lens[b] = 1;
+  for (int i = 0; i < 3; i++)
+    toks[256 + i] = (const uint8_t *)sp[i], lens[256 + i] = (uint32_t)strlen(sp[i]),
+               special[256 + i] = 1;
+  tm_tokenizer_def def = {.n_tokens = 259, .tokens = toks, .token_len = lens, .special = special};
+  tm_tokenizer *tok = NULL;
+  tm_error err = {0};
+  CHECK(tm_tokenizer_new(&tok, &def, &err) == 0);
+  if (!tok) return;
+  tm_encoder *enc = tm_encoder_new(tok);
+  tm_ids ids = {0};
+  const char *text = "a<|pad|>xb<|pad|>";
+  CHECK(tm_encoder_encode(enc, text, strlen(text), TM_ENCODE_ALLOW_SPECIAL, &ids, &err) == 0);
+  CHECK(ids.len == 4 && ids.ids[0] == 'a' && ids.ids[1] == 258 && ids.ids[2] == 'b' &&
+        ids.ids[3] == 257);
+  size_t n = 200000 * 13;
+  char *big = malloc(n);
+  for (size_t i = 0; i < n; i += 13) memcpy(big + i, "<|endoftext|>", 13);
+  ids.len = 0;
+  CHECK(tm_encoder_encode(enc, big, n, TM_ENCODE_ALLOW_SPECIAL, &ids, &err) == 0);
+  int all = ids.len == 200000;
+  for (size_t i = 0; all && i < ids.len; i++) all = ids.ids[i] == 256;
+  CHECK(all);
+  free(big);
+  tm_ids_free(&ids);
+  tm_encoder_free(enc);
+  tm_tokenizer_free(tok);
+}
+
 int main(void) {
   /* byte-level spelling */
   for (int b = 0; b < 256; b++) CHECK(tm_bytelevel_byte(tm_bytelevel_cp((uint8_t)b)) == b);
@@ -274,5 +310,6 @@ int main(void) {
   test_bytelevel();
   test_merges();
   test_load_errors();
+  test_specials();
   return tm_test_finish("test_tokenizer");
 }
