@@ -40,12 +40,16 @@ static int open_sources(run *r, const tm_ckpt_meta *resume, tm_error *err) {
   int T = o->model.max_seq_len ? o->model.max_seq_len : 256;
   int V = o->model.vocab_size;
   int rc;
-  if (!V && o->tokenizer[0]) {
+  if (o->tokenizer[0]) {
     tm_tokenizer *tok = NULL;
     if ((rc = tm_tokenizer_load(&tok, o->tokenizer, err)) < 0) return rc;
-    V = (int)tm_tokenizer_vocab_size(tok);
+    int tv = (int)tm_tokenizer_vocab_size(tok);
     r->tokenizer_hash = tm_tokenizer_hash(tok);
     tm_tokenizer_free(tok);
+    if (V && V < tv)
+      return tm_err(err, TM_EINVAL, "[model] vocab_size = %d is smaller than %s's vocabulary (%d)",
+                    V, o->tokenizer, tv);
+    if (!V) V = tv;
   }
   if (resume) {
     if (V && V != resume->cfg.vocab_size)
