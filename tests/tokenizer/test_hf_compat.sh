@@ -82,6 +82,19 @@ ours_encode "$work/hf.json" "$work/ours_hf.ids"
 hf encode "$work/hf.json" "$work/sample.txt" "$work/hf_hf.ids"
 compare_ids "(b) HF-trained tokenizer, encoded by both" "$work/ours_hf.ids" "$work/hf_hf.ids"
 
+# (b2) characters the HF-trained vocabulary lacks are dropped, as HF drops them
+printf 'Stra\xc3\x9fe \xe6\xbc\xa2\xe5\xad\x97 \xf0\x9f\xa6\x80 crab\x01\x02!\n\xd0\x96\xd0\xb8\xd0\xb7\xd0\xbd\xd1\x8c and \xe2\x82\xac5\n' \
+  > "$work/unseen.txt"
+"$TOKENMILL" tokenizer encode --tokenizer "$work/hf.json" --lines "$work/unseen.txt" \
+  > "$work/ours_unseen.ids"
+"$TOKENMILL" tokenizer encode --tokenizer "$work/hf.json" "$work/unseen.txt" >> "$work/ours_unseen.ids"
+hf encode "$work/hf.json" "$work/unseen.txt" "$work/hf_unseen.ids"
+compare_ids "(b2) characters missing from the HF-trained vocabulary" "$work/ours_unseen.ids" \
+  "$work/hf_unseen.ids"
+"$TOKENMILL" tokenizer info --tokenizer "$work/hf.json" > "$work/info" 2> "$work/info.err"
+grep -q "tokenizer_missing_bytes" "$work/info.err" || fail "info does not warn about missing bytes"
+grep -q "^missing_byte_symbols: [1-9]" "$work/info" || fail "info does not count missing bytes"
+
 # (c) training: same vocabulary and merges as HF's default trainer
 "$TOKENMILL" tokenizer train --alphabet seen --special-tokens '' --vocab-size 30000 --lines \
   -o "$work/ours_seen.json" "$work/sample.txt" 2>/dev/null
