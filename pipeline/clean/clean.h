@@ -81,7 +81,8 @@ int tm_clean_params_preset(tm_clean_params *p, const char *profile, tm_error *er
 
 /* Section [clean.PROFILE] of cfg over the preset named by its `source` key
  * (by default the profile name when it is web/books/social, else web). A
- * key set in cfg wins over the preset. cfg must have been made with
+ * key set in cfg wins over the preset. A profile that is neither a preset
+ * nor a section of cfg is -TM_EINVAL. cfg must have been made with
  * tm_clean_config_keys among its schemas; it may be NULL (preset only). */
 int tm_clean_params_from_config(tm_clean_params *p, const tm_config *cfg, const char *profile,
                                 tm_error *err);

@@ -305,7 +305,17 @@ int tm_clean_params_from_config(tm_clean_params *p, const tm_config *cfg, const 
     pre = !strcasecmp(src, "book") ? books_preset : preset_for(src);
     if (!pre) return tm_err(err, TM_EINVAL, "[%s] source: unknown '%s' (web, book, social)", sect, src);
   }
-  if (!pre) pre = web_preset;
+  if (!pre) {
+    /* a custom profile must exist as a section of the configuration */
+    int any = 0;
+    for (const tm_config_key *k = tm_clean_config_keys; cfg && k->key && !any; k++)
+      any = tm_config_is_set(cfg, sect, k->key);
+    if (!any)
+      return tm_err(err, TM_EINVAL,
+                    "unknown profile '%s': not web, books or social, and no [%s] section in the configuration",
+                    profile, sect);
+    pre = web_preset;
+  }
   int rc = apply_preset(p, pre, err);
   if (rc < 0) return rc;
   snprintf(p->profile, sizeof p->profile, "%s", profile);
