@@ -27,7 +27,18 @@ struct tm_metrics {
   series train, val;
 };
 
+/* At most SERIES_MAX points per series (the SVG draws <= 1000 anyway): when
+ * full, neighbouring pairs are averaged, halving the count, so a run of any
+ * length keeps bounded memory. */
+#define SERIES_MAX ((size_t)1 << 18)
+
 static int series_add(series *s, double step, double value) {
+  if (s->n == SERIES_MAX) {
+    for (size_t i = 0; i < s->n / 2; i++)
+      s->v[i] = (point){0.5 * (s->v[2 * i].step + s->v[2 * i + 1].step),
+                        0.5 * (s->v[2 * i].value + s->v[2 * i + 1].value)};
+    s->n /= 2;
+  }
   if (s->n == s->cap) {
     size_t cap = s->cap ? 2 * s->cap : 1024;
     point *v = realloc(s->v, cap * sizeof *v);
@@ -134,14 +145,13 @@ static const char *num(char *buf, size_t cap, double v, const char *fmt) {
 
 int tm_metrics_step(tm_metrics *m, uint64_t step, float loss, double lr, double grad_norm,
                     double tokens_per_s, double wait_s, tm_error *err) {
-  char a[48], b[48], c[48];
+  char a[48], b[48];
   series_add(&m->train, (double)step, loss);
   return append(m, err,
                 "{\"step\":%llu,\"loss\":%s,\"lr\":%.9g,\"grad_norm\":%s,\"tokens_per_s\":%.1f,"
                 "\"wait_s\":%.4f}\n",
                 (unsigned long long)step, num(a, sizeof a, loss, "%.9g"), lr,
                 num(b, sizeof b, grad_norm, "%.9g"), tokens_per_s, wait_s);
-  (void)c;
 }
 
 int tm_metrics_eval(tm_metrics *m, uint64_t step, float val_loss, float best, tm_error *err) {
