@@ -11,6 +11,7 @@ build_pkgs=(
   libxxhash-dev       # XXH3 hashes: checksums, dedup keys, tokenizer hash
   libutf8proc-dev     # Unicode normalisation and categories
   libopenblas-dev     # sgemm for the trainer
+  libopenblas0-openmp # the trainer links the OpenMP build (one thread pool, trainer/README.md)
   libjansson-dev      # JSON (JSONL input, manifest, tokenizer.json)
   libgumbo-dev        # HTML parsing
   libinih-dev         # INI configuration
