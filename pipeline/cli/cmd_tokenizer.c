@@ -364,16 +364,19 @@ static int cmd_encode(int argc, char **argv) {
 
 /* ---- decode ---------------------------------------------------------------- */
 
-static int decode_ids(const tm_tokenizer *tok, tm_ids *ids, const char *name, size_t line,
-                      int newline) {
+/* Decode and write ids; an error names the input and `what` `where` (the
+ * line, or the byte offset of the first id for binary input). */
+static int decode_ids(const tm_tokenizer *tok, tm_ids *ids, const char *name, const char *what,
+                      uint64_t where, int newline) {
   uint8_t *out = NULL;
   size_t ol = 0, oc = 0;
   tm_error err = {0};
   int rc = 0;
   if (tm_tokenizer_decode(tok, ids->ids, ids->len, &out, &ol, &oc, &err) < 0) {
-    fprintf(stderr, "tokenmill tokenizer decode: %s: line %zu: %s\n", name, line, err.msg);
+    fprintf(stderr, "tokenmill tokenizer decode: %s: %s %" PRIu64 ": %s\n", name, what, where,
+            err.msg);
     rc = -1;
-  } else if (fwrite(out, 1, ol, stdout) != ol || (newline && putchar('\n') == EOF)) {
+  } else if ((ol && fwrite(out, 1, ol, stdout) != ol) || (newline && putchar('\n') == EOF)) {
     rc = -1;
   }
   free(out);
@@ -388,7 +391,7 @@ static int decode_stream(const tm_tokenizer *tok, FILE *in, const char *name, in
   if (binary) {
     int w = tm_tokenizer_vocab_size(tok) <= 65536 ? 2 : 4;
     uint8_t b[4];
-    uint64_t off = 0;
+    uint64_t off = 0, first = 0;
     size_t k;
     while ((k = fread(b, 1, (size_t)w, in)) == (size_t)w) {
       if (tm_ids_reserve(&ids, 1) < 0) return -1;
@@ -396,7 +399,10 @@ static int decode_stream(const tm_tokenizer *tok, FILE *in, const char *name, in
                                   : (uint32_t)b[0] | (uint32_t)b[1] << 8 |
                                         (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
       off += (uint64_t)w;
-      if (ids.len >= 65536 && decode_ids(tok, &ids, name, 0, 0) < 0) rc = -1;
+      if (ids.len >= 65536) {
+        if (decode_ids(tok, &ids, name, "ids from offset", first, 0) < 0) rc = -1;
+        first = off;
+      }
       if (rc) break;
     }
     if (!rc && k != 0) {
@@ -404,12 +410,12 @@ static int decode_stream(const tm_tokenizer *tok, FILE *in, const char *name, in
                       "%d bytes)\n", name, off, k, w);
       rc = -1;
     }
-    if (!rc) rc = decode_ids(tok, &ids, name, 0, 0);
+    if (!rc) rc = decode_ids(tok, &ids, name, "ids from offset", first, 0);
     tm_ids_free(&ids);
     return rc;
   }
   int ch;
-  size_t line = 1;
+  uint64_t line = 1;
   uint64_t v = 0;
   int in_num = 0;
   while (rc == 0) {
@@ -417,7 +423,8 @@ static int decode_stream(const tm_tokenizer *tok, FILE *in, const char *name, in
     if (ch >= '0' && ch <= '9') {
       v = v * 10 + (uint64_t)(ch - '0');
       if (v > UINT32_MAX) {
-        fprintf(stderr, "tokenmill tokenizer decode: %s: line %zu: id too large\n", name, line);
+        fprintf(stderr, "tokenmill tokenizer decode: %s: line %" PRIu64 ": id too large\n", name,
+                line);
         rc = -1;
       }
       in_num = 1;
@@ -430,15 +437,15 @@ static int decode_stream(const tm_tokenizer *tok, FILE *in, const char *name, in
     }
     if (ch == EOF) break;
     if (ch == '\n') {
-      if (lines && decode_ids(tok, &ids, name, line, 1) < 0) rc = -1;
+      if (decode_ids(tok, &ids, name, "line", line, lines) < 0) rc = -1;
       line++;
     } else if (ch != ' ' && ch != '\t' && ch != '\r') {
-      fprintf(stderr, "tokenmill tokenizer decode: %s: line %zu: unexpected character '%c'\n",
-              name, line, ch);
+      fprintf(stderr, "tokenmill tokenizer decode: %s: line %" PRIu64 ": unexpected character "
+              "'%c'\n", name, line, ch);
       rc = -1;
     }
   }
-  if (!rc && ids.len) rc = decode_ids(tok, &ids, name, line, lines);
+  if (!rc && ids.len) rc = decode_ids(tok, &ids, name, "line", line, lines);
   tm_ids_free(&ids);
   return rc;
 }
