@@ -295,3 +295,75 @@ int tm_batch_source_synthetic(tm_batch_source **out, int B, int T, int vocab_siz
   *out = s;
   return 0;
 }
+
+/* ---- cached (a fixed set read once from another source) --------------------- */
+
+typedef struct cache_src {
+  int32_t *tok; /* n batches of inputs then targets, (B,T) each */
+  tm_batch_cursor *cur;
+  int n, pos;
+} cache_src;
+
+static int cache_next(tm_batch_source *s, tm_batch *b, tm_error *err) {
+  (void)err;
+  cache_src *c = s->impl;
+  size_t bt = (size_t)s->info.B * s->info.T;
+  if (c->pos == c->n) c->pos = 0;
+  b->B = s->info.B;
+  b->T = s->info.T;
+  b->inputs = c->tok + 2 * bt * (size_t)c->pos;
+  b->targets = b->inputs + bt;
+  b->cursor = c->cur[c->pos++];
+  return 0;
+}
+
+static void cache_rewind(tm_batch_source *s) { ((cache_src *)s->impl)->pos = 0; }
+static void cache_free(tm_batch_source *s) {
+  cache_src *c = s->impl;
+  if (!c) return;
+  free(c->tok);
+  free(c->cur);
+  free(c);
+}
+
+static const tm_batch_source_ops cache_ops = {cache_next, NULL, cache_rewind, cache_free};
+
+int tm_batch_source_cache(tm_batch_source **out, tm_batch_source *src, int n, tm_error *err) {
+  *out = NULL;
+  if (n <= 0) return tm_err(err, TM_EINVAL, "batch cache: %d batches", n);
+  tm_batch_source *s = tm_batch_source_alloc(&cache_ops, src->info.B, src->info.T,
+                                             src->info.vocab_size, err);
+  if (!s) return -(err && err->code ? err->code : TM_ENOMEM);
+  s->info = src->info;
+  cache_src *c = calloc(1, sizeof *c);
+  size_t bt = (size_t)s->info.B * s->info.T;
+  if (c) {
+    c->tok = malloc(sizeof(int32_t) * 2 * bt * (size_t)n);
+    c->cur = malloc(sizeof(tm_batch_cursor) * (size_t)n);
+  }
+  s->impl = c;
+  if (!c || !c->tok || !c->cur) {
+    tm_batch_source_free(s);
+    return tm_err(err, TM_ENOMEM, "batch cache: out of memory");
+  }
+  for (int i = 0; i < n; i++) {
+    tm_batch b;
+    int rc = tm_batch_source_next(src, &b, err);
+    if (rc == TM_BATCH_END) break;
+    if (rc < 0) {
+      tm_batch_source_free(s);
+      return rc;
+    }
+    memcpy(c->tok + 2 * bt * (size_t)i, b.inputs, bt * sizeof(int32_t));
+    memcpy(c->tok + 2 * bt * (size_t)i + bt, b.targets, bt * sizeof(int32_t));
+    c->cur[i] = b.cursor;
+    c->n++;
+  }
+  if (!c->n) {
+    tm_batch_source_free(s);
+    return tm_err(err, TM_EFORMAT, "batch cache: the source ended before its first batch");
+  }
+  s->batches_per_pass = (uint64_t)c->n;
+  *out = s;
+  return 0;
+}

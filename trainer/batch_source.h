@@ -61,6 +61,12 @@ int tm_batch_source_synthetic(tm_batch_source **out, int B, int T, int vocab_siz
 int tm_batch_source_ring(tm_batch_source **out, const char *name, unsigned rank,
                          const tm_batch_cursor *resume, int wait_ms, tm_error *err);
 
+/* Read up to n batches from src now (fewer if it ends; none is an error) and
+ * serve them from memory, in order, again after each rewind: a fixed
+ * validation set taken from a ring (the feeder's validation split). src
+ * stays owned by the caller and may be freed afterwards. */
+int tm_batch_source_cache(tm_batch_source **out, tm_batch_source *src, int n, tm_error *err);
+
 void tm_batch_source_info(const tm_batch_source *s, tm_batch_info *info);
 /* Next batch: 0, TM_BATCH_END, or a negative error. */
 int tm_batch_source_next(tm_batch_source *s, tm_batch *b, tm_error *err);

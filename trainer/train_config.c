@@ -32,6 +32,7 @@ const tm_config_key tm_train_config_keys[] = {
     {"data", "train_file", TM_CFG_STR, "", "token file (llm.c .bin or raw uint16) for source=file"},
     {"data", "val_file", TM_CFG_STR, "", "validation token file (the feeder's validation split); empty = no eval"},
     {"data", "ring_name", TM_CFG_STR, "train", "ring name for source=ring (/tokenmill.NAME.RANK)"},
+    {"data", "val_ring", TM_CFG_STR, "", "validation ring (the feeder's validation split, --split val); its first eval.batches batches are read once and reused"},
     {"data", "ring_rank", TM_CFG_INT, "0", "ring rank"},
     {"data", "ring_wait_s", TM_CFG_INT, "60", "give up after waiting this long for the ring or a batch"},
     {"data", "tokenizer", TM_CFG_STR, "", "tokenizer.json: vocabulary size and hash check"},
@@ -122,6 +123,7 @@ int tm_train_options_from_config(const tm_config *c, tm_train_options *o, tm_err
       (rc = copy_str(err, o->train_file, sizeof o->train_file, c, "data", "train_file")) < 0 ||
       (rc = copy_str(err, o->val_file, sizeof o->val_file, c, "data", "val_file")) < 0 ||
       (rc = copy_str(err, o->ring_name, sizeof o->ring_name, c, "data", "ring_name")) < 0 ||
+      (rc = copy_str(err, o->val_ring, sizeof o->val_ring, c, "data", "val_ring")) < 0 ||
       (rc = copy_str(err, o->tokenizer, sizeof o->tokenizer, c, "data", "tokenizer")) < 0)
     return rc;
   if (o->data == TM_DATA_FILE && !o->train_file[0])

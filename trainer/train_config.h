@@ -28,7 +28,7 @@ typedef struct tm_train_options {
   uint64_t seed;
   char out_dir[1024];
   tm_data_kind data;
-  char train_file[1024], val_file[1024], ring_name[256], tokenizer[1024];
+  char train_file[1024], val_file[1024], ring_name[256], val_ring[256], tokenizer[1024];
   unsigned ring_rank;
   int ring_wait_ms;
   int64_t eval_every, eval_batches, patience;

@@ -99,9 +99,26 @@ static int open_sources(run *r, const tm_ckpt_meta *resume, tm_error *err) {
   if (resume && resume->has_cursor && o->data != TM_DATA_RING &&
       (rc = tm_batch_source_seek(r->train, &resume->cursor, err)) < 0)
     return rc;
+  if (o->val_file[0] && o->val_ring[0])
+    return tm_err(err, TM_EINVAL, "[data] val_file and val_ring are both set: choose one");
   if (o->val_file[0] && o->eval_every) {
     rc = tm_batch_source_file(&r->val, o->val_file, o->batch, T, V, 0, 0, err);
     if (rc < 0) return tm_err_prefix(err, "validation");
+  } else if (o->val_ring[0] && o->eval_every) {
+    tm_batch_source *vr = NULL;
+    rc = tm_batch_source_ring(&vr, o->val_ring, o->ring_rank, NULL, o->ring_wait_ms, err);
+    if (rc < 0) return tm_err_prefix(err, "validation");
+    tm_batch_info vi;
+    tm_batch_source_info(vr, &vi);
+    if (vi.B != o->batch || vi.T != T || vi.vocab_size != V) {
+      tm_batch_source_free(vr);
+      return tm_err(err, TM_EINVAL, "validation ring %s: batch %d, seq_len %d, vocabulary %d; "
+                    "training uses %d, %d, %d", o->val_ring, vi.B, vi.T, vi.vocab_size, o->batch,
+                    T, V);
+    }
+    rc = tm_batch_source_cache(&r->val, vr, (int)o->eval_batches, err);
+    tm_batch_source_free(vr);
+    if (rc < 0) return tm_err_prefix(err, "validation ring %s", o->val_ring);
   }
   r->cfg = (tm_gpt_config){.max_seq_len = T, .vocab_size = V, .n_layer = o->model.n_layer,
                            .n_head = o->model.n_head, .d_model = o->model.d_model};
@@ -112,6 +129,8 @@ static int evaluate(run *r, float *out, tm_error *err) {
   tm_batch_source_rewind(r->val);
   double sum = 0;
   int64_t n = r->o->eval_batches;
+  uint64_t per_pass = tm_batch_source_batches_per_pass(r->val);
+  if (per_pass && (uint64_t)n > per_pass) n = (int64_t)per_pass; /* each batch once */
   for (int64_t i = 0; i < n; i++) {
     tm_batch b;
     float loss;

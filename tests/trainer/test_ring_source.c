@@ -59,6 +59,30 @@ int main(void) {
     tm_batch_source_free(s);
   }
   tm_ring_close(prod, 1);
+
+  /* a validation set read once from a ring and served again after rewind */
+  snprintf(name + strlen(name), sizeof name - strlen(name), "v");
+  prod = NULL;
+  CHECKF(tm_ring_create(&prod, name, 0, &p, 0, &err) >= 0, "%s", err.msg);
+  if (prod) {
+    publish(prod, 0, 0);
+    publish(prod, 1, 0);
+    CHECK(tm_ring_finish(prod, &err) == 0);
+    tm_batch_source *vr = NULL, *cache = NULL;
+    CHECKF(tm_batch_source_ring(&vr, name, 0, NULL, 1000, &err) == 0, "%s", err.msg);
+    CHECKF(vr && tm_batch_source_cache(&cache, vr, 5, &err) == 0, "%s", err.msg);
+    tm_batch_source_free(vr);
+    if (cache) {
+      tm_batch b;
+      CHECK(tm_batch_source_batches_per_pass(cache) == 2);
+      CHECK(tm_batch_source_next(cache, &b, &err) == 0 && b.inputs[0] == 0);
+      CHECK(tm_batch_source_next(cache, &b, &err) == 0 && b.inputs[0] == 100);
+      tm_batch_source_rewind(cache);
+      CHECK(tm_batch_source_next(cache, &b, &err) == 0 && b.inputs[0] == 0 && b.targets[0] == 1);
+      tm_batch_source_free(cache);
+    }
+    tm_ring_close(prod, 1);
+  }
   /* no ring: a clear error naming it */
   CHECK(tm_batch_source_ring(&s, name, 0, NULL, 0, &err) < 0 && s == NULL);
   CHECK(strstr(err.msg, name) != NULL);
