@@ -100,7 +100,8 @@ struct tm_ring {
   uint64_t my_epoch;   /* consumer: the epoch of its attach */
   int need_ack;        /* consumer: attached with a cursor, not yet acked */
   int holding;         /* consumer: a slot is acquired; producer: reserved */
-  uint64_t reported;   /* last reported peer trouble: owner word ^ kind; 0 = none */
+  uint64_t reported;   /* last reported peer trouble: owner word << 2 | kind */
+  int has_reported;
   uint64_t timeout_ns;
   pthread_t hb_thread;
   int hb_running;
@@ -528,14 +529,14 @@ int tm_ring_peer_alive(tm_ring *r, tm_error *err) {
  * Returns 0, -TM_EAGAIN (timeout) or -TM_EPEER. */
 static int ring_wait(tm_ring *r, ring_cond cond, int timeout_ms, tm_error *err) {
   if (cond(r)) {
-    r->reported = 0;
+    r->has_reported = 0;
     return 0;
   }
   uint64_t start = tm_proc_now_ns();
   uint64_t spin = (r->flags & TM_RING_SPIN) ? SPIN_NS_LONG : SPIN_NS_DEFAULT;
   for (unsigned i = 0;; i++) {
     if (cond(r)) {
-      r->reported = 0;
+      r->has_reported = 0;
       return 0;
     }
     tm_cpu_relax();
@@ -551,7 +552,7 @@ static int ring_wait(tm_ring *r, ring_cond cond, int timeout_ms, tm_error *err) 
     STORE_SC(&r->me->waiting, 1u);
     if (cond(r)) {
       STORE_SC(&r->me->waiting, 0u);
-      r->reported = 0;
+      r->has_reported = 0;
       return 0;
     }
     uint64_t now = tm_proc_now_ns();
@@ -565,7 +566,7 @@ static int ring_wait(tm_ring *r, ring_cond cond, int timeout_ms, tm_error *err) 
     STORE_SC(&r->me->waiting, 0u);
     tm_ring_beat(r);
     if (cond(r)) {
-      r->reported = 0;
+      r->has_reported = 0;
       return 0;
     }
     uint64_t owner_seen;
@@ -576,12 +577,13 @@ static int ring_wait(tm_ring *r, ring_cond cond, int timeout_ms, tm_error *err) 
        * dead pid) only when the caller's timeout ends, so that a caller
        * waiting for a successor does not spin */
       uint64_t key = (owner_seen << 2) | (uint64_t)kind;
-      if (key != r->reported) {
+      if (!r->has_reported || key != r->reported) {
         r->reported = key;
+        r->has_reported = 1;
         return peer_rc;
       }
     } else {
-      r->reported = 0;
+      r->has_reported = 0;
     }
   }
 }

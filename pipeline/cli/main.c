@@ -18,6 +18,7 @@ static const command commands[] = {
     {"clean", cmd_clean, "read and clean documents alone: see what the filters keep and drop"},
     {"config", cmd_config, "print the configuration reference (every key, its default)"},
     {"dedup", cmd_dedup, "remove exact and near-duplicate documents from JSONL (MinHash-LSH)"},
+    {"feed", cmd_feed, "serve shards as deterministic batches on shared-memory rings (trainers)"},
     {"tokenizer", cmd_tokenizer, "train, encode, decode and inspect byte-level BPE tokenizers"},
 };
 #define N_COMMANDS (sizeof commands / sizeof commands[0])
