@@ -49,6 +49,9 @@ int tm_batch_source_seek(tm_batch_source *s, const tm_batch_cursor *c, tm_error 
 void tm_batch_source_rewind(tm_batch_source *s) {
   if (s->ops->rewind) s->ops->rewind(s);
 }
+void tm_batch_source_set_stop(tm_batch_source *s, const volatile sig_atomic_t *stop) {
+  s->stop = stop;
+}
 uint64_t tm_batch_source_batches_per_pass(const tm_batch_source *s) { return s->batches_per_pass; }
 double tm_batch_source_wait_s(const tm_batch_source *s) { return s->wait_s; }
 void tm_batch_source_free(tm_batch_source *s) {

@@ -22,6 +22,7 @@
 #ifndef TM_BATCH_SOURCE_H
 #define TM_BATCH_SOURCE_H
 
+#include <signal.h>
 #include <stdint.h>
 
 #include "error.h"
@@ -60,6 +61,9 @@ int tm_batch_source_synthetic(tm_batch_source **out, int B, int T, int vocab_siz
  * timeout_ms bounds each wait for a batch (a dead producer is reported). */
 int tm_batch_source_ring(tm_batch_source **out, const char *name, unsigned rank,
                          const tm_batch_cursor *resume, int wait_ms, tm_error *err);
+/* While waiting for a batch, a ring source checks *stop (e.g. set by a
+ * SIGTERM handler) every second and returns -TM_EAGAIN once it is set. */
+void tm_batch_source_set_stop(tm_batch_source *s, const volatile sig_atomic_t *stop);
 
 /* Read up to n batches from src now (fewer if it ends; none is an error) and
  * serve them from memory, in order, again after each rewind: a fixed

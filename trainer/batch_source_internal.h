@@ -18,6 +18,7 @@ struct tm_batch_source {
   int32_t *inputs, *targets; /* (B,T) each */
   uint64_t batches_per_pass;
   double wait_s;
+  const volatile sig_atomic_t *stop;
   void *impl;
 };
 

@@ -35,6 +35,11 @@ static int ring_next(tm_batch_source *s, tm_batch *b, tm_error *err) {
     rc = tm_ring_acquire(g->ring, &slot, 1000, err);
     if (rc != -TM_EAGAIN && rc != -TM_EPEER) break;
     double waited = now_s() - t0;
+    if (s->stop && *s->stop) {
+      s->wait_s += waited;
+      return tm_err(err, TM_EAGAIN, "%s: interrupted while waiting for a batch",
+                    tm_ring_name(g->ring));
+    }
     if (rc == -TM_EPEER) tm_warn("ring_peer", "ring=%s waited_s=%.1f msg=%s", tm_ring_name(g->ring),
                                  waited, "feeder not alive; waiting for a new one");
     if (g->wait_ms >= 0 && waited * 1e3 > g->wait_ms) {

@@ -274,6 +274,7 @@ int tm_train_run(const tm_train_options *o, int resume, volatile sig_atomic_t *s
     return rc;
   }
   tm_gpt *m = r.model;
+  tm_batch_source_set_stop(r.train, stop);
   size_t np = tm_gpt_num_params(&r.cfg);
   int B = o->batch, T = r.cfg.max_seq_len;
   tm_info("train_start", "params=%zu layers=%d d_model=%d heads=%d seq_len=%d vocab=%d batch=%d "
@@ -291,6 +292,7 @@ int tm_train_run(const tm_train_options *o, int resume, volatile sig_atomic_t *s
     tm_gpt_zero_grad(m);
     double loss_sum = 0;
     int end = 0;
+    tm_batch_cursor step_cursor = r.meta.cursor; /* committed only with the step */
     for (int a = 0; a < o->grad_accum; a++) {
       tm_batch b;
       float loss;
@@ -299,13 +301,20 @@ int tm_train_run(const tm_train_options *o, int resume, volatile sig_atomic_t *s
         end = 1;
         break;
       }
+      if (rc == -TM_EAGAIN && stop && *stop) {
+        end = 2;
+        break;
+      }
       if (rc < 0) goto out;
       if ((rc = tm_gpt_forward(m, b.inputs, b.targets, b.B, b.T, &loss, err)) < 0 ||
           (rc = tm_gpt_backward(m, 1.0f / (float)o->grad_accum, err)) < 0)
         goto out;
       loss_sum += loss;
-      r.meta.cursor = b.cursor;
-      r.meta.has_cursor = 1;
+      step_cursor = b.cursor;
+    }
+    if (end == 2) { /* interrupted mid-step: the partial step is dropped */
+      res->interrupted = 1;
+      break;
     }
     if (end) {
       tm_info("data_end", "step=%llu msg=\"the feeder finished\"", (unsigned long long)r.meta.step);
@@ -322,6 +331,8 @@ int tm_train_run(const tm_train_options *o, int resume, volatile sig_atomic_t *s
     tm_adamw_step(&r.opt, tm_gpt_params_flat(m), tm_gpt_grads_flat(m), (float)lr,
                   tm_clip_scale(norm, o->grad_clip));
     r.meta.step++;
+    r.meta.cursor = step_cursor;
+    r.meta.has_cursor = 1;
     res->steps_done = r.meta.step;
     res->last_loss = loss;
     double dt = now_s() - t0, wait = tm_batch_source_wait_s(r.train) - wait0;
