@@ -9,7 +9,7 @@
 #include "commands.h"
 #include "config.h"
 #include "exitcode.h"
-#include "feeder.h"
+#include "feed/feeder.h"
 
 static volatile sig_atomic_t feed_stop;
 static void on_signal(int sig) {
