@@ -5,7 +5,10 @@
  * Input: JSONL objects with "text" (string) and "id" (string or integer; a
  * missing id becomes FILE:LINE). Each kept line is copied to OUT/kept.jsonl
  * byte for byte; each dropped one gets a line in OUT/duplicates.jsonl
- * ({"id","duplicate_of","kind","similarity"}); OUT/stats.json has the counts.
+ * ({"id","duplicate_of","kind","similarity"}; kind "lines" when line-level
+ * dedup left nothing, with null duplicate_of); OUT/stats.json has the counts.
+ * With [dedup] line_dedup, a kept document that lost repeated lines is
+ * written re-serialised with its shortened text.
  * Malformed lines (bad JSON, no text, longer than --max-line-bytes) are
  * counted, reported with FILE:LINE, written to OUT/quarantine/dedup.jsonl,
  * and the exit code is 3.
@@ -228,14 +231,18 @@ static int process_file(run *r, const char *path, size_t max_line, tm_error *err
     rc = tm_dedup_process(r->d, id, id_len, json_string_value(text), json_string_length(text),
                           &v, err);
     if (rc == 0) {
-      if (v.kind == TM_DEDUP_UNIQUE) {
+      if (v.kind == TM_DEDUP_UNIQUE && !v.lines_removed) { /* the input line, as it was */
         rc = out_put(&r->kept, buf, len, err);
         if (rc == 0) rc = out_put(&r->kept, "\n", 1, err);
+      } else if (v.kind == TM_DEDUP_UNIQUE) { /* repeated lines were removed */
+        json_object_set_new(j, "text", json_stringn(v.text, v.len));
+        rc = put_json_line(&r->kept, json_incref(j), err);
       } else {
+        json_t *o = v.duplicate_of ? json_string(v.duplicate_of) : json_null();
+        json_t *sim = v.kind == TM_DEDUP_LINES ? json_null() : json_real(v.similarity);
         rc = put_json_line(&r->dups,
-                           json_pack("{s:s%, s:s, s:s, s:f}", "id", id, id_len, "duplicate_of",
-                                     v.duplicate_of, "kind", tm_dedup_kind_name(v.kind),
-                                     "similarity", v.similarity),
+                           json_pack("{s:s%, s:o, s:s, s:o}", "id", id, id_len, "duplicate_of",
+                                     o, "kind", tm_dedup_kind_name(v.kind), "similarity", sim),
                            err);
       }
     } else if (rc == -TM_ELIMIT) { /* this document only */
@@ -262,12 +269,14 @@ static double now_s(void) {
 static char *stats_json(const tm_dedup_stats *st, uint64_t malformed, double secs) {
   const tm_dedup_index_stats *x = &st->index;
   json_t *j = json_pack(
-      "{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:f, s:f, "
+      "{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:f, s:f, "
       "s:{s:I, s:I, s:I, s:I, s:I, s:f, s:I, s:I}}",
       "docs_in", (json_int_t)st->docs_in, "kept", (json_int_t)st->kept, "exact_dups",
       (json_int_t)st->exact_dups, "near_dups", (json_int_t)st->near_dups, "malformed",
       (json_int_t)malformed, "no_shingles", (json_int_t)st->no_shingles, "cjk_docs",
-      (json_int_t)st->cjk_docs, "text_bytes", (json_int_t)st->text_bytes, "seconds", secs,
+      (json_int_t)st->cjk_docs, "text_bytes", (json_int_t)st->text_bytes, "lines_removed",
+      (json_int_t)st->lines_removed, "docs_emptied_by_lines", (json_int_t)st->lines_docs,
+      "seconds", secs,
       "docs_per_s", secs > 0 ? st->docs_in / secs : 0.0, "mb_per_s",
       secs > 0 ? st->text_bytes / secs / 1e6 : 0.0, "index", "records", (json_int_t)x->records,
       "in_ram", (json_int_t)x->in_ram, "evicted", (json_int_t)x->evicted, "ram_bytes",

@@ -6,6 +6,8 @@
 #include <string.h>
 #include <xxhash.h>
 
+#include "io.h"
+#include "line_dedup.h"
 #include "minhash.h"
 
 const tm_config_key tm_dedup_config_keys[] = {
@@ -22,6 +24,10 @@ const tm_config_key tm_dedup_config_keys[] = {
     {"dedup", "normalize_digits", TM_CFG_BOOL, "true", "normalisation: every decimal digit becomes 0"},
     {"dedup", "cjk_fraction", TM_CFG_FLOAT, "0.3", "share of CJK letters above which a document is shingled by characters"},
     {"dedup", "ram_budget", TM_CFG_SIZE, "4G", "bytes for the in-RAM index tables; past it the oldest quarter is evicted"},
+    {"dedup", "line_dedup", TM_CFG_BOOL, "false", "remove lines seen more than line_max_repeats times from later documents (cc_net)"},
+    {"dedup", "line_max_repeats", TM_CFG_INT, "3", "a line already seen this many times is removed"},
+    {"dedup", "line_min_bytes", TM_CFG_INT, "16", "lines shorter than this (trimmed) are never removed"},
+    {"dedup", "line_budget", TM_CFG_SIZE, "256M", "bytes for the line table (12 per line); past it lines seen once are forgotten"},
     {.key = NULL},
 };
 
@@ -35,7 +41,17 @@ struct tm_dedup {
   char *dup_id; /* id of the last duplicate's original */
   size_t dup_cap;
   uint64_t token; /* of the last checkpoint */
+  tm_line_dedup *ld;
+  char *lbuf;     /* text after line removal */
+  size_t lcap;
+  uint64_t lines_gen; /* generation of DIR/lines.N in the last checkpoint */
+  char *dir;
 };
+
+/* The stage's block in the index checkpoint. */
+typedef struct persisted {
+  uint64_t token, lines_gen;
+} persisted;
 
 void tm_dedup_params_default(tm_dedup_params *p) {
   memset(p, 0, sizeof *p);
@@ -48,6 +64,10 @@ void tm_dedup_params_default(tm_dedup_params *p) {
   p->threshold = 0.75;
   p->seed = 1;
   p->ram_budget = (uint64_t)4 << 30;
+  p->line_dedup = 0;
+  p->line_max_repeats = 3;
+  p->line_min_bytes = 16;
+  p->line_budget = (uint64_t)256 << 20;
 }
 
 int tm_dedup_params_from_config(const tm_config *c, tm_dedup_params *p, tm_error *err) {
@@ -65,6 +85,21 @@ int tm_dedup_params_from_config(const tm_config *c, tm_dedup_params *p, tm_error
   p->shingle.normalize_digits = tm_config_bool(c, "dedup", "normalize_digits");
   p->shingle.cjk_fraction = tm_config_float(c, "dedup", "cjk_fraction");
   p->ram_budget = tm_config_size(c, "dedup", "ram_budget");
+  p->line_dedup = tm_config_bool(c, "dedup", "line_dedup");
+  int64_t rep = tm_config_int(c, "dedup", "line_max_repeats");
+  int64_t minb = tm_config_int(c, "dedup", "line_min_bytes");
+  p->line_budget = tm_config_size(c, "dedup", "line_budget");
+  if (rep < 1 || rep > 1000000)
+    return tm_err(err, TM_EINVAL, "[dedup] line_max_repeats = %lld: must be 1..1000000",
+                  (long long)rep);
+  if (minb < 0 || minb > 1000000)
+    return tm_err(err, TM_EINVAL, "[dedup] line_min_bytes = %lld: must be 0..1000000",
+                  (long long)minb);
+  if (p->line_budget < 4096)
+    return tm_err(err, TM_EINVAL, "[dedup] line_budget = %llu: at least 4096 bytes",
+                  (unsigned long long)p->line_budget);
+  p->line_max_repeats = (int)rep;
+  p->line_min_bytes = (int)minb;
   if (ngram < 1 || ngram > 64)
     return tm_err(err, TM_EINVAL, "[dedup] ngram = %lld: must be 1..64", (long long)ngram);
   if (k < 1 || k > 4096)
@@ -100,6 +135,7 @@ const char *tm_dedup_kind_name(tm_dedup_kind k) {
   switch (k) {
   case TM_DEDUP_EXACT: return "exact";
   case TM_DEDUP_NEAR: return "near";
+  case TM_DEDUP_LINES: return "lines";
   default: return "unique";
   }
 }
@@ -129,7 +165,29 @@ int tm_dedup_open(tm_dedup **out, const tm_dedup_params *p, const char *index_di
   char user[TM_DEDUP_INDEX_USER_MAX];
   size_t ulen;
   if ((rc = tm_dedup_index_open(&d->ix, index_dir, &o, user, &ulen, err)) < 0) goto fail;
-  if (ulen == sizeof d->token) memcpy(&d->token, user, sizeof d->token);
+  persisted st = {0, 0};
+  if (ulen == sizeof st) memcpy(&st, user, sizeof st);
+  else if (ulen) {
+    rc = tm_err(err, TM_ECORRUPT, "%s/checkpoint: stage block of %zu bytes", index_dir, ulen);
+    goto fail;
+  }
+  d->token = st.token;
+  d->lines_gen = st.lines_gen;
+  if (!(d->dir = strdup(index_dir))) {
+    rc = tm_err(err, TM_ENOMEM, "dedup: out of memory");
+    goto fail;
+  }
+  if (p->line_dedup) {
+    d->ld = tm_line_dedup_new((uint32_t)p->line_max_repeats, (size_t)p->line_min_bytes,
+                              p->line_budget);
+    if (!d->ld) {
+      rc = tm_err(err, TM_EINVAL, "dedup: line table (line_budget %llu)",
+                  (unsigned long long)p->line_budget);
+      goto fail;
+    }
+    if (d->lines_gen && (rc = tm_line_dedup_load(d->ld, index_dir, d->lines_gen, err)) < 0)
+      goto fail;
+  }
   *out = d;
   return 0;
 fail:
@@ -142,6 +200,9 @@ void tm_dedup_close(tm_dedup *d) {
   tm_dedup_index_close(d->ix);
   tm_minhash_free(&d->mh);
   tm_shingler_free(d->sh);
+  tm_line_dedup_free(d->ld);
+  free(d->lbuf);
+  free(d->dir);
   free(d->sig);
   free(d->dup_id);
   free(d);
@@ -152,9 +213,37 @@ int tm_dedup_process(tm_dedup *d, const char *id, size_t id_len, const char *tex
   v->kind = TM_DEDUP_UNIQUE;
   v->similarity = 0.0;
   v->duplicate_of = NULL;
+  v->text = text;
+  v->len = len;
+  v->lines_removed = 0;
   if (len > ((size_t)1 << 30))
     return tm_err(err, TM_ELIMIT, "dedup: document '%.*s' has %zu bytes (limit 1 GiB)",
                   (int)(id_len > 200 ? 200 : id_len), id, len);
+  if (d->ld) {
+    if (len + 1 > d->lcap) {
+      char *b = realloc(d->lbuf, len + 1);
+      if (!b) return tm_err(err, TM_ENOMEM, "dedup: out of memory");
+      d->lbuf = b;
+      d->lcap = len + 1;
+    }
+    size_t removed;
+    size_t nlen = tm_line_dedup_apply(d->ld, text, len, d->lbuf, &removed);
+    if (removed) {
+      d->st.lines_removed += removed;
+      v->lines_removed = removed;
+      v->text = text = d->lbuf;
+      v->len = len = nlen;
+      size_t i = 0;
+      while (i < len && (text[i] == ' ' || text[i] == '\n' || text[i] == '\t' || text[i] == '\r'))
+        i++;
+      if (i == len) { /* nothing but repeated lines */
+        d->st.docs_in++;
+        d->st.lines_docs++;
+        v->kind = TM_DEDUP_LINES;
+        return 0;
+      }
+    }
+  }
   const uint64_t *hashes;
   size_t nh, nlen;
   int cjk;
@@ -198,10 +287,24 @@ int tm_dedup_process(tm_dedup *d, const char *id, size_t id_len, const char *tex
   return 0;
 }
 
+/* The line table is saved as a new generation first; the index checkpoint
+ * then names it, and only after that is the previous generation removed. */
 int tm_dedup_checkpoint(tm_dedup *d, uint64_t token, tm_error *err) {
-  int rc = tm_dedup_index_checkpoint(d->ix, &token, sizeof token, err);
-  if (rc == 0) d->token = token;
-  return rc;
+  persisted st = {token, d->lines_gen};
+  int rc;
+  if (d->ld) {
+    st.lines_gen = d->lines_gen + 1;
+    if ((rc = tm_line_dedup_save(d->ld, d->dir, st.lines_gen, err)) < 0) return rc;
+  }
+  if ((rc = tm_dedup_index_checkpoint(d->ix, &st, sizeof st, err)) < 0) return rc;
+  if (d->ld && d->lines_gen) {
+    char old[4096];
+    snprintf(old, sizeof old, "%s/lines.%llu", d->dir, (unsigned long long)d->lines_gen);
+    tm_io_unlink(old, "dedup_index", NULL); /* a leftover is harmless */
+  }
+  d->token = token;
+  d->lines_gen = st.lines_gen;
+  return 0;
 }
 
 uint64_t tm_dedup_committed_token(const tm_dedup *d) {
@@ -211,4 +314,9 @@ uint64_t tm_dedup_committed_token(const tm_dedup *d) {
 void tm_dedup_get_stats(const tm_dedup *d, tm_dedup_stats *st) {
   *st = d->st;
   tm_dedup_index_get_stats(d->ix, &st->index);
+  if (d->ld) {
+    tm_line_dedup_stats ls;
+    tm_line_dedup_get_stats(d->ld, &ls);
+    st->line_table_bytes = ls.bytes;
+  }
 }

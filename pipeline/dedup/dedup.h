@@ -14,6 +14,11 @@
  *          confirmed when the estimated Jaccard over the whole signature is
  *          >= threshold. Defaults as FineWeb: 5-grams, 112 = 14 x 8, 0.75.
  *
+ *   lines: optional (line_dedup = true), cc_net style: a line seen more than
+ *          line_max_repeats times is removed from later documents before the
+ *          document-level checks (line_dedup.h); the verdict then carries the
+ *          shortened text, and a document left empty is dropped (kind lines).
+ *
  * The index (dedup_index.h) lives in a directory: the stage does no other
  * I/O. tm_dedup_checkpoint makes everything processed so far durable; the
  * driver calls it together with sealing its own output (shards, or the CLI's
@@ -48,6 +53,10 @@ typedef struct tm_dedup_params {
   double threshold;
   uint64_t seed;         /* permutations and shingle hashes */
   uint64_t ram_budget;   /* bytes for the in-RAM tables */
+  int line_dedup;        /* line-level dedup on */
+  int line_max_repeats;  /* a line seen this many times is removed afterwards */
+  int line_min_bytes;    /* shorter lines are never removed */
+  uint64_t line_budget;  /* bytes for the line table */
 } tm_dedup_params;
 
 void tm_dedup_params_default(tm_dedup_params *p);
@@ -65,6 +74,11 @@ void tm_dedup_close(tm_dedup *d);
 
 typedef struct tm_dedup_verdict {
   tm_dedup_kind kind;       /* TM_DEDUP_UNIQUE: keep */
+  const char *text;         /* the text to emit when kept: the input, or (when
+                               lines_removed > 0) a shortened copy owned by d,
+                               valid until the next call; NUL-terminated */
+  size_t len;
+  size_t lines_removed;
   double similarity;        /* 1.0 exact, estimate for near, 0 when kept */
   const char *duplicate_of; /* id of the kept document (NUL-terminated, owned by d,
                                valid until the next call), NULL when kept */
@@ -90,6 +104,8 @@ typedef struct tm_dedup_stats {
   uint64_t no_shingles;  /* documents whose normalised text was empty */
   uint64_t cjk_docs;     /* documents shingled by characters */
   uint64_t text_bytes;   /* bytes of text processed */
+  uint64_t lines_removed, lines_docs; /* lines removed; documents left empty by that */
+  uint64_t line_table_bytes;
   tm_dedup_index_stats index;
 } tm_dedup_stats;
 /* Counters of this session (since open), plus the index's. */

@@ -53,7 +53,14 @@ typedef struct tm_dedup_index_opts {
   uint64_t params_hash;/* identifies how signatures are made (see sig_store.h) */
 } tm_dedup_index_opts;
 
-typedef enum { TM_DEDUP_UNIQUE = 0, TM_DEDUP_EXACT = 1, TM_DEDUP_NEAR = 2 } tm_dedup_kind;
+/* TM_DEDUP_LINES is the stage's: every line of the document was a repeated
+ * boilerplate line (line_dedup.h), nothing is left to keep. */
+typedef enum {
+  TM_DEDUP_UNIQUE = 0,
+  TM_DEDUP_EXACT = 1,
+  TM_DEDUP_NEAR = 2,
+  TM_DEDUP_LINES = 3
+} tm_dedup_kind;
 
 typedef struct tm_dedup_match {
   tm_dedup_kind kind;

@@ -85,7 +85,7 @@ check 'verify "$W/r2" "$W/b.jsonl,$W/c.jsonl" "$W/b.truth,$W/c.truth"' "run 3 de
 $PYTHON "$here/gen_planted.py" "$W/d.jsonl" "$W/d.truth" 4 50 d
 TOKENMILL_FAULT="dedup_out:rename:2:CRASH" "$TOKENMILL" dedup --index "$W/idx" -o "$W/r4" "$W/d.jsonl" 2> /dev/null
 check '[ $? -eq 137 ] && [ ! -e "$W/r4/kept.jsonl" ]' "run 4 killed before its publish"
-"$TOKENMILL" dedup --index "$W/idx" -o "$W/r4" "$W/d.jsonl" 2> "$W/r5.err"; rc=$?; cat "$W/r5.err"
+"$TOKENMILL" dedup --index "$W/idx" -o "$W/r4" "$W/d.jsonl" 2> "$W/r5.err"; rc=$?
 check '[ $rc -eq 1 ] && grep -q "dedup_recover.*action=publish" "$W/r5.err"' "run 5 recovers run 4's outputs"
 check 'verify "$W/r4" "$W/d.jsonl" "$W/d.truth"' "recovered outputs of run 4 are complete"
 
@@ -95,7 +95,31 @@ printf 'XXXX' | dd of="$W/idx/records.bin" bs=1 seek=1000 conv=notrunc 2> /dev/n
 rc=$?
 check '[ $rc -eq 1 ] && grep -q "records.bin: record 1 fails its checksum (bytes 552" "$W/r6.err"' "corruption reported (rc $rc: $(cat "$W/r6.err"))"
 
-# 5. usage errors
+# 5. line-level dedup: the header and footer lines go after 2 sightings,
+# a page of nothing else is dropped as kind "lines"
+$PYTHON - "$W/lines.jsonl" <<'PY'
+import json, sys
+with open(sys.argv[1], "w") as f:
+    for i, body in enumerate(["gardens and roses bloom in the early spring sun",
+                              "engines roar along the highway through the night",
+                              "bread needs flour water salt and a lot of time",
+                              "telescopes show the rings of saturn on clear nights"]):
+        f.write(json.dumps({"id": f"p{i}", "text": f"Skip to main content\n{body}\nCopyright 2024 Example Inc."}) + "\n")
+    f.write(json.dumps({"id": "p4", "text": "Skip to main content\nCopyright 2024 Example Inc."}) + "\n")
+PY
+"$TOKENMILL" dedup --set dedup.line_dedup=true --set dedup.line_max_repeats=2 -o "$W/l" "$W/lines.jsonl" 2> /dev/null
+check '[ $? -eq 0 ]' "line dedup run"
+check '$PYTHON -c "
+import json, sys
+k = {d[\"id\"]: d[\"text\"] for d in map(json.loads, open(sys.argv[1] + \"/kept.jsonl\"))}
+d = [json.loads(l) for l in open(sys.argv[1] + \"/duplicates.jsonl\")]
+s = json.load(open(sys.argv[1] + \"/stats.json\"))
+assert k[\"p0\"].startswith(\"Skip\") and k[\"p2\"] == \"bread needs flour water salt and a lot of time\", k
+assert d == [{\"id\": \"p4\", \"duplicate_of\": None, \"kind\": \"lines\", \"similarity\": None}], d
+assert s[\"lines_removed\"] == 6 and s[\"docs_emptied_by_lines\"] == 1, s
+" "$W/l"' "line dedup output"
+
+# 6. usage errors
 "$TOKENMILL" dedup --help > /dev/null
 check '[ $? -eq 0 ]' "--help"
 "$TOKENMILL" dedup -o "$W/x" 2> /dev/null
