@@ -24,6 +24,13 @@
 #include "clean/html_text.h"
 #include "readers/reader.h"
 
+#ifdef TM_HAVE_MODEST
+#include <myhtml/api.h>
+
+/* A bare single-threaded parse with myhtml (libmodest), the same input. */
+static double run_modest(const char **text, const size_t *len, size_t n, int reps, double (*clk)(void));
+#endif
+
 typedef struct {
   char **text;
   size_t *len;
@@ -155,6 +162,24 @@ static double run_html(const docset *s, int parse_only, int reps) {
   return median(t, reps);
 }
 
+#ifdef TM_HAVE_MODEST
+static double run_modest(const char **text, const size_t *len, size_t n, int reps, double (*clk)(void)) {
+  myhtml_t *h = myhtml_create();
+  myhtml_init(h, MyHTML_OPTIONS_PARSE_MODE_SINGLE, 1, 0);
+  myhtml_tree_t *tree = myhtml_tree_create();
+  myhtml_tree_init(tree, h);
+  double t[16];
+  for (int k = 0; k < reps; k++) {
+    double t0 = clk();
+    for (size_t i = 0; i < n; i++) myhtml_parse(tree, MyENCODING_UTF_8, text[i], len[i]);
+    t[k] = clk() - t0;
+  }
+  myhtml_tree_destroy(tree);
+  myhtml_destroy(h);
+  return median(t, reps);
+}
+#endif
+
 int main(int argc, char **argv) {
   docset en = {0}, zh = {0}, html = {0};
   const char *dump = NULL, *zh_field = NULL, *html_field = "html";
@@ -188,6 +213,10 @@ int main(int argc, char **argv) {
     printf("html     docs=%zu MB=%.2f  bare gumbo parse %.1f MB/s  html->text %.1f MB/s  "
            "(extract/parse time %.2fx)\n",
            html.n, mb, mb / parse, mb / extract, extract / parse);
+#ifdef TM_HAVE_MODEST
+    double mod = run_modest((const char **)html.text, html.len, html.n, reps, now);
+    printf("html     bare myhtml (libmodest) parse %.1f MB/s = %.2fx gumbo's\n", mb / mod, parse / mod);
+#endif
     run_stage("html", &html, "web", reps);
     if (dump) {
       FILE *f = fopen(dump, "w");
