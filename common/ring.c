@@ -173,7 +173,16 @@ static int check_params(const tm_ring_params *p, const char *name, tm_error *err
     return tm_err(err, TM_EINVAL, "ring %s: n_slots %u not in 2..%u", name, p->n_slots, 1u << 20);
   if (p->token_width != 2 && p->token_width != 4)
     return tm_err(err, TM_EINVAL, "ring %s: token_width %u is not 2 or 4", name, p->token_width);
-  uint64_t need = (uint64_t)p->batch * ((uint64_t)p->seq_len + 1) * p->token_width;
+  if (p->slot_bytes > (1ull << 34))
+    return tm_err(err, TM_EINVAL, "ring %s: slot_bytes %llu too large", name,
+                  (unsigned long long)p->slot_bytes);
+  /* batch x (T+1) fits 64 bits (both are 32-bit), x width 4 too only when
+   * the product is small: compare against slot_bytes before multiplying */
+  uint64_t win = (uint64_t)p->batch * ((uint64_t)p->seq_len + 1);
+  if (win > (1ull << 34))
+    return tm_err(err, TM_EINVAL, "ring %s: batch %u x (seq_len %u + 1) too large", name,
+                  p->batch, p->seq_len);
+  uint64_t need = win * p->token_width;
   if (p->slot_bytes == 0 || p->slot_bytes < need)
     return tm_err(err, TM_EINVAL,
                   "ring %s: slot_bytes %llu < batch %u x (seq_len %u + 1) x width %u = %llu", name,
@@ -308,6 +317,29 @@ static int map_existing(int fd, const char *shm, unsigned flags, ring_header **o
     munmap(h, RING_PAGE);
     return tm_err(err, TM_EINVAL, "ring %s was created by uid %u, not this user (uid %u): refused",
                   shm, u, (unsigned)geteuid());
+  }
+  /* the layout must be the one this geometry gives: a hostile or corrupt
+   * header must not point a reader outside the mapping */
+  ring_header want;
+  tm_ring_params hp = {.n_slots = h->geo.n_slots, .slot_bytes = h->geo.slot_bytes,
+                       .vocab_size = h->info.vocab_size, .token_width = h->info.token_width,
+                       .batch = h->info.batch, .seq_len = h->info.seq_len,
+                       .eot_id = h->info.eot_id, .tokenizer_hash = h->info.tokenizer_hash,
+                       .timeout_ms = h->info.timeout_ms};
+  tm_error perr = {0};
+  int bad = check_params(&hp, shm, &perr) < 0;
+  if (!bad) {
+    fill_layout(&want, &hp);
+    bad = want.geo.header_bytes != h->geo.header_bytes ||
+          want.geo.slot_hdr_off != h->geo.slot_hdr_off ||
+          want.geo.payload_off != h->geo.payload_off ||
+          want.geo.payload_stride != h->geo.payload_stride ||
+          want.geo.total_bytes != h->geo.total_bytes || h->info.timeout_ms == 0;
+  }
+  if (bad) {
+    munmap(h, RING_PAGE);
+    return tm_err(err, TM_ECORRUPT, "ring %s: inconsistent geometry in the header%s%s", shm,
+                  perr.msg[0] ? ": " : "", perr.msg);
   }
   uint64_t total = h->geo.total_bytes;
   munmap(h, RING_PAGE);
@@ -655,10 +687,10 @@ int tm_ring_publish(tm_ring *r, uint64_t n_tokens, const tm_ring_cursor *cursor,
   if (!r->is_producer || !r->holding)
     return tm_err(err, TM_ESTATE, "ring %s: publish without a reserved slot", r->name);
   ring_header *h = r->h;
-  uint64_t bytes = n_tokens * h->info.token_width;
-  if (bytes > h->geo.slot_bytes)
+  if (n_tokens > h->geo.slot_bytes / h->info.token_width)
     return tm_err(err, TM_EINVAL, "ring %s: %llu tokens do not fit a %llu-byte slot", r->name,
                   (unsigned long long)n_tokens, (unsigned long long)h->geo.slot_bytes);
+  uint64_t bytes = n_tokens * h->info.token_width;
   uint64_t head = h->prod.pos;
   ring_slot_hdr *s = slot_hdr(r, head);
   s->seq = head;
@@ -791,7 +823,7 @@ int tm_ring_acquire(tm_ring *r, tm_ring_slot *slot, int timeout_ms, tm_error *er
   slot->checksum = s->checksum;
   slot->tokens = slot_payload(r, rd);
   slot->capacity = h->geo.slot_bytes;
-  if (slot->seq != rd || slot->n_tokens * h->info.token_width > h->geo.slot_bytes)
+  if (slot->seq != rd || slot->n_tokens > h->geo.slot_bytes / h->info.token_width)
     return tm_err(err, TM_ECORRUPT, "ring %s: slot %llu header is corrupt (seq %llu, %llu tokens)",
                   r->name, (unsigned long long)rd, (unsigned long long)slot->seq,
                   (unsigned long long)slot->n_tokens);
@@ -802,10 +834,10 @@ int tm_ring_acquire(tm_ring *r, tm_ring_slot *slot, int timeout_ms, tm_error *er
 
 int tm_ring_slot_verify(const tm_ring *r, const tm_ring_slot *slot, tm_error *err) {
   const ring_header *h = r->h;
-  uint64_t bytes = slot->n_tokens * h->info.token_width;
-  if (bytes > h->geo.slot_bytes)
+  if (slot->n_tokens > h->geo.slot_bytes / h->info.token_width)
     return tm_err(err, TM_ECORRUPT, "ring %s: slot seq %llu: %llu tokens exceed the slot", r->name,
                   (unsigned long long)slot->seq, (unsigned long long)slot->n_tokens);
+  uint64_t bytes = slot->n_tokens * h->info.token_width;
   uint64_t sum = XXH3_64bits(slot->tokens, (size_t)bytes);
   if (sum != slot->checksum)
     return tm_err(err, TM_ECORRUPT, "ring %s: slot seq %llu: checksum %016llx, expected %016llx",

@@ -171,6 +171,16 @@ static void test_refusals(void) {
   CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0);
   tm_ring_close(c2, 0);
 
+  /* a header whose layout does not follow from its geometry (hostile or
+   * corrupt: it would point outside the mapping) is refused */
+  uint64_t stride = 1ull << 40;
+  poke_header(name, 56, &stride, 8);
+  CHECK(tm_ring_attach(&c1, name, 0, NULL, NULL, 0, 0, &err) == -TM_ECORRUPT);
+  CHECKF(strstr(err.msg, "inconsistent geometry") != NULL, "%s", err.msg);
+  uint32_t huge_batch = 0xffffffffu;
+  poke_header(name, 64 + 8, &huge_batch, 4);
+  CHECK(tm_ring_attach(&c1, name, 0, NULL, NULL, 0, 0, &err) == -TM_ECORRUPT);
+
   /* version and magic mismatches */
   uint32_t v = 99;
   poke_header(name, 8, &v, 4);
