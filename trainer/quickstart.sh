@@ -58,7 +58,9 @@ batches = 8
 INI
 echo "training: 2 layers, d 128, $steps steps, $threads threads (log: $out/train.log)"
 "$TRAIN" run -c "$out/train.ini" 2> "$out/train.log"
-grep -o 'event=eval step=[0-9]* val_loss=[0-9.]*' "$out/train.log" | sed 's/event=eval //' | awk 'NR==1 || NR%5==0'
+echo "validation loss (nats/token):"
+grep -o 'event=eval step=[0-9]* val_loss=[0-9.]*' "$out/train.log" | sed 's/event=eval /  /' |
+  awk '{a[NR] = $0} END {for (i = 1; i <= NR; i++) if (i == 1 || i % 5 == 0 || i == NR) print a[i]}'
 echo "loss curve: $out/train/loss.svg"
 echo "sample:"
 tok=()
