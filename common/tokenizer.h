@@ -59,8 +59,10 @@ int tm_ids_reserve(tm_ids *v, size_t more);
  * no byte_fallback, no continuing_subword_prefix / end_of_word_suffix;
  * normalizer null; pre_tokenizer ByteLevel (use_regex true,
  * add_prefix_space false) or Sequence[Split(GPT-4 regex), ByteLevel
- * (use_regex false)]; decoder ByteLevel or null; added_tokens. Anything else
- * is TM_EFORMAT with a message naming the file and the field. */
+ * (use_regex false)]; decoder ByteLevel or null; added_tokens. Ids need not
+ * be contiguous: an id no token has (cl100k has a few) decodes to nothing
+ * and is never produced; the vocabulary size is the largest id + 1.
+ * Anything else is TM_EFORMAT with a message naming the file and the field. */
 int tm_tokenizer_load(tm_tokenizer **out, const char *path, tm_error *err);
 /* The same from bytes in memory; `name` is used in messages. */
 int tm_tokenizer_load_json(tm_tokenizer **out, const char *json, size_t len, const char *name,

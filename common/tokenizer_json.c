@@ -361,12 +361,11 @@ int tm_tokenizer_load_json(tm_tokenizer **out, const char *json, size_t len, con
   }
   size_t off = 0;
   for (size_t id = 0; id < n; id++) {
-    if (!strs[id]) {
-      rc = tm_err(err, TM_EFORMAT, "%s: field model.vocab: no token has id %zu (ids must be "
-                  "0..%llu without holes)", name, id, (unsigned long long)n - 1);
-      goto done_strs;
-    }
     t->tok_off[id] = off;
+    if (!strs[id]) { /* an unused id (cl100k has some): no bytes, never produced */
+      t->unspellable[id] = 1;
+      continue;
+    }
     long m = t->special[id] ? -1 : tm_bytelevel_unspell(strs[id], slen[id], t->tok_data + off);
     if (m <= 0) {
       memcpy(t->tok_data + off, strs[id], slen[id]);

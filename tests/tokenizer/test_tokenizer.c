@@ -241,9 +241,26 @@ static void test_load_errors(void) {
          "{\"a\":0},\"merges\":[]}}", "pre_tokenizer");
   reject("{\"pre_tokenizer\":{\"type\":\"ByteLevel\"},\"model\":{\"type\":\"BPE\",\"vocab\":"
          "{\"a\":0},\"merges\":[]}}", "add_prefix_space");
+  snprintf(buf, sizeof buf, "{%s,\"model\":{\"type\":\"BPE\",\"vocab\":{\"a\":0,\"b\":-2},"
+           "\"merges\":[]}}", bl);
+  reject(buf, "model.vocab[\"b\"]");
+  /* an unused id is accepted: it decodes to nothing */
   snprintf(buf, sizeof buf, "{%s,\"model\":{\"type\":\"BPE\",\"vocab\":{\"a\":0,\"b\":2},"
            "\"merges\":[]}}", bl);
-  reject(buf, "model.vocab");
+  {
+    tm_tokenizer *h = NULL;
+    tm_error e2 = {0};
+    CHECKF(tm_tokenizer_load_json(&h, buf, strlen(buf), "holes.json", &e2) == 0, "%s", e2.msg);
+    if (h) {
+      uint8_t *o = NULL;
+      size_t ol = 0, oc = 0;
+      CHECK(tm_tokenizer_vocab_size(h) == 3);
+      CHECK(tm_tokenizer_decode(h, (uint32_t[]){0, 1, 2}, 3, &o, &ol, &oc, &e2) == 0 && ol == 2 &&
+            o[0] == 'a' && o[1] == 'b');
+      free(o);
+      tm_tokenizer_free(h);
+    }
+  }
   snprintf(buf, sizeof buf, "{%s,\"model\":{\"type\":\"BPE\",\"vocab\":{\"a\":0,\"b\":1},"
            "\"merges\":[\"a b\"]}}", bl);
   reject(buf, "model.merges[0]");
