@@ -23,6 +23,7 @@ struct tm_clean {
   tm_pii_params pii;
   tm_textbuf buf[2];
   tm_textbuf title;
+  tm_html_parser *html;
   tm_words words;
   tm_quality_scratch qs;
   char **bad_words;
@@ -74,6 +75,12 @@ int tm_clean_new(tm_clean **out, const tm_clean_params *p, tm_error *err) {
   c->pii.ipv6 = c->p.pii_ipv6[0] ? c->p.pii_ipv6 : NULL;
   c->pii.phone = c->p.pii_phone[0] ? c->p.pii_phone : NULL;
   c->words.max_words = (size_t)c->p.max_words;
+  int hrc = tm_html_parser_new(&c->html, (tm_html_backend)c->p.html_parser);
+  if (hrc < 0) {
+    tm_clean_free(c);
+    return tm_err(err, -hrc, hrc == -TM_EINVAL ? "html_parser: myhtml is not built in (install libmodest-dev)"
+                                               : "out of memory");
+  }
   if (c->p.bad_words_file[0]) {
     int rc = load_bad_words(c, c->p.bad_words_file, err);
     if (rc < 0) {
@@ -92,6 +99,7 @@ void tm_clean_free(tm_clean *c) {
   tm_tb_free(&c->buf[0]);
   tm_tb_free(&c->buf[1]);
   tm_tb_free(&c->title);
+  tm_html_parser_free(c->html);
   tm_words_free(&c->words);
   tm_quality_scratch_free(&c->qs);
   free(c->bad_words);
@@ -239,7 +247,7 @@ int tm_clean_doc(tm_clean *c, tm_document *d, tm_clean_result *res, tm_rule_trac
   if (d->format == TM_DOC_HTML) {
     b = next_buf(&r);
     c->title.len = 0;
-    if (tm_html_to_text(r.cur, r.len, b, p->html_title ? &c->title : NULL) < 0) OOM();
+    if (tm_html_extract(c->html, r.cur, r.len, b, p->html_title ? &c->title : NULL) < 0) OOM();
     adopt(&r, b, "html");
     if (p->html_title && c->title.len && tm_document_meta_set(d, "title", c->title.p, 0) < 0) OOM();
     lap(&r, TM_STEP_HTML);

@@ -56,6 +56,7 @@ typedef struct tm_clean_params {
   tm_source_kind source;
   tm_norm_form norm;
   int html_title;
+  int html_parser;       /* tm_html_backend */
   int book_enabled, social_enabled, c4_enabled, gq_enabled, gr_enabled, fw_enabled, pii_enabled;
   int langid_enabled;
   tm_book_params book;

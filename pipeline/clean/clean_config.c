@@ -10,12 +10,14 @@
 #include <strings.h>
 
 #include "clean.h"
+#include "html_text.h"
 
 #define S "clean.*"
 const tm_config_key tm_clean_config_keys[] = {
     {S, "source", TM_CFG_STR, "", "preset and source kind: web, book or social (default: the profile name, else web)"},
     {S, "normalization", TM_CFG_STR, "nfkc", "Unicode normal form: nfkc, nfc or none"},
     {S, "html_title", TM_CFG_BOOL, "true", "store an HTML document's <title> as metadata \"title\""},
+    {S, "html_parser", TM_CFG_STR, "auto", "HTML parser: auto (myhtml when built in, else gumbo), gumbo, myhtml"},
     {S, "reader_format", TM_CFG_STR, "auto", "input format: auto, jsonl, text, html, email, warc"},
     {S, "reader_text_field", TM_CFG_STR, "text", "JSONL: the field holding the document"},
     {S, "reader_field_kind", TM_CFG_STR, "text", "JSONL: what the field holds: text, html or email"},
@@ -125,7 +127,7 @@ static const preset_kv web_preset[] = {{"source", "web"}, {NULL, NULL}};
 
 /* ---- key -> field ---------------------------------------------------------- */
 
-typedef enum { F_DBL, F_INT, F_BOOL, F_U64, F_STR, F_NORM, F_SOCIAL, F_FORMAT, F_FIELDKIND, F_SOURCE } kind;
+typedef enum { F_DBL, F_INT, F_BOOL, F_U64, F_STR, F_NORM, F_SOCIAL, F_FORMAT, F_FIELDKIND, F_SOURCE, F_HTML } kind;
 
 typedef struct {
   const char *key;
@@ -138,6 +140,7 @@ static const field fields[] = {
     {"source", F_SOURCE, P(source)},
     {"normalization", F_NORM, P(norm)},
     {"html_title", F_BOOL, P(html_title)},
+    {"html_parser", F_HTML, P(html_parser)},
     {"reader_format", F_FORMAT, P(reader.format)},
     {"reader_text_field", F_STR, P(reader_text_field)},
     {"reader_field_kind", F_FIELDKIND, P(reader.field_kind)},
@@ -245,6 +248,7 @@ static int set_field(tm_clean_params *p, const field *f, const char *v, const ch
   case F_SOCIAL: e = tm_social_mode_parse(v); break;
   case F_FORMAT: e = tm_reader_format_parse(v); break;
   case F_FIELDKIND: e = tm_field_kind_parse(v); break;
+  case F_HTML: e = tm_html_backend_parse(v); break;
   case F_SOURCE:
     if (!*v) return 0; /* "": keep the preset's */
     e = tm_source_parse(v);

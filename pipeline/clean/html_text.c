@@ -4,6 +4,10 @@
 #include <gumbo.h>
 #include <strings.h>
 
+#ifdef TM_HAVE_MODEST
+#include <myhtml/api.h>
+#endif
+
 enum { KEEP = 0, SKIP = 1, LINE = 2, PARA = 3, CELL = 4, BREAK = 5 };
 
 static unsigned char tag_kind[GUMBO_TAG_LAST + 1];
@@ -196,4 +200,194 @@ int tm_html_parse_only(const char *html, size_t n) {
   if (!g) return -TM_ENOMEM;
   gumbo_destroy_output(&kGumboDefaultOptions, g);
   return 0;
+}
+
+/* ---- the parser object, and the myhtml walk -------------------------------- */
+
+struct tm_html_parser {
+  tm_html_backend backend;
+#ifdef TM_HAVE_MODEST
+  myhtml_t *mh;
+  myhtml_tree_t *tree;
+#endif
+};
+
+int tm_html_have_myhtml(void) {
+#ifdef TM_HAVE_MODEST
+  return 1;
+#else
+  return 0;
+#endif
+}
+
+int tm_html_backend_parse(const char *s) {
+  if (!strcasecmp(s, "auto")) return TM_HTML_AUTO;
+  if (!strcasecmp(s, "gumbo")) return TM_HTML_GUMBO;
+  if (!strcasecmp(s, "myhtml") || !strcasecmp(s, "modest")) return TM_HTML_MYHTML;
+  return -1;
+}
+
+int tm_html_parser_new(tm_html_parser **out, tm_html_backend b) {
+  *out = NULL;
+  if (b == TM_HTML_AUTO) b = tm_html_have_myhtml() ? TM_HTML_MYHTML : TM_HTML_GUMBO;
+  if (b == TM_HTML_MYHTML && !tm_html_have_myhtml()) return -TM_EINVAL;
+  tm_html_parser *p = calloc(1, sizeof *p);
+  if (!p) return -TM_ENOMEM;
+  p->backend = b;
+#ifdef TM_HAVE_MODEST
+  if (b == TM_HTML_MYHTML) {
+    p->mh = myhtml_create();
+    p->tree = myhtml_tree_create();
+    if (!p->mh || myhtml_init(p->mh, MyHTML_OPTIONS_PARSE_MODE_SINGLE, 1, 0) != MyHTML_STATUS_OK ||
+        !p->tree || myhtml_tree_init(p->tree, p->mh) != MyHTML_STATUS_OK) {
+      tm_html_parser_free(p);
+      return -TM_ENOMEM;
+    }
+  }
+#endif
+  *out = p;
+  return 0;
+}
+
+void tm_html_parser_free(tm_html_parser *p) {
+  if (!p) return;
+#ifdef TM_HAVE_MODEST
+  if (p->tree) myhtml_tree_destroy(p->tree);
+  if (p->mh) myhtml_destroy(p->mh);
+#endif
+  free(p);
+}
+
+tm_html_backend tm_html_parser_backend(const tm_html_parser *p) { return p->backend; }
+
+#ifdef TM_HAVE_MODEST
+static unsigned char mh_kind[MyHTML_TAG_LAST_ENTRY + 1];
+
+static void init_mh_tags(void) {
+  static const myhtml_tag_id_t skip[] = {
+      MyHTML_TAG_SCRIPT, MyHTML_TAG_STYLE,  MyHTML_TAG_NOSCRIPT, MyHTML_TAG_TEMPLATE, MyHTML_TAG_HEAD,
+      MyHTML_TAG_NAV,    MyHTML_TAG_HEADER, MyHTML_TAG_FOOTER,   MyHTML_TAG_ASIDE,    MyHTML_TAG_FORM,
+      MyHTML_TAG_BUTTON, MyHTML_TAG_SELECT, MyHTML_TAG_TEXTAREA, MyHTML_TAG_INPUT,    MyHTML_TAG_LABEL,
+      MyHTML_TAG_IFRAME, MyHTML_TAG_OBJECT, MyHTML_TAG_EMBED,    MyHTML_TAG_SVG,      MyHTML_TAG_MATH,
+      MyHTML_TAG_CANVAS, MyHTML_TAG_AUDIO,  MyHTML_TAG_VIDEO,    MyHTML_TAG_MAP,      MyHTML_TAG_TITLE};
+  static const myhtml_tag_id_t para[] = {
+      MyHTML_TAG_P,     MyHTML_TAG_H1,         MyHTML_TAG_H2,  MyHTML_TAG_H3,      MyHTML_TAG_H4,
+      MyHTML_TAG_H5,    MyHTML_TAG_H6,         MyHTML_TAG_UL,  MyHTML_TAG_OL,      MyHTML_TAG_DL,
+      MyHTML_TAG_TABLE, MyHTML_TAG_BLOCKQUOTE, MyHTML_TAG_PRE, MyHTML_TAG_SECTION, MyHTML_TAG_ARTICLE,
+      MyHTML_TAG_FIGURE, MyHTML_TAG_HR};
+  static const myhtml_tag_id_t line[] = {
+      MyHTML_TAG_DIV,     MyHTML_TAG_LI,      MyHTML_TAG_DT,      MyHTML_TAG_DD,      MyHTML_TAG_TR,
+      MyHTML_TAG_CAPTION, MyHTML_TAG_ADDRESS, MyHTML_TAG_CENTER,  MyHTML_TAG_DETAILS, MyHTML_TAG_SUMMARY,
+      MyHTML_TAG_FIGCAPTION, MyHTML_TAG_MAIN, MyHTML_TAG_BODY};
+  for (size_t i = 0; i < sizeof skip / sizeof skip[0]; i++) mh_kind[skip[i]] = SKIP;
+  for (size_t i = 0; i < sizeof para / sizeof para[0]; i++) mh_kind[para[i]] = PARA;
+  for (size_t i = 0; i < sizeof line / sizeof line[0]; i++) mh_kind[line[i]] = LINE;
+  mh_kind[MyHTML_TAG_TD] = mh_kind[MyHTML_TAG_TH] = CELL;
+  mh_kind[MyHTML_TAG_BR] = BREAK;
+}
+
+static int mh_kind_of(myhtml_tag_id_t t) { return t <= MyHTML_TAG_LAST_ENTRY ? mh_kind[t] : KEEP; }
+
+static int mh_hidden(myhtml_tree_node_t *n) {
+  if (myhtml_attribute_by_key(n, "hidden", 6)) return 1;
+  myhtml_tree_attr_t *a = myhtml_attribute_by_key(n, "aria-hidden", 11);
+  const char *v;
+  if (a && (v = myhtml_attribute_value(a, NULL)) && !strcasecmp(v, "true")) return 1;
+  a = myhtml_attribute_by_key(n, "style", 5);
+  if (a && (v = myhtml_attribute_value(a, NULL))) {
+    char buf[256];
+    size_t k = 0;
+    for (const char *p = v; *p && k < sizeof buf - 1; p++)
+      if (*p != ' ' && *p != '\t') buf[k++] = *p;
+    buf[k] = 0;
+    if (strcasestr(buf, "display:none") || strcasestr(buf, "visibility:hidden")) return 1;
+  }
+  return 0;
+}
+
+/* Leaving an element: the break or space it owes. */
+static void mh_leave(emitter *em, myhtml_tree_node_t *n) {
+  myhtml_tag_id_t tag = myhtml_node_tag_id(n);
+  int k = mh_kind_of(tag);
+  if (k == LINE || k == PARA) request(em, k);
+  else if (k == CELL) em->space = 1;
+  if (tag == MyHTML_TAG_PRE) em->pre--;
+}
+
+static int mh_text_of(myhtml_tree_node_t *n, emitter *em) {
+  for (myhtml_tree_node_t *c = myhtml_node_child(n); c; c = myhtml_node_next(c))
+    if (myhtml_node_tag_id(c) == MyHTML_TAG__TEXT) {
+      const char *t = myhtml_node_text(c, NULL);
+      if (t && emit_text(em, t) < 0) return -TM_ENOMEM;
+    }
+  return 0;
+}
+
+static int mh_extract(tm_html_parser *p, const char *html, size_t n, tm_textbuf *out,
+                      tm_textbuf *title) {
+  if (!mh_kind[MyHTML_TAG_SCRIPT]) init_mh_tags();
+  if (myhtml_parse(p->tree, MyENCODING_UTF_8, html, n) != MyHTML_STATUS_OK) return -TM_ENOMEM;
+  int rc = 0;
+  myhtml_tree_node_t *head = myhtml_tree_get_node_head(p->tree);
+  if (title && head) {
+    emitter te = {title, title->len, 0, 0, 0};
+    for (myhtml_tree_node_t *c = myhtml_node_child(head); c && rc == 0; c = myhtml_node_next(c))
+      if (myhtml_node_tag_id(c) == MyHTML_TAG_TITLE) {
+        rc = mh_text_of(c, &te);
+        break;
+      }
+  }
+  emitter em = {out, out->len, 0, 0, 0};
+  myhtml_tree_node_t *root = myhtml_tree_get_node_html(p->tree);
+  myhtml_tree_node_t *node = root ? myhtml_node_child(root) : NULL;
+  /* depth-first without a stack: child, else next sibling, else climb */
+  while (node && rc == 0) {
+    myhtml_tag_id_t tag = myhtml_node_tag_id(node);
+    int descend = 0;
+    if (tag == MyHTML_TAG__TEXT) {
+      const char *t = myhtml_node_text(node, NULL);
+      if (t) rc = emit_text(&em, t);
+    } else if (tag != MyHTML_TAG__COMMENT) {
+      int k = mh_kind_of(tag);
+      if (k == SKIP || mh_hidden(node)) {
+        em.space = 1;
+      } else if (k == BREAK) {
+        request(&em, LINE);
+      } else {
+        if (k == LINE || k == PARA) request(&em, k);
+        else if (k == CELL) em.space = 1;
+        if (tag == MyHTML_TAG_PRE) em.pre++;
+        descend = 1;
+      }
+    }
+    myhtml_tree_node_t *c = descend ? myhtml_node_child(node) : NULL;
+    if (c) {
+      node = c;
+      continue;
+    }
+    if (descend) mh_leave(&em, node); /* an empty element */
+    while (node && !myhtml_node_next(node)) {
+      node = myhtml_node_parent(node);
+      if (!node || node == root) {
+        node = NULL;
+        break;
+      }
+      mh_leave(&em, node);
+    }
+    if (node) node = myhtml_node_next(node);
+  }
+  myhtml_tree_clean(p->tree);
+  if (rc == 0) rc = tm_tb_finish(out);
+  if (rc == 0 && title) rc = tm_tb_finish(title);
+  return rc;
+}
+#endif
+
+int tm_html_extract(tm_html_parser *p, const char *html, size_t n, tm_textbuf *out,
+                    tm_textbuf *title) {
+#ifdef TM_HAVE_MODEST
+  if (p->backend == TM_HTML_MYHTML) return mh_extract(p, html, n, out, title);
+#endif
+  (void)p;
+  return tm_html_to_text(html, n, out, title);
 }

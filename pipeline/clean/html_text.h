@@ -34,4 +34,26 @@ int tm_html_to_text(const char *html, size_t n, tm_textbuf *out, tm_textbuf *tit
  * -TM_ENOMEM. */
 int tm_html_parse_only(const char *html, size_t n);
 
+/* Two HTML5 parsers give the same text through the same rules: gumbo
+ * (always built) and myhtml from Debian's libmodest (built in when
+ * libmodest-dev is installed, TM_HAVE_MODEST), which parses about 2.8x
+ * faster here (tests/bench/clean). A tm_html_parser holds the parser's
+ * reusable state; use one per thread. */
+typedef enum { TM_HTML_AUTO = 0, TM_HTML_GUMBO = 1, TM_HTML_MYHTML = 2 } tm_html_backend;
+
+/* 1 when myhtml is built in. */
+int tm_html_have_myhtml(void);
+/* "auto" (myhtml when built in, else gumbo), "gumbo", "myhtml" -> value; -1 if unknown. */
+int tm_html_backend_parse(const char *s);
+
+typedef struct tm_html_parser tm_html_parser;
+
+/* -TM_EINVAL for myhtml when it is not built in, -TM_ENOMEM. */
+int tm_html_parser_new(tm_html_parser **out, tm_html_backend b);
+void tm_html_parser_free(tm_html_parser *p);
+tm_html_backend tm_html_parser_backend(const tm_html_parser *p);
+/* As tm_html_to_text with the parser's backend. */
+int tm_html_extract(tm_html_parser *p, const char *html, size_t n, tm_textbuf *out,
+                    tm_textbuf *title);
+
 #endif

@@ -30,13 +30,14 @@ echo "== tokenmill clean stage ($(nproc) cpus; one thread)"
 "$bench" "${args[@]}" --dump-html "$tmp/html.jsonl" | tee "$tmp/ours.txt"
 if [ -d "$here/node_modules/html-to-text" ]; then
   echo "== peers (node $(node --version))"
-  node "$here/peers.mjs" "$tmp/html.jsonl" 3 | tee "$tmp/peers.txt"
-  ours=$(sed -n 's/.*html->text \([0-9.]*\) MB\/s.*/\1/p' "$tmp/ours.txt")
-  parse=$(sed -n 's/.*bare gumbo parse \([0-9.]*\) MB\/s.*/\1/p' "$tmp/ours.txt")
+  node "$here/peers.mjs" "$tmp/html.jsonl" "${PEER_REPS:-1}" | tee "$tmp/peers.txt"
+  ours=$(sed -n 's/.*html->text (stage parser [a-z]*) \([0-9.]*\) MB\/s.*/\1/p' "$tmp/ours.txt")
+  parser=$(sed -n 's/.*html->text (stage parser \([a-z]*\)).*/\1/p' "$tmp/ours.txt")
+  parse=$(sed -n "s/^html *$parser: bare parse \([0-9.]*\) MB\/s.*/\1/p" "$tmp/ours.txt")
   h2t=$(sed -n 's/^peer html-to-text .* \([0-9.]*\) MB\/s.*/\1/p' "$tmp/peers.txt")
   rdb=$(sed -n 's/^peer readability+linkedom .* \([0-9.]*\) MB\/s.*/\1/p' "$tmp/peers.txt")
   awk -v o="$ours" -v p="$parse" -v h="$h2t" -v r="$rdb" 'BEGIN {
-    printf "== ratios: html->text %.1f MB/s = %.1fx html-to-text (%.1f), %.1fx readability+linkedom (%.1f); bare parse / html->text time = %.2f (target <= 1.3)\n", o, o / h, h, o / r, r, p / o }'
+    printf "== ratios: html->text %.1f MB/s = %.1fx html-to-text (%.1f MB/s), %.1fx readability+linkedom (%.1f MB/s); html->text time / bare parse time = %.2f (target <= 1.3)\n", o, o / h, h, o / r, r, p / o }'
 else
   echo "peers not installed: (cd $here && npm install)"
 fi
