@@ -211,6 +211,52 @@ static void test_pii(void) {
   tm_tb_free(&out);
 }
 
+/* Random bytes and markup soup through every profile: no crash, valid UTF-8
+ * out, a verdict for each (run under ASan/UBSan in CI). */
+static void test_random(void) {
+  static const char *frags[] = {"<p>", "</p>", "<div hidden>", "<script>", "</script>", "&amp;",
+                                "&#x1F600;", "&#0;", "\xff", "\xc3", "\xe4\xbd", "\xed\xa0\x80",
+                                " the ", "\n\n", "a@b.co ", "10.0.0.1 ", "+1 555 123 4567 ",
+                                "\xe4\xb8\xad\xe6\x96\x87", "e\xcc\x81", "<!--", "-->", "<pre>",
+                                "{", "#", "...", "- ", "http://x.y/z ", "@u ", "#t ", "\x00", "\r\n"};
+  const char *profiles[] = {"web", "books", "social"};
+  unsigned seed = 12345;
+  char buf[4096];
+  tm_document d;
+  tm_document_init(&d);
+  for (int pi = 0; pi < 3; pi++) {
+    tm_clean *c = make(profiles[pi], NULL, NULL);
+    for (int it = 0; it < 300; it++) {
+      size_t n = 0;
+      int parts = (int)((seed = seed * 1103515245u + 12345u) >> 16) % 200;
+      for (int k = 0; k < parts; k++) {
+        seed = seed * 1103515245u + 12345u;
+        if ((seed >> 16) % 3 == 0) {
+          buf[n++] = (char)(seed >> 8);
+        } else {
+          const char *f = frags[(seed >> 16) % (sizeof frags / sizeof frags[0])];
+          size_t l = strlen(f);
+          if (n + l < sizeof buf) memcpy(buf + n, f, l), n += l;
+        }
+      }
+      tm_document_reset(&d);
+      tm_document_set_id(&d, "r");
+      tm_document_set_text(&d, buf, n);
+      d.format = it % 2 ? TM_DOC_HTML : TM_DOC_TEXT;
+      tm_clean_result r;
+      tm_error err = {0};
+      CHECK(tm_clean_doc(c, &d, &r, it % 7 == 0 ? &(tm_rule_trace){.n = 0} : NULL, &err) == 0);
+      tm_textbuf chk = {0};
+      tm_repair_counts rc = {0, 0};
+      tm_utf8_repair(d.text, d.len, &chk, &rc);
+      CHECKF(rc.invalid == 0, "profile %s iteration %d: invalid UTF-8 out", profiles[pi], it);
+      tm_tb_free(&chk);
+    }
+    tm_clean_free(c);
+  }
+  tm_document_free(&d);
+}
+
 /* corpora/profiles/NAME.ini must equal the preset, key for key. */
 static void test_profiles(const char *dir) {
   static const char *names[] = {"web", "books", "social"};
@@ -262,6 +308,7 @@ int main(int argc, char **argv) {
   test_social();
   test_books();
   test_pii();
+  test_random();
   if (argc > 1) test_profiles(argv[1]);
   return tm_test_finish("test_clean");
 }
