@@ -13,6 +13,7 @@ int cmd_clean(int argc, char **argv);
 int cmd_config(int argc, char **argv);
 int cmd_dedup(int argc, char **argv);
 int cmd_feed(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
 int cmd_shards(int argc, char **argv);
 int cmd_tokenizer(int argc, char **argv);
 

@@ -14,6 +14,7 @@ typedef struct {
 
 static const command commands[] = {
     {"build", cmd_build, "clean, dedup and tokenize inputs into a shard directory (resumable)"},
+    {"serve", cmd_serve, "the ingestion daemon: spool + socket -> shards, exactly once, with HTTP status"},
     {"shards", cmd_shards, "list, verify, print, export and pack token shards"},
     {"clean", cmd_clean, "read and clean documents alone: see what the filters keep and drop"},
     {"config", cmd_config, "print the configuration reference (every key, its default)"},

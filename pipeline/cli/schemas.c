@@ -5,6 +5,7 @@
 #include "build/build.h"
 #include "clean/clean.h"
 #include "dedup/dedup.h"
+#include "serve/serve.h"
 #include "shard.h"
 
 const tm_config_key *const tm_all_schemas[] = {
@@ -13,5 +14,6 @@ const tm_config_key *const tm_all_schemas[] = {
     tm_dedup_config_keys,
     tm_tokenizer_config_keys,
     tm_clean_config_keys,
+    tm_serve_config_keys,
 };
 const int tm_n_schemas = (int)(sizeof tm_all_schemas / sizeof tm_all_schemas[0]);
