@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
@@ -276,10 +277,10 @@ static int recover(build *b, tm_error *err) {
                     tm_shard_dir_next_name(b->sd));
     }
     rc = tm_shard_dir_adopt(b->sd, j, err);
+    if (rc == 0) tm_info("build_recovered", "dir=%s adopted=%s", b->o->out_dir, shard);
     json_decref(p);
     free(j);
     if (rc < 0) return rc;
-    tm_info("build_recovered", "dir=%s adopted=%s", b->o->out_dir, shard);
   } else if (token != m->n_shards) {
     return tm_err(err, TM_ECORRUPT,
                   "%s: the dedup index was checkpointed at %" PRIu64 " shards but the manifest lists %zu",
@@ -741,6 +742,7 @@ int tm_build_run(const tm_build_options *o, tm_build_result *res, tm_error *err)
   int n_started = 0, commit_started = 0;
   char path[PATH_MAX];
   uint64_t rejected_open = 0;
+  int lock_fd = -1;
 
   int rc = tm_build_expand_inputs(o->inputs, o->n_inputs, defprof, &b->files, &b->n_files, err);
   if (rc < 0) goto out;
@@ -759,6 +761,17 @@ int tm_build_run(const tm_build_options *o, tm_build_result *res, tm_error *err)
   }
   if (rc < 0) goto out;
   if ((rc = tm_io_mkdirs(o->out_dir, err)) < 0) goto out;
+  /* one build per output directory at a time */
+  snprintf(path, sizeof path, "%s/.lock", o->out_dir);
+  lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (lock_fd < 0) {
+    rc = tm_err_sys(err, "%s", path);
+    goto out;
+  }
+  if (flock(lock_fd, LOCK_EX | LOCK_NB) != 0) {
+    rc = tm_err(err, TM_ESTATE, "%s: another build is running on this output directory", o->out_dir);
+    goto out;
+  }
 
   /* tokenizer: given, kept from an earlier run, or trained now */
   snprintf(path, sizeof path, "%s/tokenizer.json", o->out_dir);
@@ -982,6 +995,7 @@ out:
   }
   if (b->dedup) tm_dedup_close(b->dedup);
   if (b->qfd >= 0) close(b->qfd);
+  if (lock_fd >= 0) close(lock_fd);
   tm_tokenizer_free(b->tok);
   tm_build_files_free(b->files, b->n_files);
   free(b->profiles);

@@ -109,7 +109,7 @@ sys.exit(0 if key(a)==key(b) and a['journal']['stats']==b['journal']['stats'] el
 
 # crash safety: SIGKILL at random moments, rerun each time
 for i in $(seq 1 "$KILLS"); do
-  build --threads 2 -o "$work/k" "${inputs[@]}" > /dev/null 2>&1 &
+  "$TOKENMILL" build "${opts[@]}" --threads 2 -o "$work/k" "${inputs[@]}" > /dev/null 2>&1 &
   pid=$!
   ms=$(( (RANDOM % (dur_ms + 1)) + 5 ))
   sleep "$((ms / 1000)).$(printf '%03d' $((ms % 1000)))"
@@ -133,7 +133,7 @@ done
 ok
 
 # SIGINT: clean stop, then continue
-build --threads 1 -o "$work/i" "${inputs[@]}" > "$work/i.out" 2>&1 &
+"$TOKENMILL" build "${opts[@]}" --threads 1 -o "$work/i" "${inputs[@]}" > "$work/i.out" 2>&1 &
 pid=$!
 sleep 0.3
 kill -INT "$pid" 2>/dev/null || true
@@ -142,6 +142,17 @@ rc=0; wait "$pid" || rc=$?
 "$TOKENMILL" shards verify "$work/i" > /dev/null || fail "verify after SIGINT"
 build --threads 1 -o "$work/i" "${inputs[@]}" > /dev/null 2>&1 || fail "rerun after SIGINT"
 same_as_a "$work/i" || fail "shards after SIGINT + rerun differ"
+ok
+
+# a second build on the same output directory is refused while one runs
+"$TOKENMILL" build "${opts[@]}" --threads 1 -o "$work/l" "${inputs[@]}" > /dev/null 2>&1 &
+pid=$!
+for _ in $(seq 1 100); do [ -e "$work/l/.lock" ] && break; sleep 0.05; done
+rc=0; build -o "$work/l" "${inputs[@]}" > /dev/null 2> "$work/l.err" || rc=$?
+wait "$pid" || true
+if [ -e "$work/l/DATACARD.md" ] && [ "$rc" = 0 ]; then :; else
+  [ "$rc" = 1 ] && grep -q "another" "$work/l.err" || fail "concurrent build: exit $rc: $(cat "$work/l.err")"
+fi
 ok
 
 # a different input list is refused
