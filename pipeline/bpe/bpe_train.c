@@ -274,11 +274,6 @@ static int v_add(vocab *v, const uint8_t *b, size_t n, int special) {
   return 0;
 }
 
-static int cmp_u64(const void *a, const void *b) {
-  uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-  return x < y ? -1 : x > y;
-}
-
 typedef struct {
   vocab v;
   uint32_t *sym;      /* all words' symbols */
@@ -404,48 +399,51 @@ int tm_bpe_train(tm_bpe_words *words, const tm_bpe_train_opts *o, tm_tokenizer *
     off += len;
     if (len > 1) windows += len - 1;
   }
-  /* 4. pair counts, and for every pair the words that hold it: sort
-   * (pair index << 32 | word) keys */
-  uint64_t *keys = malloc((windows + 1) * sizeof *keys);
-  if (!keys) goto oom;
-  size_t nk = 0;
+  /* 4. pair counts, and for every pair the words that hold it, as lists
+   * in one array (counting sort by pair slot: words are visited in order,
+   * so each list is sorted and a repeat is its last element) */
   for (size_t i = 0; i < t.nw; i++) {
     const uint32_t *s = t.sym + t.wstart[i];
     for (uint32_t k = 0; k + 1 < t.wlen[i]; k++) {
       size_t slot = pm_slot(&t.pc, (uint64_t)s[k] << 32 | s[k + 1]);
-      if (slot == SIZE_MAX) {
-        free(keys);
-        goto oom;
-      }
+      if (slot == SIZE_MAX) goto oom;
       t.pc.vals[slot] += (int64_t)t.wcount[i];
     }
   }
   /* every pair is in the table now: slots no longer move */
+  size_t nslots = t.pc.mask + 1;
+  uint64_t *start = calloc(nslots + 1, sizeof *start);
+  if (!start) goto oom;
   for (size_t i = 0; i < t.nw; i++) {
     const uint32_t *s = t.sym + t.wstart[i];
     for (uint32_t k = 0; k + 1 < t.wlen[i]; k++)
-      keys[nk++] = (uint64_t)pm_find(&t.pc, (uint64_t)s[k] << 32 | s[k + 1]) << 32 | i;
+      start[pm_find(&t.pc, (uint64_t)s[k] << 32 | s[k + 1]) + 1]++;
   }
-  qsort(keys, nk, sizeof *keys, cmp_u64);
-  t.initial_pos = malloc((nk + 1) * sizeof *t.initial_pos);
-  if (!t.initial_pos) {
-    free(keys);
+  for (size_t i = 0; i < nslots; i++) start[i + 1] += start[i];
+  t.initial_pos = malloc((windows + 1) * sizeof *t.initial_pos);
+  uint64_t *fill = malloc((nslots + 1) * sizeof *fill);
+  if (!t.initial_pos || !fill) {
+    free(start), free(fill);
     goto oom;
   }
-  size_t np = 0;
-  for (size_t i = 0; i < nk;) {
-    size_t slot = keys[i] >> 32, start = np;
-    for (; i < nk && keys[i] >> 32 == slot; i++)
-      if (np == start || t.initial_pos[np - 1] != (uint32_t)keys[i])
-        t.initial_pos[np++] = (uint32_t)keys[i];
-    if (t.pc.vals[slot] > 0 &&
-        heap_push(&t.h, (entry){t.pc.vals[slot], t.pc.keys[slot], t.initial_pos + start,
-                                (uint32_t)(np - start), 0}) < 0) {
-      free(keys);
+  memcpy(fill, start, nslots * sizeof *fill);
+  for (size_t i = 0; i < t.nw; i++) {
+    const uint32_t *s = t.sym + t.wstart[i];
+    for (uint32_t k = 0; k + 1 < t.wlen[i]; k++) {
+      size_t slot = pm_find(&t.pc, (uint64_t)s[k] << 32 | s[k + 1]);
+      if (fill[slot] == start[slot] || t.initial_pos[fill[slot] - 1] != (uint32_t)i)
+        t.initial_pos[fill[slot]++] = (uint32_t)i;
+    }
+  }
+  for (size_t slot = 0; slot < nslots; slot++) {
+    if (t.pc.keys[slot] == UINT64_MAX || t.pc.vals[slot] <= 0) continue;
+    if (heap_push(&t.h, (entry){t.pc.vals[slot], t.pc.keys[slot], t.initial_pos + start[slot],
+                                (uint32_t)(fill[slot] - start[slot]), 0}) < 0) {
+      free(start), free(fill);
       goto oom;
     }
   }
-  free(keys);
+  free(start), free(fill);
 
   /* 5. merges */
   uint8_t *buf = NULL;
