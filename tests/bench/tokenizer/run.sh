@@ -78,5 +78,16 @@ if [ -f "$work/spm.model" ]; then
 fi
 echo "encode ratio tokenmill/hf-tokenizers: $(ratio "$ours" "$hf")x (target >= 10x)"
 echo "encode ratio tokenmill/tiktoken-gpt2: $(ratio "$ours" "$tt")x (target >= 4x)"
+
+echo "== encode, 1 thread, the same vocabulary as tiktoken (its rank files converted by tiktoken_to_hf.py)"
+for m in gpt2 cl100k_base; do
+  "$py" "$here/tiktoken_to_hf.py" "$work/node_modules/tiktoken/encoders/$m.json" "$work/$m.json" \
+    > /dev/null
+  "$enc" "$work/$m.json" "$work/corpus.txt" 1 | tee "$work/ours_$m"
+  node "$here/hf_bench.js" "$work" tiktoken $m "$work/corpus.txt" | tee "$work/tt_$m"
+  a=$(sed 's/.*tokens=\([0-9]*\).*/\1/' "$work/ours_$m"); b=$(sed 's/.*tokens=\([0-9]*\).*/\1/' "$work/tt_$m")
+  echo "encode ratio tokenmill/tiktoken-$m, same vocabulary: $(ratio "$(sed 's/.*mb_per_s=//' "$work/ours_$m")" "$(sed 's/.*mb_per_s=//' "$work/tt_$m")")x; same token count: $([ "$a" = "$b" ] && echo yes || echo "NO ($a vs $b)")"
+done
+echo "== tokenmill alone: whole file as one text, and 2 threads"
 "$enc" "$work/ours30k.json" "$work/corpus.txt" 1 whole
 "$enc" "$work/ours30k.json" "$work/corpus.txt" 2
