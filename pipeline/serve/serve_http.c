@@ -7,6 +7,8 @@
  *   ingest role (ingest_listen, ingest_socket): POST /ingest, GET /healthz
  *   admin role  ([http] listen): GET /metrics, /status, /healthz, /
  *
+ * (Pausing needs a backlog in the pipeline: see over_limit.)
+ *
  * Limits: a request must arrive whole within request_timeout_ms of its
  * first byte (408), an idle keep-alive connection is closed after
  * idle_timeout_ms, bodies over max_request_bytes are refused from their
@@ -32,7 +34,7 @@
 #include "log.h"
 #include "serve_daemon.h"
 
-enum { C_IDLE, C_READING, C_BUSY };
+enum { C_IDLE, C_READING, C_BUSY, C_LINGER };
 
 struct tm_serve_conn {
   union {
@@ -69,7 +71,7 @@ typedef struct {
   uv_write_t req;
   tm_serve_conn *c;
   char *buf;
-  int close_after;
+  int close_after, linger;
 } write_job;
 
 typedef struct {
@@ -168,13 +170,51 @@ static void process(tm_serve_conn *c, const char *data, size_t len);
 static void alloc_cb(uv_handle_t *h, size_t hint, uv_buf_t *buf);
 static void read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf);
 
+/* Lingering close after a refused request: the client may still be
+ * sending (a body we refused); closing at once would reset the connection
+ * and could destroy our response in flight. Shut our side down, discard
+ * what still arrives for up to 2 s, then close. */
+static void linger_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
+  tm_serve_conn *c = s->data;
+  free(buf->base);
+  if (nread < 0 && !c->closing) conn_close(c);
+}
+
+static void linger_timeout(uv_timer_t *t) {
+  tm_serve_conn *c = t->data;
+  if (!c->closing) conn_close(c);
+}
+
+static void shutdown_cb(uv_shutdown_t *req, int status) {
+  tm_serve_conn *c = req->data;
+  free(req);
+  if (c->closing) return;
+  if (status < 0 || c->dead || c->d->stopping) {
+    conn_close(c);
+    return;
+  }
+  uv_timer_start(&c->timer, linger_timeout, 2000, 0);
+  uv_read_start(&c->h.stream, alloc_cb, linger_read);
+}
+
 static void write_cb(uv_write_t *req, int status) {
   write_job *w = (write_job *)req;
   tm_serve_conn *c = w->c;
   free(w->buf);
-  int close_after = w->close_after || status < 0;
+  int close_after = w->close_after || status < 0, linger = w->linger && status >= 0;
   free(w);
   if (c->closing) return;
+  if (linger && !c->dead && !c->d->stopping) {
+    uv_shutdown_t *sr = malloc(sizeof *sr);
+    c->state = C_LINGER;
+    if (sr) {
+      sr->data = c;
+      if (uv_shutdown(sr, &c->h.stream, shutdown_cb) == 0) return;
+      free(sr);
+    }
+    conn_close(c);
+    return;
+  }
   if (close_after || c->dead || c->d->stopping) {
     conn_close(c);
     return;
@@ -197,6 +237,7 @@ static void write_cb(uv_write_t *req, int status) {
 }
 
 static void respond(tm_serve_conn *c, int status, const char *ctype, const char *body, size_t blen, int close_after) {
+  int linger = close_after && status >= 400;
   if (c->closing) return;
   tm_serve_daemon *d = c->d;
   if (d->draining) close_after = 1;
@@ -217,6 +258,7 @@ static void respond(tm_serve_conn *c, int status, const char *ctype, const char 
   w->c = c;
   w->buf = buf;
   w->close_after = close_after;
+  w->linger = linger;
   c->state = C_BUSY;
   uv_timer_stop(&c->timer);
   uv_read_stop(&c->h.stream);
@@ -584,8 +626,13 @@ static int on_message_complete(http_parser *p) {
 
 /* ---- reading ---------------------------------------------------------------------------------- */
 
+/* Over the limit while the pipeline has a backlog: with nothing queued,
+ * bodies keep flowing (a single body larger than queue_bytes must still be
+ * able to arrive; memory stays bounded by max_connections *
+ * max_request_bytes). */
 static int over_limit(tm_serve_daemon *d) {
-  return d->buffered_bytes + tm_serve_pipe_queued_bytes(d->pipe) >= d->lim.queue_bytes;
+  uint64_t q = tm_serve_pipe_queued_bytes(d->pipe);
+  return q > 0 && d->buffered_bytes + q >= d->lim.queue_bytes;
 }
 
 static void process(tm_serve_conn *c, const char *data, size_t len) {

@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -101,7 +102,7 @@ struct tm_serve_pipe {
   /* commit thread state */
   uint64_t j_next, j_events, published_next;
   tm_serve_input *finished; /* committed, to finish once a manifest lists them */
-  int qfd;
+  int qfd, lock_fd;
   uint64_t quarantine_bytes;
   double open_since, last_publish;
   /* shared with the loop, under smu */
@@ -1007,6 +1008,7 @@ int tm_serve_pipe_open(tm_serve_pipe **out, const tm_serve_pipe_options *o, tm_e
   if (!p) return tm_err(err, TM_ENOMEM, "out of memory");
   p->cfg = o->cfg;
   p->qfd = -1;
+  p->lock_fd = -1;
   p->on_finished = o->on_finished;
   p->user = o->user;
   p->seal_age_s = o->seal_age_s;
@@ -1028,6 +1030,12 @@ int tm_serve_pipe_open(tm_serve_pipe **out, const tm_serve_pipe_options *o, tm_e
   int rc = tm_io_mkdirs(p->out_dir, err);
   if (rc == 0) rc = tm_io_mkdirs(p->inbox_dir, err);
   if (rc < 0) return rc;
+  /* one writer per output directory (build takes the same lock) */
+  snprintf(path, sizeof path, "%s/.lock", p->out_dir);
+  p->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (p->lock_fd < 0) return tm_err_sys(err, "%s", path);
+  if (flock(p->lock_fd, LOCK_EX | LOCK_NB) != 0)
+    return tm_err(err, TM_ESTATE, "%s: another serve or build is running on this output directory", p->out_dir);
   snprintf(path, sizeof path, "%s/tokenizer.json", p->out_dir);
   struct stat st;
   if (o->tokenizer_path && o->tokenizer_path[0]) {
@@ -1170,6 +1178,7 @@ int tm_serve_pipe_free(tm_serve_pipe *p, tm_error *err) {
   }
   if (p->dedup) tm_dedup_close(p->dedup);
   if (p->qfd >= 0) close(p->qfd);
+  if (p->lock_fd >= 0) close(p->lock_fd);
   tm_tokenizer_free(p->tok);
   pthread_mutex_destroy(&p->mu);
   pthread_mutex_destroy(&p->smu);
