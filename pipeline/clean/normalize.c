@@ -199,10 +199,15 @@ static int uspace(const unsigned char *s, size_t n) {
 int tm_text_whitespace(const char *in, size_t n, tm_textbuf *out) {
   if (tm_tb_reserve(out, n) < 0) return -TM_ENOMEM;
   const unsigned char *s = (const unsigned char *)in;
-  size_t base = out->len;
+  char *o = out->p + out->len, *start = o;
   int pending_space = 0, newlines = 0;
   for (size_t i = 0; i < n;) {
     unsigned c = s[i];
+    if (c > ' ' && c < 0x80 && !(pending_space | newlines)) { /* the common case */
+      *o++ = (char)c;
+      i++;
+      continue;
+    }
     int sp = 0;
     if (c == ' ' || c == '\t') sp = 1;
     else if (c >= 0xc2) sp = uspace(s + i, n - i);
@@ -217,23 +222,21 @@ int tm_text_whitespace(const char *in, size_t n, tm_textbuf *out) {
       i++;
       continue;
     }
-    /* a visible character: emit the pending separator */
-    if (out->len > base) {
+    /* a visible character after white space: emit the separator owed */
+    if (o > start) {
       if (newlines) {
-        out->p[out->len++] = '\n';
-        if (newlines > 1) out->p[out->len++] = '\n';
+        *o++ = '\n';
+        if (newlines > 1) *o++ = '\n';
       } else if (pending_space) {
-        out->p[out->len++] = ' ';
+        *o++ = ' ';
       }
     }
     newlines = 0;
     pending_space = 0;
-    size_t start = i;
+    *o++ = (char)c;
     i++;
-    while (i < n && s[i] > ' ' && s[i] < 0x80) i++;
-    memcpy(out->p + out->len, in + start, i - start);
-    out->len += i - start;
   }
+  out->len = (size_t)(o - out->p);
   return tm_tb_finish(out);
 }
 

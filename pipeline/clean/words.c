@@ -65,22 +65,38 @@ static int ucls(uint32_t cp) {
   }
 }
 
-static int push(tm_words *w, const char *text, size_t off, size_t len, size_t clen, int flags) {
+/* 64-bit hash of a word: short words (most of them) by a multiply-xorshift
+ * of their bytes, longer ones by XXH3. */
+static inline uint64_t word_hash(const char *s, size_t n) {
+  if (n > 8) return XXH3_64bits(s, n);
+  uint64_t v = 0;
+  memcpy(&v, s, n);
+  v ^= (uint64_t)n << 59;
+  v *= 0x9e3779b97f4a7c15ull;
+  v ^= v >> 32;
+  v *= 0xd6e8feb86659fd93ull;
+  return v ^ (v >> 32);
+}
+
+static int grow(tm_words *w) {
+  size_t cap = w->cap ? w->cap * 2 : 1024;
+  tm_word *nw = realloc(w->w, cap * sizeof *nw);
+  if (!nw) return -TM_ENOMEM;
+  w->w = nw;
+  uint64_t *nh = realloc(w->hash, cap * sizeof *nh);
+  if (!nh) return -TM_ENOMEM;
+  w->hash = nh;
+  w->cap = cap;
+  return 0;
+}
+
+static inline int push(tm_words *w, const char *text, size_t off, size_t len, size_t clen, int flags) {
   w->n_words++;
   size_t max = w->max_words ? w->max_words : 1000000;
   if (w->n >= max) return 0;
-  if (w->n == w->cap) {
-    size_t cap = w->cap ? w->cap * 2 : 1024;
-    tm_word *nw = realloc(w->w, cap * sizeof *nw);
-    if (!nw) return -TM_ENOMEM;
-    w->w = nw;
-    uint64_t *nh = realloc(w->hash, cap * sizeof *nh);
-    if (!nh) return -TM_ENOMEM;
-    w->hash = nh;
-    w->cap = cap;
-  }
+  if (w->n == w->cap && grow(w) < 0) return -TM_ENOMEM;
   w->w[w->n] = (tm_word){(uint32_t)off, (uint32_t)len, (uint32_t)clen, (uint32_t)flags};
-  w->hash[w->n] = XXH3_64bits(text + off, len);
+  w->hash[w->n] = word_hash(text + off, len);
   w->n++;
   return 0;
 }
