@@ -123,7 +123,7 @@ int tm_dedup_params_from_config(const tm_config *c, tm_dedup_params *p, tm_error
 
 uint64_t tm_dedup_params_hash(const tm_dedup_params *p) {
   char buf[256];
-  int n = snprintf(buf, sizeof buf, "minhash-mulshift32 k=%d seed=%llu ngram=%d lc=%d punct=%d "
+  int n = snprintf(buf, sizeof buf, "minhash-mulshift52 k=%d seed=%llu ngram=%d lc=%d punct=%d "
                    "digits=%d cjk=%.6f",
                    p->num_perm, (unsigned long long)p->seed, p->shingle.ngram,
                    p->shingle.lowercase, p->shingle.strip_punct, p->shingle.normalize_digits,

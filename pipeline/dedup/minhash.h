@@ -1,15 +1,20 @@
 /* minhash.h - MinHash signatures and LSH band keys.
  *
- * K permutations of the 64-bit shingle hash space, each a multiply-shift
- * hash  p_k(h) = (a_k * h + b_k mod 2^64) >> 32  with a_k odd. One 64-bit
- * hash per shingle feeds all K; the inner loop is K independent lanes of
- * multiply, add, shift and min, which compilers vectorise (AVX-512: 8 lanes
- * per instruction). Signature value k is the minimum of p_k over the
- * document's shingles, a 32-bit number; an empty shingle set gives all
- * 0xFFFFFFFF. The fraction of equal values between two signatures is an
- * unbiased estimate of the Jaccard similarity of the shingle sets.
+ * K permutations of the shingle hash space, each a multiply-shift hash on the
+ * low 52 bits of the 64-bit shingle hash h:
  *
- * (a_k, b_k) come from splitmix64 seeded with `seed`: the same seed gives
+ *     p_k(h) = ((a_k * h) mod 2^52) >> 20        (a_k odd, < 2^52)
+ *
+ * One 64-bit hash per shingle feeds all K; signature value k is the
+ * minimum of p_k over the document's shingles, a 32-bit number (an empty
+ * shingle set gives all 0xFFFFFFFF). The inner loop is K independent lanes of
+ * one multiply and one min (the shift is applied once, to the minimum): on
+ * CPUs with AVX-512 IFMA that is one vpmadd52luq and one vpminuq per 8
+ * permutations; elsewhere compilers vectorise the portable loop, which gives
+ * identical values. The fraction of equal values between two signatures is
+ * an estimate of the Jaccard similarity of the shingle sets.
+ *
+ * a_k comes from splitmix64 seeded with `seed`: the same seed gives
  * the same permutations on every machine, which the on-disk index and the
  * Python reference (tests/bench/dedup/ref_minhash.py) rely on.
  *
@@ -26,8 +31,7 @@
 
 typedef struct tm_minhash {
   int k;          /* number of permutations */
-  uint64_t *a;    /* k odd multipliers */
-  uint64_t *b;    /* k addends */
+  uint64_t *a;    /* k odd multipliers below 2^52 */
 } tm_minhash;
 
 /* Returns 0, or -1 on allocation failure (k must be >= 1). */
@@ -36,6 +40,10 @@ void tm_minhash_free(tm_minhash *m);
 
 /* sig[0..k) = signature of the n shingle hashes. */
 void tm_minhash_signature(const tm_minhash *m, const uint64_t *hashes, size_t n, uint32_t *sig);
+
+/* The same values without the AVX-512 IFMA path (for tests). */
+void tm_minhash_signature_portable(const tm_minhash *m, const uint64_t *hashes, size_t n,
+                                   uint32_t *sig);
 
 /* Fraction of positions where a and b agree, over k positions. */
 double tm_minhash_similarity(const uint32_t *a, const uint32_t *b, int k);

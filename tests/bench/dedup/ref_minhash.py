@@ -3,7 +3,7 @@
 
 Same normalisation (unicodedata categories), the same word / CJK character
 5-gram shingles hashed with XXH3-64, the same multiply-shift permutations
-(splitmix64-seeded), the same band keys, exact hashes and decision rule, so
+(multiply-shift mod 2^52, splitmix64-seeded multipliers), the same band keys, exact hashes and decision rule, so
 that on the same input it gives the same signatures and the same verdicts as
 `tokenmill dedup` at the default settings. Written plainly, the way a data
 team would write it in Python (dicts of lists for the LSH index).
@@ -32,17 +32,19 @@ def splitmix64(state):
     return state, z ^ (z >> 31)
 
 
+M52 = (1 << 52) - 1
+
+
 def permutations(k, seed):
-    a, b, x = [], [], seed
+    """multipliers a_k: odd, below 2^52; p_k(h) = ((a_k h) mod 2^52) >> 20"""
+    a, x = [], seed
     for _ in range(k):
         x, v = splitmix64(x)
-        a.append(v | 1)
-        x, v = splitmix64(x)
-        b.append(v)
-    return np.array(a, dtype=np.uint64), np.array(b, dtype=np.uint64)
+        a.append((v & M52) | 1)
+    return np.array(a, dtype=np.uint64)
 
 
-A, B = permutations(K, SEED)
+A = permutations(K, SEED)
 
 
 def is_cjk(cp):
@@ -91,8 +93,8 @@ def signature(hashes):
     if len(hashes) == 0:
         return np.full(K, 0xFFFFFFFF, dtype=np.uint32)
     with np.errstate(over="ignore"):
-        v = (hashes[:, None] * A[None, :] + B[None, :]) >> np.uint64(32)
-    return v.min(axis=0).astype(np.uint32)
+        v = (hashes[:, None] * A[None, :]) & np.uint64(M52)
+    return (v.min(axis=0) >> np.uint64(20)).astype(np.uint32)
 
 
 def exact_key(text, units, char_mode):
