@@ -151,3 +151,52 @@ int tm_book_clean(const char *text, size_t n, const tm_book_params *p, tm_textbu
   while (out->len > base && out->p[out->len - 1] == '\n') out->len--;
   return rc < 0 ? rc : tm_tb_finish(out);
 }
+
+/* Is the paragraph t[0..n) (lines split by '\n') hard-wrapped? */
+static int hard_wrapped(const char *t, size_t n) {
+  size_t lines = 0, long_lines = 0, ends = 0;
+  for (size_t i = 0; i < n;) {
+    const char *nl = memchr(t + i, '\n', n - i);
+    size_t e = nl ? (size_t)(nl - t) : n, l = e - i;
+    if (l > 100 || (l && t[i] == '>')) return 0;
+    if (nl) { /* not the last line */
+      lines++;
+      long_lines += l >= 50;
+      ends += l && strchr(".!?:\"'", t[e - 1]) != NULL;
+    }
+    i = e + 1;
+  }
+  /* wrap points fall mid-sentence: most wrapped lines end without a stop */
+  return lines >= 1 && long_lines * 2 >= lines && ends * 2 <= lines;
+}
+
+int tm_unwrap_hard_wraps(const char *t, size_t n, tm_textbuf *out, uint64_t *joined) {
+  if (tm_tb_reserve(out, n) < 0) return -TM_ENOMEM;
+  for (size_t i = 0; i < n;) {
+    /* a paragraph: up to "\n\n" */
+    size_t e = i;
+    for (;;) {
+      const char *nl = memchr(t + e, '\n', n - e);
+      if (!nl) {
+        e = n;
+        break;
+      }
+      e = (size_t)(nl - t);
+      if (e + 1 < n && t[e + 1] == '\n') break;
+      e++;
+    }
+    if (hard_wrapped(t + i, e - i)) {
+      for (size_t k = i; k < e; k++) out->p[out->len++] = t[k] == '\n' ? ' ' : t[k];
+      if (joined) (*joined)++;
+    } else {
+      memcpy(out->p + out->len, t + i, e - i);
+      out->len += e - i;
+    }
+    size_t sep = 0;
+    while (e + sep < n && t[e + sep] == '\n') sep++;
+    memcpy(out->p + out->len, t + e, sep);
+    out->len += sep;
+    i = e + sep;
+  }
+  return tm_tb_finish(out);
+}

@@ -144,6 +144,7 @@ void tm_clean_stats_merge(tm_clean_stats *into, const tm_clean_stats *f) {
   into->c4.too_long_word += f->c4.too_long_word;
   into->c4.javascript += f->c4.javascript;
   into->c4.policy += f->c4.policy;
+  into->unwrapped += f->unwrapped;
   into->book.gutenberg_bytes += f->book.gutenberg_bytes;
   into->book.page_numbers += f->book.page_numbers;
   into->book.running_headers += f->book.running_headers;
@@ -244,7 +245,8 @@ int tm_clean_doc(tm_clean *c, tm_document *d, tm_clean_result *res, tm_rule_trac
   lap(&r, TM_STEP_REPAIR);
 
   /* 2. HTML */
-  if (d->format == TM_DOC_HTML) {
+  int was_html = d->format == TM_DOC_HTML;
+  if (was_html) {
     b = next_buf(&r);
     c->title.len = 0;
     if (tm_html_extract(c->html, r.cur, r.len, b, p->html_title ? &c->title : NULL) < 0) OOM();
@@ -264,7 +266,12 @@ int tm_clean_doc(tm_clean *c, tm_document *d, tm_clean_result *res, tm_rule_trac
   adopt(&r, b, "whitespace");
   lap(&r, TM_STEP_NORMALIZE);
 
-  /* 4. source rules */
+  /* 4. hard wraps (plain text only: HTML lines are block elements), source rules */
+  if (p->unwrap_enabled && !was_html) {
+    b = next_buf(&r);
+    if (tm_unwrap_hard_wraps(r.cur, r.len, b, &c->st.unwrapped) < 0) OOM();
+    adopt(&r, b, "unwrap");
+  }
   if (p->book_enabled) {
     b = next_buf(&r);
     if (tm_book_clean(r.cur, r.len, &p->book, b, &c->st.book) < 0) OOM();

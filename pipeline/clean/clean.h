@@ -12,7 +12,8 @@
  *   2. HTML to text when doc.format is HTML (html_text.h); the title goes to
  *      metadata "title"
  *   3. NFKC (or NFC) on non-ASCII text, then whitespace (normalize.h)
- *   4. source rules: books (Gutenberg, page numbers, running headers,
+ *   4. hard-wrapped paragraphs of plain text joined (source_rules.h);
+ *      source rules: books (Gutenberg, page numbers, running headers,
  *      hyphenation, unwrapping) or social (URLs, mentions, hashtags, floods)
  *   5. C4 line filter (boilerplate lines; c4.h)
  *   6. language id (langid.h): metadata "lang"/"lang_conf", doc.lang; with an
@@ -57,7 +58,7 @@ typedef struct tm_clean_params {
   tm_norm_form norm;
   int html_title;
   int html_parser;       /* tm_html_backend */
-  int book_enabled, social_enabled, c4_enabled, gq_enabled, gr_enabled, fw_enabled, pii_enabled;
+  int unwrap_enabled, book_enabled, social_enabled, c4_enabled, gq_enabled, gr_enabled, fw_enabled, pii_enabled;
   int langid_enabled;
   tm_book_params book;
   tm_social_params social;
@@ -135,6 +136,7 @@ typedef struct tm_clean_stats {
   tm_repair_counts repair;
   tm_c4_counts c4;
   tm_book_counts book;
+  uint64_t unwrapped;
   tm_social_counts social;
   tm_pii_counts pii;
   uint64_t step_ns[TM_STEP_COUNT]; /* with timing on */

@@ -25,6 +25,7 @@ const tm_config_key tm_clean_config_keys[] = {
     {S, "max_record_bytes", TM_CFG_SIZE, "64M", "a line/document/record larger than this is rejected and counted"},
     {S, "max_decompressed_bytes", TM_CFG_SIZE, "256G", "refuse a compressed input that expands beyond this"},
     {S, "max_decompression_ratio", TM_CFG_FLOAT, "1000", "refuse a compressed input that expands more than this (after 64 MiB)"},
+    {S, "unwrap_hard_wraps", TM_CFG_BOOL, "true", "join the lines of plain-text paragraphs wrapped at a fixed width (e-mail) before C4"},
     {S, "books", TM_CFG_BOOL, "false", "book rules (below)"},
     {S, "books_gutenberg", TM_CFG_BOOL, "true", "drop the Project Gutenberg licence header and footer"},
     {S, "books_page_numbers", TM_CFG_BOOL, "true", "drop lines that are only a page number"},
@@ -101,6 +102,7 @@ typedef struct {
 static const preset_kv books_preset[] = {
     {"source", "book"},
     {"books", "true"},
+    {"unwrap_hard_wraps", "false"}, /* books_unwrap joins every paragraph */
     {"c4", "false"},
     {"fineweb", "false"},
     {"gopher_max_doc_words", "100000000"},
@@ -115,7 +117,11 @@ static const preset_kv social_preset[] = {
     {"c4", "false"},
     {"fineweb", "false"},
     {"gopher_min_doc_words", "5"},
+    {"unwrap_hard_wraps", "false"},
     {"gopher_min_stop_words", "0"},          /* "Or is it?" has none of the 8 */
+    {"gopher_min_avg_word_length", "2"},     /* "You will be run over by a bus." */
+    {"gopher_max_symbol_word_ratio", "0.3"}, /* hashtags, "will be... interesting" */
+    {"gopher_min_alpha_words_ratio", "0.6"}, /* "strikes 9 out of 10!" in 8 words */
     {"gopher_max_ellipsis_lines_ratio", "-1"}, /* a one-line post ending in "..." */
     {"gopher_top_2_gram", "-1"},             /* "of the" twice in 12 words is normal */
     {"gopher_top_3_gram", "-1"},
@@ -148,6 +154,7 @@ static const field fields[] = {
     {"max_record_bytes", F_U64, P(reader.max_record_bytes)},
     {"max_decompressed_bytes", F_U64, P(reader.max_decompressed_bytes)},
     {"max_decompression_ratio", F_DBL, P(reader.max_ratio)},
+    {"unwrap_hard_wraps", F_BOOL, P(unwrap_enabled)},
     {"books", F_BOOL, P(book_enabled)},
     {"books_gutenberg", F_BOOL, P(book.gutenberg)},
     {"books_page_numbers", F_BOOL, P(book.page_numbers)},

@@ -36,6 +36,15 @@ typedef struct tm_book_counts {
 int tm_book_clean(const char *text, size_t n, const tm_book_params *p, tm_textbuf *out,
                   tm_book_counts *c);
 
+/* ---- hard-wrapped plain text (e-mail bodies, text files) ------------------
+ * A paragraph whose lines were wrapped at a fixed width (at least two lines,
+ * none longer than 100 bytes; of all lines but the last, at least half 50
+ * bytes or more and at most half ending in . ! ? : or a quote; none quoted
+ * with '>') is joined into one line, so that line-level
+ * rules (C4) judge sentences rather than wrap points. Other paragraphs are
+ * copied. *joined counts the paragraphs joined. */
+int tm_unwrap_hard_wraps(const char *text, size_t n, tm_textbuf *out, uint64_t *joined);
+
 /* ---- social ---------------------------------------------------------------
  * urls      http(s)://... and www.... tokens: keep, normalise (replaced by
  *           "<URL>") or remove.

@@ -278,7 +278,8 @@ static json_t *stats_json(const ctx *c, const tm_clean_params *p, int timing) {
                 "bytes_read", (json_int_t)c->reader.bytes_in, "bytes_decoded",
                 (json_int_t)c->reader.bytes_decoded));
   json_t *counts = json_pack(
-      "{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}",
+      "{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}",
+      "paragraphs_unwrapped", (json_int_t)s->unwrapped,
       "utf8_invalid", (json_int_t)s->repair.invalid, "controls_removed", (json_int_t)s->repair.controls,
       "c4_lines_in", (json_int_t)s->c4.lines_in, "c4_lines_removed", (json_int_t)s->c4.lines_removed,
       "c4_no_terminal_punct", (json_int_t)s->c4.no_terminal_punct, "c4_too_few_words",

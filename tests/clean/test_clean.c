@@ -184,6 +184,25 @@ static void test_books(void) {
   tm_tb_free(&out);
 }
 
+static void test_unwrap(void) {
+  const char *mail =
+      "Hi all,\n\n"
+      "I have been trying to get the new release to build on my old laptop but\n"
+      "the compiler keeps failing with an error about a missing header file in\n"
+      "the network module. Has anyone else seen this?\n\n"
+      "> quoted text that is wrapped at a fixed width and should stay as it is\n"
+      "> because it is a quotation of an earlier message in the thread here\n\n"
+      "One sentence per line stays.\nAnother sentence on its own line stays too.\n";
+  tm_textbuf out = {0};
+  uint64_t j = 0;
+  tm_unwrap_hard_wraps(mail, strlen(mail), &out, &j);
+  CHECKF(j == 1 && strstr(out.p, "laptop but the compiler keeps failing with an error about a missing header file in the network module.") &&
+             strstr(out.p, "fixed width and should stay as it is\n> because") &&
+             strstr(out.p, "stays.\nAnother"),
+         "j=%llu '%s'", (unsigned long long)j, out.p);
+  tm_tb_free(&out);
+}
+
 static void test_pii(void) {
   tm_pii_params p = {"<EMAIL>", "<IP>", "<IP6>", "<PHONE>"};
   struct {
@@ -308,6 +327,7 @@ int main(int argc, char **argv) {
   test_social();
   test_books();
   test_pii();
+  test_unwrap();
   test_random();
   if (argc > 1) test_profiles(argv[1]);
   return tm_test_finish("test_clean");
