@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
 # tokenmill-train vs PyTorch (CPU) vs OpenBLAS sgemm alone, in the same run.
 #
-# Usage: tests/bench/train/run_bench.sh [BUILD_DIR] [STEPS]
+# Usage: tests/bench/train/run_bench.sh [BUILD_DIR] [STEPS] [REPEAT] [CONFIGS]
 #   BUILD_DIR  a Release build with tokenmill-train (default: build)
 #   STEPS      timed steps per measurement after 1 warmup step (default 3)
+#   REPEAT     each measurement is taken REPEAT times (default 2), the
+#              fastest kept, for every system alike: on a shared machine the
+#              minimum is the least disturbed figure
+#   CONFIGS    "S M" (default), or one of them
 #
 # For configs S (4 layers, d 256, 4 heads) and M (6 layers, d 384, 6 heads),
 # T 256, V 8192, B 8, with 1 and 2 threads, prints
@@ -18,6 +22,8 @@
 set -euo pipefail
 BUILD=${1:-build}
 STEPS=${2:-3}
+REPEAT=${3:-2}
+CONFIGS=${4:-S M}
 HERE=$(cd "$(dirname "$0")" && pwd)
 TRAIN=$BUILD/trainer/tokenmill-train
 PY=/usr/bin/python3
@@ -28,18 +34,31 @@ if [ -z "${OPENBLAS_CORETYPE:-}" ]; then
   if grep -q avx512f /proc/cpuinfo; then export OPENBLAS_CORETYPE=SKYLAKEX
   elif grep -q avx2 /proc/cpuinfo; then export OPENBLAS_CORETYPE=HASWELL; fi
 fi
+echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(nproc) cores, OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-auto}"
 
 field() { sed -n "s/.* $1=\([^ ]*\).*/\1/p"; }
+# best LINE of REPEAT runs of a command (lowest ms_per_step)
+best_of() {
+  local best="" b=""
+  for _ in $(seq 1 "$REPEAT"); do
+    local line ms
+    line=$("$@")
+    ms=$(echo "$line" | field ms_per_step)
+    if [ -z "$best" ] || awk -v a="$ms" -v b="$b" 'BEGIN { exit !(a < b) }'; then best=$line; b=$ms; fi
+  done
+  echo "$best"
+}
 
 for cfg in "S 4 256 4" "M 6 384 6"; do
   set -- $cfg
+  case " $CONFIGS " in *" $1 "*) ;; *) continue ;; esac
   name=$1 L=$2 D=$3 H=$4
   for th in 1 2; do
     args="--layers $L --d-model $D --heads $H --seq-len 256 --vocab 8192 --batch 8 --steps $STEPS --threads $th"
-    ours=$("$TRAIN" bench $args --matmuls)
-    t_pt=$($PY "$HERE/bench_torch.py" $args)
-    t_omp=$(LD_LIBRARY_PATH=$OMPLIB $PY "$HERE/bench_torch.py" $args)
+    ours=$(best_of "$TRAIN" bench $args --matmuls)
+    t_pt=$(best_of $PY "$HERE/bench_torch.py" $args)
+    t_omp=$(best_of env LD_LIBRARY_PATH=$OMPLIB $PY "$HERE/bench_torch.py" $args)
     o_tps=$(echo "$ours" | field tokens_per_s)
     p1=$(echo "$t_pt" | field tokens_per_s)
     p2=$(echo "$t_omp" | field tokens_per_s)
@@ -54,3 +73,4 @@ for cfg in "S 4 256 4" "M 6 384 6"; do
         'BEGIN { printf "RESULT config=%s threads=%s ours_tokens_per_s=%d torch_best_tokens_per_s=%d ratio=%.2f matmul_only_ms=%s step_ms=%s non_matmul_share=%.3f kernels_plus_adamw_share=%.3f\n", n, t, o, b, o / b, m, s, (s - m) / s, (k + a) / s }'
   done
 done
+echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
