@@ -136,10 +136,13 @@ int tm_c4_apply(const char *text, size_t n, const tm_c4_params *p, int cjk, tm_t
       continue;
     }
     if (counts) counts->lines_in++;
-    if (p->remove_citations) {
+    if (p->remove_citations && memchr(s, '[', l)) {
       l = strip_citations(s, l, buf);
       s = buf;
     }
+    /* datatrove's order: punctuation, words, word length remove the line
+     * before anything else is looked at; then lorem ipsum, javascript, the
+     * curly bracket, policy notices */
     const char *why = NULL;
     size_t words, longest;
     if (p->filter_no_terminal_punct && !tm_ends_terminal_punct(s, l, 0)) why = "punct";
@@ -148,14 +151,17 @@ int tm_c4_apply(const char *text, size_t n, const tm_c4_params *p, int cjk, tm_t
       if (p->min_words_per_line > 0 && words < (size_t)p->min_words_per_line) why = "words";
       else if (p->max_word_length > 0 && longest > (size_t)p->max_word_length) why = "long";
     }
-    for (size_t k = 0; k < l; k++) low[k] = (char)((s[k] >= 'A' && s[k] <= 'Z') ? s[k] + 32 : s[k]);
-    if (p->filter_lorem_ipsum && has(low, l, "lorem ipsum")) lorem = 1;
-    if (!why && p->filter_javascript && has(low, l, "javascript")) why = "js";
-    if (!why && p->filter_policy && memchr(low, ' ', l) &&
-        (has(low, l, "terms of use") || has(low, l, "privacy policy") ||
-         has(low, l, "cookie policy") || has(low, l, "uses cookies") ||
-         has(low, l, "use of cookies") || has(low, l, "use cookies")))
-      why = "policy";
+    if (!why) {
+      for (size_t k = 0; k < l; k++) low[k] = (char)((s[k] >= 'A' && s[k] <= 'Z') ? s[k] + 32 : s[k]);
+      if (p->filter_lorem_ipsum && has(low, l, "lorem ipsum")) lorem = 1;
+      if (p->filter_javascript && has(low, l, "javascript")) why = "js";
+      else if (p->filter_curly_bracket && memchr(s, '{', l)) curly = 1;
+      if (!why && p->filter_policy &&
+          (has(low, l, "terms of use") || has(low, l, "privacy policy") ||
+           has(low, l, "cookie policy") || has(low, l, "use of cookies") ||
+           has(low, l, "use cookies") || has(low, l, "uses cookies")))
+        why = "policy";
+    }
     if (why) {
       if (counts) {
         counts->lines_removed++;
@@ -168,7 +174,6 @@ int tm_c4_apply(const char *text, size_t n, const tm_c4_params *p, int cjk, tm_t
       }
       continue;
     }
-    if (p->filter_curly_bracket && memchr(s, '{', l)) curly = 1;
     if (p->n_bad_words && !bad && has_bad_word(p, s, l)) bad = 1;
     nsent += sentences(s, l);
     if (out->len > base && tm_tb_puts(out, blank_pending ? "\n\n" : "\n") < 0) {

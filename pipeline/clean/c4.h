@@ -8,9 +8,11 @@
  * ("terms of use", "privacy policy", "cookie policy", "uses cookies", "use
  * of cookies", "use cookies"). Words in CJK text are characters.
  *
- * Document level, the rule named in *drop:
- *   c4.lorem_ipsum      "lorem ipsum" anywhere
- *   c4.curly_bracket    a "{" in a kept line (code, not prose)
+ * Document level, the rule named in *drop (lorem ipsum and the curly bracket
+ * are looked for in lines that passed the punctuation, word-count and
+ * word-length rules, as datatrove does):
+ *   c4.lorem_ipsum      "lorem ipsum"
+ *   c4.curly_bracket    a "{" (code, not prose)
  *   c4.bad_words        a word from the bad-words list (whole word, ASCII
  *                       case-insensitive)
  *   c4.too_few_sentences fewer than min_num_sentences sentences in kept lines
