@@ -944,7 +944,7 @@ static int requeue(tm_serve_pipe *p, tm_error *err) {
     free(v);
     return rc;
   }
-  qsort(v, n, sizeof *v, cmp_found);
+  if (n) qsort(v, n, sizeof *v, cmp_found);
   p->next_seq = p->j_next;
   size_t requeued = 0, finished = 0;
   for (size_t i = 0; i < n && rc == 0; i++) {

@@ -63,7 +63,7 @@ int tm_serve_spool_scan(const char *dir, tm_serve_pipe *p, int profile, uint64_t
     if (!(names[n] = strdup(e->d_name))) break;
     n++;
   }
-  qsort(names, n, sizeof *names, cmp_str);
+  if (n) qsort(names, n, sizeof *names, cmp_str);
   struct timespec now;
   clock_gettime(CLOCK_REALTIME, &now);
   int claimed = 0, rc = 0;
