@@ -34,6 +34,7 @@
 #include <getopt.h>
 #include <jansson.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,7 +55,7 @@
 static void usage(FILE *f) {
   fprintf(f,
           "usage: tokenmill dedup [-c CONFIG] -o OUT [--index DIR] [--set dedup.KEY=VALUE]...\n"
-          "                       [--max-line-bytes N] INPUT.jsonl...   ('-' reads stdin)\n\n"
+          "                       [--max-line-bytes N] [--threads N] INPUT.jsonl...  (- = stdin)\n\n"
           "Removes exact and near-duplicate documents (MinHash-LSH); the first one seen is\n"
           "kept. Input lines are JSON objects with \"text\" and \"id\".\n\n"
           "  -c, --config FILE      INI configuration ([dedup] keys: tokenmill config --reference)\n"
@@ -62,6 +63,8 @@ static void usage(FILE *f) {
           "      --index DIR        persistent index: documents of earlier runs count as seen\n"
           "      --set S.K=V        override one configuration key\n"
           "      --max-line-bytes N longer input lines are rejected (default 64M)\n"
+          "      --threads N        worker threads that parse and sign documents (default:\n"
+          "                         the CPUs; verdicts do not depend on it)\n"
           "exit: 0 ok, 1 runtime error, 2 usage, 3 some lines were malformed (OUT/quarantine/)\n");
 }
 
@@ -158,20 +161,59 @@ static int read_line(FILE *f, char **buf, size_t *cap, size_t *len, size_t max, 
   }
 }
 
+/* One input line on its way through the stage. Workers fill everything
+ * from `j` on; the main thread commits items in input order. */
+typedef struct item {
+  const char *path;
+  uint64_t lineno;
+  char *line; /* malloc'd copy; NULL for a line over the limit */
+  size_t len;
+  json_t *j;
+  const char *id, *text;
+  size_t id_len, text_len;
+  char idbuf[64];
+  char *id_alloc;
+  char reason[256]; /* why the line is malformed; "" when it is fine */
+  int prep_rc;      /* tm_dedup_prepare's result (parallel mode) */
+  tm_error prep_err;
+  tm_dedup_prepared pr;
+} item;
+
+enum { BATCH_ITEMS = 256, BATCH_BYTES = 4 << 20 };
+enum { B_FREE = 0, B_FILLED, B_TAKEN, B_DONE };
+
+typedef struct batch {
+  item it[BATCH_ITEMS];
+  size_t n, bytes;
+  uint32_t *sigs; /* BATCH_ITEMS x num_perm */
+  int state;
+} batch;
+
 typedef struct run {
   tm_dedup *d;
   outfile kept, dups, quar;
   uint64_t malformed, lines;
   int quar_open;
   const char *out_dir;
+  /* parallel mode: batches in a ring, workers prepare, main commits */
+  int nthreads; /* 0: everything on the main thread (tm_dedup_process) */
+  pthread_t *tids;
+  batch *ring;
+  int nb;
+  uint64_t next_fill, next_commit;
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  int quit;
 } run;
 
 static int quarantine(run *r, const char *file, uint64_t line, const char *reason,
                       tm_error *err) {
   r->malformed++;
-  if (r->malformed <= 20)
-    tm_warn("dedup_malformed", "file=%s line=%llu reason=\"%s\"", file, (unsigned long long)line,
-            reason);
+  if (r->malformed <= 20) {
+    char q[300];
+    tm_warn("dedup_malformed", "file=%s line=%llu reason=%s", file, (unsigned long long)line,
+            tm_log_quote(q, sizeof q, reason));
+  }
   if (!r->quar_open) {
     char qdir[PATH_MAX];
     snprintf(qdir, sizeof qdir, "%s/quarantine", r->out_dir);
@@ -186,78 +228,255 @@ static int quarantine(run *r, const char *file, uint64_t line, const char *reaso
                        err);
 }
 
+/* Parse the line: text, id (string, integer, or FILE:LINE), or a reason. */
+static void parse_item(item *it, size_t max_line) {
+  it->reason[0] = 0;
+  if (!it->line) {
+    snprintf(it->reason, sizeof it->reason, "line longer than %zu bytes", max_line);
+    return;
+  }
+  json_error_t je;
+  it->j = json_loadb(it->line, it->len, JSON_ALLOW_NUL, &je);
+  json_t *text = it->j ? json_object_get(it->j, "text") : NULL;
+  if (!it->j || !json_is_string(text)) {
+    if (!it->j)
+      snprintf(it->reason, sizeof it->reason, "invalid JSON at column %d: %s", je.column, je.text);
+    else snprintf(it->reason, sizeof it->reason, "no \"text\" string");
+    return;
+  }
+  it->text = json_string_value(text);
+  it->text_len = json_string_length(text);
+  json_t *jid = json_object_get(it->j, "id");
+  if (json_is_string(jid)) {
+    it->id = json_string_value(jid);
+    it->id_len = json_string_length(jid);
+  } else if (json_is_integer(jid)) {
+    it->id_len = (size_t)snprintf(it->idbuf, sizeof it->idbuf, "%" JSON_INTEGER_FORMAT,
+                                  json_integer_value(jid));
+    it->id = it->idbuf;
+  } else {
+    int n = asprintf(&it->id_alloc, "%s:%llu", it->path, (unsigned long long)it->lineno);
+    if (n < 0) {
+      it->id_alloc = NULL;
+      snprintf(it->reason, sizeof it->reason, "out of memory");
+      return;
+    }
+    it->id_len = (size_t)n;
+    it->id = it->id_alloc;
+  }
+}
+
+static void free_item(item *it) {
+  json_decref(it->j);
+  free(it->line);
+  free(it->id_alloc);
+  memset(it, 0, sizeof *it);
+}
+
+/* Judge one parsed item (in input order) and write its outputs. */
+static int commit_item(run *r, item *it, tm_error *err) {
+  if (it->reason[0]) return quarantine(r, it->path, it->lineno, it->reason, err);
+  tm_dedup_verdict v;
+  int rc;
+  if (!r->nthreads) {
+    rc = tm_dedup_process(r->d, it->id, it->id_len, it->text, it->text_len, &v, err);
+  } else if (it->prep_rc < 0) {
+    *err = it->prep_err;
+    rc = it->prep_rc;
+  } else {
+    rc = tm_dedup_commit(r->d, it->id, it->id_len, &it->pr, &v, err);
+  }
+  if (rc == -TM_ELIMIT) return quarantine(r, it->path, it->lineno, err->msg, err);
+  if (rc < 0) return tm_err_prefix(err, "%s:%llu: ", it->path, (unsigned long long)it->lineno);
+  if (v.kind == TM_DEDUP_UNIQUE && !v.lines_removed) { /* the input line, as it was */
+    rc = out_put(&r->kept, it->line, it->len, err);
+    if (rc == 0) rc = out_put(&r->kept, "\n", 1, err);
+  } else if (v.kind == TM_DEDUP_UNIQUE) { /* repeated lines were removed */
+    json_object_set_new(it->j, "text", json_stringn(v.text, v.len));
+    rc = put_json_line(&r->kept, json_incref(it->j), err);
+  } else {
+    json_t *o = v.duplicate_of ? json_string(v.duplicate_of) : json_null();
+    json_t *sim = v.kind == TM_DEDUP_LINES ? json_null() : json_real(v.similarity);
+    rc = put_json_line(&r->dups,
+                       json_pack("{s:s%, s:o, s:s, s:o}", "id", it->id, it->id_len,
+                                 "duplicate_of", o, "kind", tm_dedup_kind_name(v.kind),
+                                 "similarity", sim),
+                       err);
+  }
+  return rc;
+}
+
+static size_t g_max_line; /* for parse_item in the workers */
+
+static void *worker_main(void *arg) {
+  run *r = arg;
+  tm_dedup_worker *w = tm_dedup_worker_new(r->d);
+  int k = tm_dedup_num_perm(r->d);
+  for (;;) {
+    pthread_mutex_lock(&r->mu);
+    batch *b = NULL;
+    while (!r->quit) { /* the oldest filled batch */
+      for (uint64_t s = r->next_commit; s < r->next_fill && !b; s++)
+        if (r->ring[s % (uint64_t)r->nb].state == B_FILLED) b = &r->ring[s % (uint64_t)r->nb];
+      if (b) break;
+      pthread_cond_wait(&r->cv, &r->mu);
+    }
+    if (!b) {
+      pthread_mutex_unlock(&r->mu);
+      break;
+    }
+    b->state = B_TAKEN;
+    pthread_mutex_unlock(&r->mu);
+    for (size_t i = 0; i < b->n; i++) {
+      item *it = &b->it[i];
+      parse_item(it, g_max_line);
+      if (it->reason[0]) continue;
+      if (!w) {
+        it->prep_rc = tm_err(&it->prep_err, TM_ENOMEM, "dedup worker: out of memory");
+        continue;
+      }
+      it->prep_rc = tm_dedup_prepare(w, it->text, it->text_len, &it->pr,
+                                     b->sigs + i * (size_t)k, &it->prep_err);
+    }
+    pthread_mutex_lock(&r->mu);
+    b->state = B_DONE;
+    pthread_cond_broadcast(&r->cv);
+    pthread_mutex_unlock(&r->mu);
+  }
+  tm_dedup_worker_free(w);
+  return NULL;
+}
+
+/* Commit the oldest batch in flight (waiting for its workers). */
+static int commit_oldest(run *r, tm_error *err) {
+  batch *b = &r->ring[r->next_commit % (uint64_t)r->nb];
+  if (r->nthreads) {
+    pthread_mutex_lock(&r->mu);
+    while (b->state != B_DONE) pthread_cond_wait(&r->cv, &r->mu);
+    pthread_mutex_unlock(&r->mu);
+  } else {
+    for (size_t i = 0; i < b->n; i++) parse_item(&b->it[i], g_max_line);
+  }
+  int rc = 0;
+  for (size_t i = 0; i < b->n; i++) {
+    if (rc == 0) rc = commit_item(r, &b->it[i], err);
+    free_item(&b->it[i]);
+  }
+  b->n = b->bytes = 0;
+  pthread_mutex_lock(&r->mu);
+  b->state = B_FREE;
+  r->next_commit++;
+  pthread_mutex_unlock(&r->mu);
+  return rc;
+}
+
+/* Hand the batch being filled to the workers. */
+static void submit(run *r) {
+  batch *b = &r->ring[r->next_fill % (uint64_t)r->nb];
+  if (!b->n) return;
+  pthread_mutex_lock(&r->mu);
+  b->state = B_FILLED;
+  r->next_fill++;
+  pthread_cond_broadcast(&r->cv);
+  pthread_mutex_unlock(&r->mu);
+}
+
+static int add_line(run *r, const char *path, uint64_t lineno, const char *line, size_t len,
+                    int too_long, tm_error *err) {
+  batch *b = &r->ring[r->next_fill % (uint64_t)r->nb];
+  item *it = &b->it[b->n];
+  memset(it, 0, sizeof *it);
+  it->path = path;
+  it->lineno = lineno;
+  if (!too_long) {
+    if (!(it->line = malloc(len + 1))) return tm_err(err, TM_ENOMEM, "%s: out of memory", path);
+    memcpy(it->line, line, len);
+    it->line[len] = 0;
+    it->len = len;
+  }
+  b->n++;
+  b->bytes += len;
+  if (b->n == BATCH_ITEMS || b->bytes >= BATCH_BYTES) {
+    submit(r);
+    /* the next slot must be free: commit the oldest while it is in flight */
+    if (r->next_fill - r->next_commit == (uint64_t)r->nb || !r->nthreads) {
+      int rc = commit_oldest(r, err);
+      if (rc < 0) return rc;
+    }
+  }
+  return 0;
+}
+
+static int drain(run *r, tm_error *err) {
+  submit(r);
+  int rc = 0;
+  while (r->next_commit < r->next_fill) {
+    int c = commit_oldest(r, err);
+    if (rc == 0) rc = c;
+  }
+  return rc;
+}
+
 static int process_file(run *r, const char *path, size_t max_line, tm_error *err) {
   FILE *f = strcmp(path, "-") ? fopen(path, "rb") : stdin;
   if (!f) return tm_err_sys(err, "%s: open", path);
-  char *buf = NULL, idbuf[64];
+  char *buf = NULL;
   size_t cap = 0, len;
   uint64_t lineno = 0;
   int too_long, rc = 0, got;
   while ((got = read_line(f, &buf, &cap, &len, max_line, &too_long)) == 1) {
     lineno++;
     r->lines++;
-    char reason[256];
-    if (too_long) {
-      snprintf(reason, sizeof reason, "line longer than %zu bytes", max_line);
-      if ((rc = quarantine(r, path, lineno, reason, err)) < 0) break;
-      continue;
-    }
-    if (len == 0) continue; /* blank line */
-    json_error_t je;
-    json_t *j = json_loadb(buf, len, JSON_ALLOW_NUL, &je);
-    json_t *text = j ? json_object_get(j, "text") : NULL;
-    if (!j || !json_is_string(text)) {
-      if (!j) snprintf(reason, sizeof reason, "invalid JSON at column %d: %s", je.column, je.text);
-      else snprintf(reason, sizeof reason, "no \"text\" string");
-      json_decref(j);
-      if ((rc = quarantine(r, path, lineno, reason, err)) < 0) break;
-      continue;
-    }
-    json_t *jid = json_object_get(j, "id");
-    const char *id;
-    size_t id_len;
-    char *fallback = NULL;
-    if (json_is_string(jid)) {
-      id = json_string_value(jid);
-      id_len = json_string_length(jid);
-    } else if (json_is_integer(jid)) {
-      id_len = (size_t)snprintf(idbuf, sizeof idbuf, "%" JSON_INTEGER_FORMAT, json_integer_value(jid));
-      id = idbuf;
-    } else {
-      id_len = (size_t)asprintf(&fallback, "%s:%llu", path, (unsigned long long)lineno);
-      id = fallback;
-    }
-    tm_dedup_verdict v;
-    rc = tm_dedup_process(r->d, id, id_len, json_string_value(text), json_string_length(text),
-                          &v, err);
-    if (rc == 0) {
-      if (v.kind == TM_DEDUP_UNIQUE && !v.lines_removed) { /* the input line, as it was */
-        rc = out_put(&r->kept, buf, len, err);
-        if (rc == 0) rc = out_put(&r->kept, "\n", 1, err);
-      } else if (v.kind == TM_DEDUP_UNIQUE) { /* repeated lines were removed */
-        json_object_set_new(j, "text", json_stringn(v.text, v.len));
-        rc = put_json_line(&r->kept, json_incref(j), err);
-      } else {
-        json_t *o = v.duplicate_of ? json_string(v.duplicate_of) : json_null();
-        json_t *sim = v.kind == TM_DEDUP_LINES ? json_null() : json_real(v.similarity);
-        rc = put_json_line(&r->dups,
-                           json_pack("{s:s%, s:o, s:s, s:o}", "id", id, id_len, "duplicate_of",
-                                     o, "kind", tm_dedup_kind_name(v.kind), "similarity", sim),
-                           err);
-      }
-    } else if (rc == -TM_ELIMIT) { /* this document only */
-      rc = quarantine(r, path, lineno, err->msg, err);
-    }
-    free(fallback);
-    json_decref(j);
-    if (rc < 0) break;
+    if (len == 0 && !too_long) continue; /* blank line */
+    if ((rc = add_line(r, path, lineno, buf, len, too_long, err)) < 0) break;
   }
   if (got < 0 && rc == 0) rc = tm_err(err, TM_ENOMEM, "%s: out of memory", path);
-  if (rc == 0 && ferror(f)) rc = tm_err_sys(err, "%s: read near line %llu", path, (unsigned long long)lineno);
+  if (rc == 0 && ferror(f))
+    rc = tm_err_sys(err, "%s: read near line %llu", path, (unsigned long long)lineno);
   if (f != stdin) fclose(f);
   free(buf);
-  if (rc < 0) tm_err_prefix(err, "%s:%llu: ", path, (unsigned long long)lineno);
   return rc;
+}
+
+static int start_workers(run *r, int nthreads, tm_error *err) {
+  r->nthreads = nthreads;
+  r->nb = nthreads ? 2 * nthreads + 2 : 1;
+  r->ring = calloc((size_t)r->nb, sizeof *r->ring);
+  if (!r->ring) return tm_err(err, TM_ENOMEM, "out of memory");
+  for (int i = 0; i < r->nb; i++) {
+    r->ring[i].sigs = malloc(sizeof(uint32_t) * BATCH_ITEMS * (size_t)tm_dedup_num_perm(r->d));
+    if (!r->ring[i].sigs) return tm_err(err, TM_ENOMEM, "out of memory");
+  }
+  pthread_mutex_init(&r->mu, NULL);
+  pthread_cond_init(&r->cv, NULL);
+  if (!nthreads) return 0;
+  json_object_seed(0); /* before any thread builds objects */
+  r->tids = calloc((size_t)nthreads, sizeof *r->tids);
+  if (!r->tids) return tm_err(err, TM_ENOMEM, "out of memory");
+  for (int i = 0; i < nthreads; i++)
+    if (pthread_create(&r->tids[i], NULL, worker_main, r) != 0) {
+      r->nthreads = i;
+      return tm_err(err, TM_ENOMEM, "cannot start worker thread %d", i);
+    }
+  return 0;
+}
+
+static void stop_workers(run *r) {
+  if (!r->ring) return;
+  pthread_mutex_lock(&r->mu);
+  r->quit = 1;
+  pthread_cond_broadcast(&r->cv);
+  pthread_mutex_unlock(&r->mu);
+  for (int i = 0; i < r->nthreads; i++) pthread_join(r->tids[i], NULL);
+  for (int i = 0; i < r->nb; i++) {
+    for (size_t k = 0; k < r->ring[i].n; k++) free_item(&r->ring[i].it[k]);
+    free(r->ring[i].sigs);
+  }
+  free(r->ring);
+  free(r->tids);
+  pthread_mutex_destroy(&r->mu);
+  pthread_cond_destroy(&r->cv);
+  r->ring = NULL;
 }
 
 static double now_s(void) {
@@ -351,10 +570,12 @@ int cmd_dedup(int argc, char **argv) {
                                        {"index", required_argument, 0, 'i'},
                                        {"set", required_argument, 0, 's'},
                                        {"max-line-bytes", required_argument, 0, 'm'},
+                                       {"threads", required_argument, 0, 't'},
                                        {"help", no_argument, 0, 'h'},
                                        {0, 0, 0, 0}};
   const char *out = NULL, *index = NULL;
   uint64_t max_line = 64u << 20;
+  long threads = sysconf(_SC_NPROCESSORS_ONLN);
   tm_error err = {0};
   tm_config *cfg = tm_config_new(tm_all_schemas, tm_n_schemas);
   if (!cfg) return TM_EXIT_RUNTIME;
@@ -376,6 +597,15 @@ int cmd_dedup(int argc, char **argv) {
         goto done;
       }
       break;
+    case 't': {
+      int64_t t;
+      if (tm_parse_int(optarg, &t) < 0 || t < 1 || t > 256) {
+        fprintf(stderr, "tokenmill dedup: --threads '%s': 1..256\n", optarg);
+        goto done;
+      }
+      threads = (long)t;
+      break;
+    }
     case 'h': usage(stdout); code = TM_EXIT_OK; goto done;
     default: usage(stderr); goto done;
     }
@@ -418,9 +648,15 @@ int cmd_dedup(int argc, char **argv) {
   if ((rc = out_open(&r.kept, out, "kept.jsonl", &err)) < 0 ||
       (rc = out_open(&r.dups, out, "duplicates.jsonl", &err)) < 0)
     goto fail;
+  /* line-level dedup is sequential; otherwise documents are parsed and signed
+   * on worker threads and judged here in input order */
+  g_max_line = (size_t)max_line;
+  if ((rc = start_workers(&r, threads > 1 && !p.line_dedup ? (int)threads : 0, &err)) < 0)
+    goto fail;
   double t0 = now_s();
-  for (int i = optind; i < argc; i++)
-    if ((rc = process_file(&r, argv[i], (size_t)max_line, &err)) < 0) goto fail;
+  for (int i = optind; i < argc && rc == 0; i++) rc = process_file(&r, argv[i], (size_t)max_line, &err);
+  if (rc == 0) rc = drain(&r, &err);
+  if (rc < 0) goto fail;
   double secs = now_s() - t0;
   tm_dedup_stats st;
   tm_dedup_get_stats(r.d, &st);
@@ -462,6 +698,7 @@ int cmd_dedup(int argc, char **argv) {
   code = r.malformed ? TM_EXIT_REJECTED : TM_EXIT_OK;
 fail:
   if (rc < 0) fprintf(stderr, "tokenmill dedup: %s\n", err.msg);
+  stop_workers(&r);
   out_free(&r.kept);
   out_free(&r.dups);
   out_free(&r.quar);

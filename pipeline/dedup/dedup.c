@@ -31,10 +31,15 @@ const tm_config_key tm_dedup_config_keys[] = {
     {.key = NULL},
 };
 
+struct tm_dedup_worker {
+  const tm_dedup *d;
+  tm_shingler *sh;
+};
+
 struct tm_dedup {
   tm_dedup_params p;
-  tm_shingler *sh;
-  tm_minhash mh;
+  tm_dedup_worker *w; /* for tm_dedup_process */
+  tm_minhash mh;      /* read-only after open: shared by the workers */
   tm_dedup_index *ix;
   uint32_t *sig;
   tm_dedup_stats st;
@@ -148,11 +153,11 @@ int tm_dedup_open(tm_dedup **out, const tm_dedup_params *p, const char *index_di
   d->p = *p;
   d->p.shingle.seed = p->seed;
   int rc;
-  d->sh = tm_shingler_new(&d->p.shingle);
   d->sig = malloc((size_t)p->num_perm * sizeof *d->sig);
   d->dup_cap = 256;
   d->dup_id = malloc(d->dup_cap);
-  if (!d->sh || !d->sig || !d->dup_id || tm_minhash_init(&d->mh, p->num_perm, p->seed) < 0) {
+  d->w = tm_dedup_worker_new(d);
+  if (!d->w || !d->sig || !d->dup_id || tm_minhash_init(&d->mh, p->num_perm, p->seed) < 0) {
     rc = tm_err(err, TM_ENOMEM, "dedup: out of memory");
     goto fail;
   }
@@ -199,7 +204,7 @@ void tm_dedup_close(tm_dedup *d) {
   if (!d) return;
   tm_dedup_index_close(d->ix);
   tm_minhash_free(&d->mh);
-  tm_shingler_free(d->sh);
+  tm_dedup_worker_free(d->w);
   tm_line_dedup_free(d->ld);
   free(d->lbuf);
   free(d->dir);
@@ -244,28 +249,73 @@ int tm_dedup_process(tm_dedup *d, const char *id, size_t id_len, const char *tex
       }
     }
   }
+  tm_dedup_prepared pr;
+  int rc = tm_dedup_prepare(d->w, text, len, &pr, d->sig, err);
+  if (rc < 0) return rc;
+  size_t removed = v->lines_removed;
+  if ((rc = tm_dedup_commit(d, id, id_len, &pr, v, err)) < 0) return rc;
+  v->text = text;
+  v->lines_removed = removed;
+  return 0;
+}
+
+tm_dedup_worker *tm_dedup_worker_new(const tm_dedup *d) {
+  tm_dedup_worker *w = calloc(1, sizeof *w);
+  if (!w) return NULL;
+  w->d = d;
+  w->sh = tm_shingler_new(&d->p.shingle);
+  if (!w->sh) {
+    free(w);
+    return NULL;
+  }
+  return w;
+}
+
+void tm_dedup_worker_free(tm_dedup_worker *w) {
+  if (!w) return;
+  tm_shingler_free(w->sh);
+  free(w);
+}
+
+int tm_dedup_prepare(tm_dedup_worker *w, const char *text, size_t len, tm_dedup_prepared *pr,
+                     uint32_t *sig, tm_error *err) {
+  const tm_dedup *d = w->d;
+  memset(pr, 0, sizeof *pr);
+  pr->len = len;
+  if (len > ((size_t)1 << 30))
+    return tm_err(err, TM_ELIMIT, "dedup: document of %zu bytes (limit 1 GiB)", len);
   const uint64_t *hashes;
   size_t nh, nlen;
-  int cjk;
-  int rc = tm_shingler_run(d->sh, text, len, &hashes, &nh, &cjk, err);
+  int rc = tm_shingler_run(w->sh, text, len, &hashes, &nh, &pr->cjk, err);
   if (rc < 0) return rc;
-  const char *norm = tm_shingler_normalized(d->sh, &nlen);
-  uint64_t exact[2];
+  const char *norm = tm_shingler_normalized(w->sh, &nlen);
   XXH128_hash_t h = nlen ? XXH3_128bits_withSeed(norm, nlen, d->p.seed)
                          : XXH3_128bits_withSeed(text, len, d->p.seed ^ 0x5241570aull);
-  exact[0] = h.low64;
-  exact[1] = h.high64;
-  const uint32_t *sig = NULL;
+  pr->exact[0] = h.low64;
+  pr->exact[1] = h.high64;
+  pr->shingles = nh;
   if (d->p.near && nh) {
-    tm_minhash_signature(&d->mh, hashes, nh, d->sig);
-    sig = d->sig;
+    tm_minhash_signature(&d->mh, hashes, nh, sig);
+    pr->sig = sig;
   }
+  return 0;
+}
+
+int tm_dedup_commit(tm_dedup *d, const char *id, size_t id_len, const tm_dedup_prepared *pr,
+                    tm_dedup_verdict *v, tm_error *err) {
+  v->text = NULL;
+  v->len = pr->len;
+  v->lines_removed = 0;
+  v->kind = TM_DEDUP_UNIQUE;
+  v->similarity = 0.0;
+  v->duplicate_of = NULL;
   tm_dedup_match m;
-  if ((rc = tm_dedup_index_process(d->ix, id, id_len, exact, d->p.exact, sig, &m, err)) < 0) return rc;
+  int rc = tm_dedup_index_process(d->ix, id, id_len, pr->exact, d->p.exact, pr->sig, &m, err);
+  if (rc < 0) return rc;
   d->st.docs_in++;
-  d->st.text_bytes += len;
-  d->st.no_shingles += nh == 0;
-  d->st.cjk_docs += cjk != 0;
+  d->st.text_bytes += pr->len;
+  d->st.no_shingles += pr->shingles == 0;
+  d->st.cjk_docs += pr->cjk != 0;
   if (m.kind == TM_DEDUP_UNIQUE) {
     d->st.kept++;
     return 0;
@@ -287,8 +337,6 @@ int tm_dedup_process(tm_dedup *d, const char *id, size_t id_len, const char *tex
   return 0;
 }
 
-/* The line table is saved as a new generation first; the index checkpoint
- * then names it, and only after that is the previous generation removed. */
 int tm_dedup_checkpoint(tm_dedup *d, uint64_t token, tm_error *err) {
   persisted st = {token, d->lines_gen};
   int rc;
@@ -319,4 +367,8 @@ void tm_dedup_get_stats(const tm_dedup *d, tm_dedup_stats *st) {
     tm_line_dedup_get_stats(d->ld, &ls);
     st->line_table_bytes = ls.bytes;
   }
+}
+
+int tm_dedup_num_perm(const tm_dedup *d) {
+  return d->p.num_perm;
 }

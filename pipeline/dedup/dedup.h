@@ -89,6 +89,33 @@ typedef struct tm_dedup_verdict {
 int tm_dedup_process(tm_dedup *d, const char *id, size_t id_len, const char *text, size_t len,
                      tm_dedup_verdict *v, tm_error *err);
 
+/* The same in two halves, for drivers that sign documents on worker threads:
+ * tm_dedup_prepare (normalise, exact hash, MinHash) is pure and may run
+ * concurrently, one tm_dedup_worker per thread; tm_dedup_commit (the index
+ * lookup and insert) runs on one thread, in arrival order, which keeps the
+ * verdicts deterministic whatever the thread count. Line-level dedup is
+ * sequential by nature: with line_dedup on, use tm_dedup_process.
+ *
+ * prepare fills *p; p->sig points at sig (num_perm values, the caller's) or
+ * is NULL (no shingles, or near off). commit sets v->len = p->len and
+ * v->text = NULL (the caller has the text). */
+typedef struct tm_dedup_worker tm_dedup_worker;
+typedef struct tm_dedup_prepared {
+  uint64_t exact[2];
+  const uint32_t *sig;
+  size_t shingles, len;
+  int cjk;
+} tm_dedup_prepared;
+/* d must outlive the worker; NULL on ENOMEM. */
+tm_dedup_worker *tm_dedup_worker_new(const tm_dedup *d);
+void tm_dedup_worker_free(tm_dedup_worker *w);
+int tm_dedup_prepare(tm_dedup_worker *w, const char *text, size_t len, tm_dedup_prepared *p,
+                     uint32_t *sig, tm_error *err);
+int tm_dedup_commit(tm_dedup *d, const char *id, size_t id_len, const tm_dedup_prepared *p,
+                    tm_dedup_verdict *v, tm_error *err);
+/* Signature length, for sizing the sig buffers of tm_dedup_prepare. */
+int tm_dedup_num_perm(const tm_dedup *d);
+
 /* Make the index durable up to the last processed document, tagged with
  * token: the driver's name for what it emitted up to here (a shard sequence
  * number, a run token). After a crash, tm_dedup_committed_token tells the

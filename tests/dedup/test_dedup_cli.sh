@@ -63,6 +63,11 @@ check 'verify "$W/o1" "$W/a.jsonl" "$W/a.truth"' "planted duplicates in a.jsonl"
 check '$PYTHON -c "import json,sys; s=json.load(open(sys.argv[1])); assert s[\"docs_in\"]==400 and s[\"kept\"]==300 and s[\"exact_dups\"]+s[\"near_dups\"]==100 and s[\"malformed\"]==2 and s[\"index\"][\"disk_bytes\"]>0" "$W/o1/stats.json"' "stats.json counts"
 check '[ -z "$(ls -A "$W/o1" | grep dedup-index)" ]' "temporary index removed"
 
+# the verdicts do not depend on the number of worker threads
+"$TOKENMILL" dedup --threads 1 -o "$W/t1" "$W/a.jsonl" "$W/b.jsonl" 2> /dev/null
+"$TOKENMILL" dedup --threads 3 -o "$W/t3" "$W/a.jsonl" "$W/b.jsonl" 2> /dev/null
+check 'cmp -s "$W/t1/kept.jsonl" "$W/t3/kept.jsonl" && cmp -s "$W/t1/duplicates.jsonl" "$W/t3/duplicates.jsonl"' "same output with 1 and 3 threads"
+
 # 2. persistent index: run 1 on a, committed
 "$TOKENMILL" dedup --index "$W/idx" -o "$W/r1" "$W/a.jsonl" 2> "$W/r1.err"
 check '[ $? -eq 0 ]' "run 1 with --index"
