@@ -2,6 +2,7 @@
 #include "html_text.h"
 
 #include <gumbo.h>
+#include <pthread.h>
 #include <strings.h>
 
 #ifdef TM_HAVE_MODEST
@@ -11,6 +12,7 @@
 enum { KEEP = 0, SKIP = 1, LINE = 2, PARA = 3, CELL = 4, BREAK = 5 };
 
 static unsigned char tag_kind[GUMBO_TAG_LAST + 1];
+static pthread_once_t tags_once = PTHREAD_ONCE_INIT; /* tables are filled once, for every thread */
 
 static void init_tags(void) {
   static const GumboTag skip[] = {
@@ -121,7 +123,7 @@ typedef struct {
 } frame;
 
 int tm_html_to_text(const char *html, size_t n, tm_textbuf *out, tm_textbuf *title) {
-  if (!tag_kind[GUMBO_TAG_SCRIPT]) init_tags();
+  pthread_once(&tags_once, init_tags);
   GumboOutput *g = gumbo_parse_with_options(&kGumboDefaultOptions, html, n);
   if (!g) return -TM_ENOMEM;
   int rc = 0;
@@ -262,6 +264,7 @@ tm_html_backend tm_html_parser_backend(const tm_html_parser *p) { return p->back
 
 #ifdef TM_HAVE_MODEST
 static unsigned char mh_kind[MyHTML_TAG_LAST_ENTRY + 1];
+static pthread_once_t mh_tags_once = PTHREAD_ONCE_INIT;
 
 static void init_mh_tags(void) {
   static const myhtml_tag_id_t skip[] = {
@@ -325,7 +328,7 @@ static int mh_text_of(myhtml_tree_node_t *n, emitter *em) {
 
 static int mh_extract(tm_html_parser *p, const char *html, size_t n, tm_textbuf *out,
                       tm_textbuf *title) {
-  if (!mh_kind[MyHTML_TAG_SCRIPT]) init_mh_tags();
+  pthread_once(&mh_tags_once, init_mh_tags);
   if (myhtml_parse(p->tree, MyENCODING_UTF_8, html, n) != MyHTML_STATUS_OK) return -TM_ENOMEM;
   int rc = 0;
   myhtml_tree_node_t *head = myhtml_tree_get_node_head(p->tree);

@@ -1,11 +1,13 @@
 /* normalize.c - UTF-8 repair, NFKC/NFC, whitespace; see normalize.h. */
 #include "normalize.h"
 
+#include <pthread.h>
 #include <strings.h>
 #include <utf8proc.h>
 
 /* printable ASCII: copied as is by the repair pass */
 static unsigned char plain[256];
+static pthread_once_t plain_once = PTHREAD_ONCE_INIT;
 static void init_plain(void) {
   for (int c = 0x20; c < 0x7f; c++) plain[c] = 1;
   plain['\t'] = plain['\n'] = 1;
@@ -48,7 +50,7 @@ static uint32_t decode(const unsigned char *s, int len) {
 }
 
 int tm_utf8_repair(const char *in, size_t n, tm_textbuf *out, tm_repair_counts *c) {
-  if (!plain['a']) init_plain();
+  pthread_once(&plain_once, init_plain);
   const unsigned char *s = (const unsigned char *)in;
   if (tm_tb_reserve(out, n) < 0) return -TM_ENOMEM;
   size_t i = 0;

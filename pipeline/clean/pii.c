@@ -3,6 +3,7 @@
 
 #include <arpa/inet.h>
 #include <ctype.h>
+#include <pthread.h>
 #include <string.h>
 
 static int is_local(unsigned char c) { return isalnum(c) || strchr("._%+-", c) != NULL; }
@@ -99,6 +100,7 @@ static int match_phone(const char *t, size_t n, size_t i, size_t *e) {
 
 /* bytes that may start an IP address or phone number, and word bytes */
 static unsigned char start_tab[256], word_tab[256];
+static pthread_once_t tabs_once = PTHREAD_ONCE_INIT;
 static void init_tabs(void) {
   for (int c = 0; c < 256; c++) {
     start_tab[c] = isxdigit(c) || c == ':' || c == '+' || c == '(';
@@ -108,7 +110,7 @@ static void init_tabs(void) {
 
 int tm_pii_redact(const char *t, size_t n, const tm_pii_params *p, tm_textbuf *out,
                   tm_pii_counts *c) {
-  if (!start_tab['0']) init_tabs();
+  pthread_once(&tabs_once, init_tabs);
   if (tm_tb_reserve(out, n) < 0) return -TM_ENOMEM;
   size_t copied = 0; /* t[0..copied) is in out */
   int rc = 0;

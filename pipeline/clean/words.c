@@ -1,6 +1,7 @@
 /* words.c - word segmentation; see words.h. */
 #include "words.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <utf8proc.h>
@@ -39,6 +40,7 @@ int tm_utf8_next(const unsigned char *s, size_t n, uint32_t *cp) {
 
 /* ASCII classes: 1 word character (letter/digit), 2 letter, 4 space */
 static unsigned char cls[128];
+static pthread_once_t cls_once = PTHREAD_ONCE_INIT;
 static void init_cls(void) {
   for (int c = 'a'; c <= 'z'; c++) cls[c] = 3;
   for (int c = 'A'; c <= 'Z'; c++) cls[c] = 3;
@@ -102,7 +104,7 @@ static inline int push(tm_words *w, const char *text, size_t off, size_t len, si
 }
 
 int tm_words_split(tm_words *w, const char *text, size_t n) {
-  if (!cls['a']) init_cls();
+  pthread_once(&cls_once, init_cls);
   const unsigned char *s = (const unsigned char *)text;
   w->n = 0;
   w->n_words = w->n_tokens = w->n_cjk = w->max_token_bytes = 0;
