@@ -195,6 +195,21 @@ static void adopt(run *r, tm_textbuf *b, const char *step) {
   }
 }
 
+/* Trim white space at both ends of the current text in place (it is in our
+ * buffer after the repair pass): most files end with a newline, and this
+ * saves the whitespace pass on text that needs nothing else. */
+static void trim_current(run *r) {
+  tm_textbuf *b = &r->c->buf[r->which ^ 1];
+  if (r->cur != b->p) return;
+  size_t a = 0, z = r->len;
+  while (a < z && (b->p[a] == ' ' || b->p[a] == '\n' || b->p[a] == '\t')) a++;
+  while (z > a && (b->p[z - 1] == ' ' || b->p[z - 1] == '\n' || b->p[z - 1] == '\t')) z--;
+  if (a == 0 && z == r->len) return;
+  memmove(b->p, b->p + a, z - a);
+  b->len = r->len = z - a;
+  b->p[b->len] = 0;
+}
+
 static void lap(run *r, int step) {
   if (!r->c->timing) return;
   uint64_t t = now_ns();
@@ -261,9 +276,12 @@ int tm_clean_doc(tm_clean *c, tm_document *d, tm_clean_result *res, tm_rule_trac
     if (tm_text_normalize(r.cur, r.len, p->norm, b) < 0) OOM();
     adopt(&r, b, "normalize");
   }
-  b = next_buf(&r);
-  if (tm_text_whitespace(r.cur, r.len, b) < 0) OOM();
-  adopt(&r, b, "whitespace");
+  trim_current(&r);
+  if (tm_text_whitespace_needed(r.cur, r.len)) {
+    b = next_buf(&r);
+    if (tm_text_whitespace(r.cur, r.len, b) < 0) OOM();
+    adopt(&r, b, "whitespace");
+  }
   lap(&r, TM_STEP_NORMALIZE);
 
   /* 4. hard wraps (plain text only: HTML lines are block elements), source rules */

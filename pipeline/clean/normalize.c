@@ -242,6 +242,21 @@ int tm_text_whitespace(const char *in, size_t n, tm_textbuf *out) {
   return tm_tb_finish(out);
 }
 
+int tm_text_whitespace_needed(const char *s, size_t n) {
+  if (!n) return 0;
+  if (s[0] == ' ' || s[0] == '\n' || s[n - 1] == ' ' || s[n - 1] == '\n') return 1;
+  if (tm_text_has_non_ascii(s, n)) { /* any Unicode space separator? */
+    if (memmem(s, n, "\xc2\xa0", 2) || memmem(s, n, "\xe3\x80\x80", 3) ||
+        memmem(s, n, "\xe1\x9a\x80", 3) || memmem(s, n, "\xe2\x81\x9f", 3))
+      return 1;
+    for (const char *p = s; (p = memmem(p, (size_t)(s + n - p), "\xe2\x80", 2)) != NULL; p += 2)
+      if (p + 2 < s + n && uspace((const unsigned char *)p, (size_t)(s + n - p))) return 1;
+  }
+  /* each a vectorised scan, much cheaper than the byte-by-byte pass */
+  return memchr(s, '\t', n) || memmem(s, n, "  ", 2) || memmem(s, n, " \n", 2) ||
+         memmem(s, n, "\n ", 2) || memmem(s, n, "\n\n\n", 3);
+}
+
 int tm_norm_form_parse(const char *s) {
   if (!strcasecmp(s, "nfkc")) return TM_NORM_NFKC;
   if (!strcasecmp(s, "nfc")) return TM_NORM_NFC;

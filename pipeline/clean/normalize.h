@@ -48,6 +48,11 @@ int tm_text_normalize(const char *in, size_t n, tm_norm_form form, tm_textbuf *o
 
 int tm_text_whitespace(const char *in, size_t n, tm_textbuf *out);
 
+/* 0 when tm_text_whitespace would return s unchanged (checked with a few
+ * vectorised scans, to skip the pass on clean text); 1 when it may not.
+ * Assumes repaired text (no CR, FF, VT). */
+int tm_text_whitespace_needed(const char *s, size_t n);
+
 /* "nfkc", "nfc", "none" -> form; -1 if unknown. */
 int tm_norm_form_parse(const char *s);
 

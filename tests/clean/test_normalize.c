@@ -82,6 +82,15 @@ static void test_whitespace(void) {
   CHECK(!strcmp(ws("one\ntwo \n  three"), "one\ntwo\nthree"));
   CHECK(!strcmp(ws("x\xe3\x80\x80y\xc2\xa0z"), "x y z")); /* ideographic space, NBSP */
   CHECK(!strcmp(ws(" \n \n "), ""));
+  /* the skip test agrees with the pass */
+  const char *samples[] = {"a b\n\nc", "a  b", "a\tb", "a \nb", "a\n b", "a\n\n\nb", " a", "a ",
+                           "plain text.\nTwo lines.", "x\xc2\xa0y", "", "a\n",
+                           "\xe2\x80\x9cquoted\xe2\x80\x9d text", "em\xe2\x80\x83space", "x\xe3\x80\x80y"};
+  for (size_t i = 0; i < sizeof samples / sizeof samples[0]; i++) {
+    const char *o = ws(samples[i]);
+    int same = !strcmp(o, samples[i]);
+    CHECKF(tm_text_whitespace_needed(samples[i], strlen(samples[i])) == !same, "sample %zu", i);
+  }
 }
 
 static tm_html_parser *parser;
