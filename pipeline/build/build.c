@@ -61,6 +61,8 @@ typedef struct {
   tm_ids ids;
   char raw_prefix[TM_BUILD_EXAMPLE * 4 + 1]; /* the input text's start, for examples */
   size_t raw_prefix_len;
+  tm_dedup_prepared prep; /* the dedup keys, computed on the worker */
+  uint32_t *sig;          /* num_perm values */
 } slot;
 
 enum { B_FREE, B_FILLED, B_WORKING, B_DONE };
@@ -87,7 +89,8 @@ typedef struct {
   int index;
   tm_clean **cleaners; /* one per profile */
   tm_encoder *enc;
-  double clean_s, tok_s;
+  tm_dedup_worker *dw; /* NULL when dedup runs whole on the commit thread (line dedup) */
+  double clean_s, tok_s, sig_s;
   tm_error err;
   int failed;
 } worker;
@@ -102,6 +105,8 @@ struct build {
   tm_tokenizer *tok;
   char tok_origin[PATH_MAX + 32];
   tm_dedup *dedup;
+  int dedup_split; /* signatures on the workers, index on the commit thread */
+  tm_encoder *commit_enc; /* re-tokenizes text that line dedup shortened */
   tm_shard_dir *sd;
   /* journal state: what the commit thread has made part of the output */
   uint64_t *committed_events;
@@ -407,7 +412,15 @@ static void process_batch(worker *w, batch *bt) {
       w->failed = 1;
       return;
     }
-    w->tok_s += now_s() - t1;
+    double t2 = now_s();
+    w->tok_s += t2 - t1;
+    if (s->verdict != TM_CLEAN_DROP && w->dw) {
+      if (tm_dedup_prepare(w->dw, s->doc.text, s->doc.len, &s->prep, s->sig, &w->err) < 0) {
+        w->failed = 1;
+        return;
+      }
+      w->sig_s += now_s() - t2;
+    }
   }
 }
 
@@ -492,14 +505,27 @@ static int commit_batch(build *b, batch *bt, tm_error *err) {
     }
     double t0 = now_s();
     tm_dedup_verdict v;
-    int rc = tm_dedup_process(b->dedup, s->doc.id, strlen(s->doc.id), s->doc.text, s->doc.len, &v, err);
+    int rc = b->dedup_split ? tm_dedup_commit(b->dedup, s->doc.id, strlen(s->doc.id), &s->prep, &v, err)
+                            : tm_dedup_process(b->dedup, s->doc.id, strlen(s->doc.id), s->doc.text, s->doc.len, &v, err);
     double t1 = now_s();
     b->dedup_s += t1 - t0;
     if (rc < 0) return rc;
     if (v.kind != TM_DEDUP_UNIQUE) {
-      if (v.kind == TM_DEDUP_EXACT) src->exact_dups++;
-      else src->near_dups++;
+      if (v.kind == TM_DEDUP_NEAR) src->near_dups++;
+      else if (v.kind == TM_DEDUP_EXACT) src->exact_dups++;
+      else { /* every line was a repeated boilerplate line */
+        src->dropped++;
+        src->bytes_dropped += s->raw_bytes;
+        tm_build_stats_drop(src, "dedup.repeated_lines", s->raw_bytes, s->doc.id, s->doc.text, s->doc.len);
+      }
       continue;
+    }
+    if (v.lines_removed > 0) {
+      /* line-level dedup shortened the text: tokenize what is emitted */
+      if (tm_document_set_text(&s->doc, v.text, v.len) < 0) return tm_err(err, TM_ENOMEM, "out of memory");
+      s->ids.len = 0;
+      if (tm_encoder_encode(b->commit_enc, s->doc.text, s->doc.len, 0, &s->ids, err) < 0) return -TM_ENOMEM;
+      if (s->verdict == TM_CLEAN_KEEP) s->verdict = TM_CLEAN_MODIFIED;
     }
     src->kept++;
     src->bytes_kept += s->doc.len;
@@ -819,6 +845,12 @@ int tm_build_run(const tm_build_options *o, tm_build_result *res, tm_error *err)
   if ((rc = tm_dedup_params_from_config(o->cfg, &dp, err)) < 0) goto out;
   snprintf(path, sizeof path, "%s/dedup", o->out_dir);
   if ((rc = tm_dedup_open(&b->dedup, &dp, path, err)) < 0) goto out;
+  /* line-level dedup is sequential by nature: then the whole stage runs on the commit thread */
+  b->dedup_split = !tm_config_bool(o->cfg, "dedup", "line_dedup");
+  if (!(b->commit_enc = tm_encoder_new(b->tok))) {
+    rc = tm_err(err, TM_ENOMEM, "out of memory");
+    goto out;
+  }
   if ((rc = recover(b, err)) < 0) goto out;
   res->resumed = tm_shard_dir_manifest(b->sd)->n_shards > 0 || tm_shard_dir_manifest(b->sd)->journal != NULL;
   /* the quarantine holds exactly what the journal committed */
@@ -846,7 +878,14 @@ int tm_build_run(const tm_build_options *o, tm_build_result *res, tm_error *err)
       rc = tm_err(err, TM_ENOMEM, "out of memory");
       goto out;
     }
-    for (size_t k = 0; k < b->batch_docs; k++) tm_document_init(&b->batches[i].slots[k].doc);
+    for (size_t k = 0; k < b->batch_docs; k++) {
+      tm_document_init(&b->batches[i].slots[k].doc);
+      b->batches[i].slots[k].sig = calloc((size_t)tm_dedup_num_perm(b->dedup) + 1, sizeof(uint32_t));
+      if (!b->batches[i].slots[k].sig) {
+        rc = tm_err(err, TM_ENOMEM, "out of memory");
+        goto out;
+      }
+    }
     b->batches[i].cap = b->batch_docs;
   }
   for (int i = 0; i < threads; i++) {
@@ -854,7 +893,8 @@ int tm_build_run(const tm_build_options *o, tm_build_result *res, tm_error *err)
     workers[i].index = i;
     workers[i].cleaners = calloc((size_t)b->n_profiles, sizeof(tm_clean *));
     workers[i].enc = tm_encoder_new(b->tok);
-    if (!workers[i].cleaners || !workers[i].enc) {
+    workers[i].dw = b->dedup_split ? tm_dedup_worker_new(b->dedup) : NULL;
+    if (!workers[i].cleaners || !workers[i].enc || (b->dedup_split && !workers[i].dw)) {
       rc = tm_err(err, TM_ENOMEM, "out of memory");
       goto out;
     }
@@ -944,7 +984,8 @@ stop:
                          .doc_bytes = b->doc_bytes,
                          .peak_rss_kb = (uint64_t)ru.ru_maxrss,
                          .threads = threads};
-    for (int i = 0; i < threads; i++) t.clean_s += workers[i].clean_s, t.tokenize_s += workers[i].tok_s;
+    for (int i = 0; i < threads; i++)
+      t.clean_s += workers[i].clean_s, t.tokenize_s += workers[i].tok_s, t.dedup_s += workers[i].sig_s;
     tm_dedup_stats ds;
     tm_dedup_get_stats(b->dedup, &ds);
     char *pm = profiles_markdown(b);
@@ -976,6 +1017,7 @@ out:
       for (int p = 0; workers[i].cleaners && p < b->n_profiles; p++) tm_clean_free(workers[i].cleaners[p]);
       free(workers[i].cleaners);
       tm_encoder_free(workers[i].enc);
+      tm_dedup_worker_free(workers[i].dw);
     }
   free(workers);
   free(tids);
@@ -984,6 +1026,7 @@ out:
       for (size_t k = 0; b->batches[i].slots && k < b->batch_docs; k++) {
         tm_document_free(&b->batches[i].slots[k].doc);
         tm_ids_free(&b->batches[i].slots[k].ids);
+        free(b->batches[i].slots[k].sig);
         free(b->batches[i].slots[k].msg);
       }
       free(b->batches[i].slots);
@@ -993,6 +1036,7 @@ out:
     if (rc < 0) tm_shard_dir_abort(b->sd);
     else tm_shard_dir_close(b->sd, NULL);
   }
+  tm_encoder_free(b->commit_enc);
   if (b->dedup) tm_dedup_close(b->dedup);
   if (b->qfd >= 0) close(b->qfd);
   if (lock_fd >= 0) close(lock_fd);
