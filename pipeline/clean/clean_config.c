@@ -83,7 +83,7 @@ const tm_config_key tm_clean_config_keys[] = {
     {S, "langid", TM_CFG_BOOL, "true", "language id (CLD2)"},
     {S, "lang_allow", TM_CFG_STR, "", "comma-separated language codes to keep (empty: any)"},
     {S, "lang_min_confidence", TM_CFG_FLOAT, "0.5", "drop documents whose language confidence is lower"},
-    {S, "lang_sample_bytes", TM_CFG_SIZE, "2k", "language id reads at most this much (head + middle)"},
+    {S, "lang_sample_bytes", TM_CFG_SIZE, "1k", "language id reads at most this much (head + middle)"},
     {S, "max_words", TM_CFG_INT, "1000000", "words kept for the repetition statistics (a bounded prefix)"},
     {S, "pii", TM_CFG_BOOL, "true", "PII redaction"},
     {S, "pii_email", TM_CFG_STR, "<EMAIL>", "placeholder for e-mail addresses (empty: keep)"},
