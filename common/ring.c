@@ -19,6 +19,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,7 +34,11 @@
 
 #define RING_MAGIC "TMRING\0\1"
 #define RING_PAGE 4096u
-#define SPIN_NS_DEFAULT 20000ull   /* 20 us */
+/* The default spin is short: right after waking the peer, a spinning side
+ * can hold the very CPU the scheduler queued the peer on (wake-affine), so a
+ * long spin delays the wake-up it waits for. The long spin of TM_RING_SPIN
+ * yields the CPU every few iterations for the same reason. */
+#define SPIN_NS_DEFAULT 2000ull    /* 2 us */
 #define SPIN_NS_LONG 1000000ull    /* 1 ms with TM_RING_SPIN */
 
 enum { STATE_ACTIVE = 1, STATE_FINISHED = 2 };
@@ -73,6 +78,7 @@ typedef struct ring_header {
   _Alignas(64) struct {
     uint32_t vocab_size, token_width, batch, seq_len, eot_id, timeout_ms;
     uint64_t tokenizer_hash;
+    uint32_t flags; /* TM_RING_NO_CHECKSUM */
   } info;
   _Alignas(64) ring_side prod;
   _Alignas(64) ring_side cons;
@@ -102,6 +108,8 @@ struct tm_ring {
   int holding;         /* consumer: a slot is acquired; producer: reserved */
   uint64_t reported;   /* last reported peer trouble: owner word << 2 | kind */
   int has_reported;
+  int woke_peer;       /* the last publish/release woke a sleeping peer: do not
+                        * spin in the next wait, the peer needs this CPU */
   uint64_t timeout_ns;
   pthread_t hb_thread;
   int hb_running;
@@ -129,9 +137,11 @@ static void *slot_payload(const tm_ring *r, uint64_t pos) {
 
 /* Side `from` changed something `to` may wait for: bump from's futex word
  * (the peer sleeps on it) and wake it if it announced that it sleeps. */
-static void wake(ring_side *from, ring_side *to) {
+static int wake(ring_side *from, ring_side *to) {
   __atomic_fetch_add(&from->futex, 1, __ATOMIC_SEQ_CST);
-  if (LOAD_SC(&to->waiting)) tm_futex_wake_all(&from->futex);
+  if (!LOAD_SC(&to->waiting)) return 0;
+  tm_futex_wake_all(&from->futex);
+  return 1;
 }
 
 void tm_ring_beat(tm_ring *r) {
@@ -229,6 +239,10 @@ void tm_ring_get_params(const tm_ring *r, tm_ring_params *p) {
 }
 
 const char *tm_ring_name(const tm_ring *r) { return r->name; }
+
+int tm_ring_checksummed(const tm_ring *r) {
+  return !(r->h->info.flags & TM_RING_NO_CHECKSUM);
+}
 
 /* First differing field between a ring's params and wanted ones (0 = match);
  * zero fields of `want` are not compared when lenient. */
@@ -379,6 +393,7 @@ static int create_fresh(tm_ring *r, const tm_ring_params *p, tm_error *err) {
     return rc;
   }
   memcpy(h, &tmpl, sizeof tmpl);
+  h->info.flags = r->flags & TM_RING_NO_CHECKSUM;
   h->prod.owner = r->my_owner;
   h->prod.heartbeat = tm_proc_now_ns();
   h->cur.state = STATE_ACTIVE;
@@ -566,13 +581,18 @@ static int ring_wait(tm_ring *r, ring_cond cond, int timeout_ms, tm_error *err) 
   }
   uint64_t start = tm_proc_now_ns();
   uint64_t spin = (r->flags & TM_RING_SPIN) ? SPIN_NS_LONG : SPIN_NS_DEFAULT;
-  for (unsigned i = 0;; i++) {
+  if (r->woke_peer && !(r->flags & TM_RING_SPIN)) spin = 0;
+  r->woke_peer = 0;
+  for (unsigned i = 0; spin; i++) {
     if (cond(r)) {
       r->has_reported = 0;
       return 0;
     }
     tm_cpu_relax();
-    if ((i & 63) == 63 && tm_proc_now_ns() - start > spin) break;
+    if ((i & 15) == 15) {
+      if (tm_proc_now_ns() - start > spin) break;
+      if (r->flags & TM_RING_SPIN) sched_yield();
+    }
   }
   uint64_t deadline = timeout_ms < 0 ? UINT64_MAX : start + (uint64_t)timeout_ms * 1000000ull;
   uint64_t slice = r->timeout_ns / 4;
@@ -696,10 +716,12 @@ int tm_ring_publish(tm_ring *r, uint64_t n_tokens, const tm_ring_cursor *cursor,
   s->seq = head;
   s->cursor = *cursor;
   s->n_tokens = n_tokens;
-  s->checksum = XXH3_64bits(slot_payload(r, head), (size_t)bytes);
+  s->checksum = (h->info.flags & TM_RING_NO_CHECKSUM)
+                    ? 0
+                    : XXH3_64bits(slot_payload(r, head), (size_t)bytes);
   r->holding = 0;
   STORE_SC(&h->prod.pos, head + 1);
-  wake(&h->prod, &h->cons);
+  r->woke_peer = wake(&h->prod, &h->cons);
   STORE(&h->prod.heartbeat, tm_proc_now_ns());
   return 0;
 }
@@ -838,7 +860,7 @@ int tm_ring_slot_verify(const tm_ring *r, const tm_ring_slot *slot, tm_error *er
     return tm_err(err, TM_ECORRUPT, "ring %s: slot seq %llu: %llu tokens exceed the slot", r->name,
                   (unsigned long long)slot->seq, (unsigned long long)slot->n_tokens);
   uint64_t bytes = slot->n_tokens * h->info.token_width;
-  uint64_t sum = XXH3_64bits(slot->tokens, (size_t)bytes);
+  uint64_t sum = (h->info.flags & TM_RING_NO_CHECKSUM) ? 0 : XXH3_64bits(slot->tokens, (size_t)bytes);
   if (sum != slot->checksum)
     return tm_err(err, TM_ECORRUPT, "ring %s: slot seq %llu: checksum %016llx, expected %016llx",
                   r->name, (unsigned long long)slot->seq, (unsigned long long)sum,
@@ -878,7 +900,7 @@ int tm_ring_release(tm_ring *r, tm_error *err) {
   STORE(&h->cur.consumed_lock, lk + 2);
   r->holding = 0;
   STORE_SC(&h->cons.pos2, tail + 1);
-  wake(&h->cons, &h->prod);
+  r->woke_peer = wake(&h->cons, &h->prod);
   STORE(&h->cons.heartbeat, tm_proc_now_ns());
   return 0;
 }

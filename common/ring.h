@@ -13,7 +13,7 @@
  *     geometry : magic "TMRING\0\1", version, owner uid, n_slots, slot_bytes,
  *                total bytes, offsets of the slot-header table and payloads
  *     info     : vocab_size, token_width, batch (B), seq_len (T), eot_id,
- *                tokenizer_hash, heartbeat timeout
+ *                tokenizer_hash, heartbeat timeout, flags (no checksum)
  *     producer : head (slots published, monotonic), data futex word, owner
  *                word (pid << 32 | low 32 bits of /proc start time),
  *                heartbeat (CLOCK_MONOTONIC ns), waiting flag, ack epoch
@@ -31,8 +31,8 @@
  * (after its header and tokens are written) and freed with a release store
  * of tail, so neither side ever sees a half-written slot.
  *
- * Waiting: a short bounded spin (TM_RING_SPIN lengthens it for when both
- * sides own a core), then FUTEX_WAIT on a shared futex word; the waker calls
+ * Waiting: a short bounded spin (~2 us; TM_RING_SPIN lengthens it to ~1 ms,
+ * yielding, for when both sides own a core), then FUTEX_WAIT on a shared futex word; the waker calls
  * FUTEX_WAKE only when the other side announced that it sleeps. No busy loop
  * on an idle ring: a sleeping side wakes only when woken or every
  * timeout/4 to beat its heartbeat and check its peer.
@@ -94,6 +94,10 @@
 #define TM_RING_SPIN 1u      /* spin up to ~1 ms before sleeping (both sides own a core) */
 #define TM_RING_RECREATE 2u  /* create: replace an object with another magic or version
                               * (never one owned by another user or with a live peer) */
+#define TM_RING_NO_CHECKSUM 8u /* create: slots carry checksum 0 and verify checks only
+                                * the token ids (recorded in the header); for when
+                                * the producer's XXH3 pass over each batch costs too
+                                * much (memory-bound copies of large slots) */
 
 /* Data cursor: where a batch sits in the feeder's deterministic order.
  * `window` is the number of global windows of the pass consumed once this
@@ -229,6 +233,8 @@ int tm_ring_consumed_cursor(tm_ring *r, tm_ring_cursor *c);
 void tm_ring_get_params(const tm_ring *r, tm_ring_params *p);
 /* "/tokenmill.NAME.RANK" */
 const char *tm_ring_name(const tm_ring *r);
+/* 1 when slots carry checksums (the ring was not made with TM_RING_NO_CHECKSUM). */
+int tm_ring_checksummed(const tm_ring *r);
 
 /* Beat this side's heartbeat now (every ring call also does). */
 void tm_ring_beat(tm_ring *r);

@@ -280,7 +280,48 @@ static void test_stale(void) {
   CHECK(tm_ring_unlink_stale(name, 0, &err) == 0);
 }
 
+/* verify catches a flipped byte (checksum) and an id >= vocab; a ring made
+ * with TM_RING_NO_CHECKSUM carries 0 and still checks the ids */
+static void test_verify(void) {
+  for (int nock = 0; nock < 2; nock++) {
+    char name[64];
+    rt_name(name, sizeof name, nock ? "nock" : "ck");
+    tm_ring_params p;
+    rt_params(&p, 4, 500);
+    tm_error err = {0};
+    tm_ring *r, *c;
+    CHECK(tm_ring_create(&r, name, 0, &p, nock ? TM_RING_NO_CHECKSUM : 0, &err) == 0);
+    CHECK(tm_ring_attach(&c, name, 0, &p, NULL, 0, 0, &err) == 0);
+    CHECK(tm_ring_checksummed(c) == !nock);
+    for (int k = 0; k < 2; k++) {
+      tm_ring_slot s;
+      CHECK(tm_ring_reserve(r, &s, NULL, 0, &err) == 0);
+      rt_fill(s.tokens, (uint64_t)k);
+      tm_ring_cursor cur = {RT_SEED, 0, 1, (uint64_t)k + 1};
+      CHECK(tm_ring_publish(r, rt_ntok(), &cur, &err) == 0);
+    }
+    tm_ring_slot s;
+    CHECK(tm_ring_acquire(c, &s, 0, &err) == 0);
+    CHECK(nock ? s.checksum == 0 : s.checksum != 0);
+    CHECK(tm_ring_slot_verify(c, &s, &err) == 0);
+    uint16_t *t = s.tokens;
+    t[5] ^= 1; /* still < vocab */
+    CHECK(tm_ring_slot_verify(c, &s, &err) == (nock ? 0 : -TM_ECORRUPT));
+    t[5] ^= 1;
+    CHECK(tm_ring_release(c, &err) == 0);
+    CHECK(tm_ring_acquire(c, &s, 0, &err) == 0);
+    t = s.tokens;
+    t[7] = 65000; /* >= vocab 50000 */
+    CHECK(tm_ring_slot_verify(c, &s, &err) == -TM_ECORRUPT);
+    CHECKF(nock ? strstr(err.msg, "token 7") != NULL : 1, "%s", err.msg);
+    CHECK(tm_ring_release(c, &err) == 0);
+    tm_ring_close(c, 0);
+    tm_ring_close(r, 1);
+  }
+}
+
 int main(void) {
+  test_verify();
   test_names();
   test_refusals();
   test_stale();
