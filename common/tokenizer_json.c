@@ -322,6 +322,10 @@ int tm_tokenizer_load_json(tm_tokenizer **out, const char *json, size_t len, con
   t->special = calloc(n, 1);
   t->unspellable = calloc(n, 1);
   t->tok_off = malloc((n + 1) * sizeof *t->tok_off);
+  if (!t->special || !t->unspellable || !t->tok_off) { /* special[] is written below */
+    rc = tm_err(err, TM_ENOMEM, "%s: out of memory", name);
+    goto done_strs;
+  }
   size_t total = 0;
   json_object_foreach(vocab, key, val) {
     json_int_t id = json_integer_value(val);
