@@ -47,7 +47,7 @@ typedef struct ring_side {
   uint64_t pos;       /* producer: head; consumer: read */
   uint64_t pos2;      /* consumer: tail; producer: unused */
   uint64_t owner;     /* pid << 32 | start time */
-  uint64_t heartbeat; /* CLOCK_MONOTONIC ns */
+  uint64_t heartbeat; /* CLOCK_MONOTONIC_COARSE ns */
   uint64_t epoch;     /* producer: ack_epoch; consumer: attach_epoch */
   uint32_t futex;     /* producer: data futex; consumer: space futex */
   uint32_t waiting;   /* this side sleeps in FUTEX_WAIT */
@@ -145,7 +145,7 @@ static int wake(ring_side *from, ring_side *to) {
 }
 
 void tm_ring_beat(tm_ring *r) {
-  if (r) STORE(&r->me->heartbeat, tm_proc_now_ns());
+  if (r) STORE(&r->me->heartbeat, tm_proc_coarse_ns());
 }
 
 int tm_ring_shm_name(char *out, size_t cap, const char *name, unsigned rank, tm_error *err) {
@@ -395,7 +395,7 @@ static int create_fresh(tm_ring *r, const tm_ring_params *p, tm_error *err) {
   memcpy(h, &tmpl, sizeof tmpl);
   h->info.flags = r->flags & TM_RING_NO_CHECKSUM;
   h->prod.owner = r->my_owner;
-  h->prod.heartbeat = tm_proc_now_ns();
+  h->prod.heartbeat = tm_proc_coarse_ns();
   h->cur.state = STATE_ACTIVE;
   /* the magic last: an attacher that sees it sees a complete header */
   __atomic_thread_fence(__ATOMIC_RELEASE);
@@ -417,7 +417,7 @@ static int take_over(tm_ring *r, const tm_ring_params *p, tm_error *err) {
     return tm_err(err, TM_EEXIST, "ring %s: another producer took it over (pid %u): refused",
                   r->name, tm_proc_owner_pid(old));
   (void)p;
-  STORE(&h->prod.heartbeat, tm_proc_now_ns());
+  STORE(&h->prod.heartbeat, tm_proc_coarse_ns());
   STORE(&h->prod.waiting, 0u);
   STORE(&h->cur.state, (uint32_t)STATE_ACTIVE);
   wake(&h->prod, &h->cons); /* a consumer waiting for the old producer re-checks */
@@ -557,10 +557,10 @@ static int peer_check(tm_ring *r, uint64_t since, uint64_t *owner_out, int *kind
                     (double)(now - since) / 1e9);
     return 0;
   }
-  uint64_t hb = LOAD(&r->peer->heartbeat);
-  if (hb < now && now - hb > r->timeout_ns)
+  uint64_t hb = LOAD(&r->peer->heartbeat), nowc = tm_proc_coarse_ns();
+  if (hb < nowc && nowc - hb > r->timeout_ns)
     return tm_err(err, TM_EPEER, "ring %s: %s hung (pid %u, heartbeat %.1f s old, timeout %.1f s)",
-                  r->name, who, tm_proc_owner_pid(owner), (double)(now - hb) / 1e9,
+                  r->name, who, tm_proc_owner_pid(owner), (double)(nowc - hb) / 1e9,
                   (double)r->timeout_ns / 1e9);
   return 0;
 }
@@ -722,7 +722,6 @@ int tm_ring_publish(tm_ring *r, uint64_t n_tokens, const tm_ring_cursor *cursor,
   r->holding = 0;
   STORE_SC(&h->prod.pos, head + 1);
   r->woke_peer = wake(&h->prod, &h->cons);
-  STORE(&h->prod.heartbeat, tm_proc_now_ns());
   return 0;
 }
 
@@ -901,7 +900,7 @@ int tm_ring_release(tm_ring *r, tm_error *err) {
   r->holding = 0;
   STORE_SC(&h->cons.pos2, tail + 1);
   r->woke_peer = wake(&h->cons, &h->prod);
-  STORE(&h->cons.heartbeat, tm_proc_now_ns());
+  STORE(&h->cons.heartbeat, tm_proc_coarse_ns());
   return 0;
 }
 

@@ -16,7 +16,7 @@
  *                tokenizer_hash, heartbeat timeout, flags (no checksum)
  *     producer : head (slots published, monotonic), data futex word, owner
  *                word (pid << 32 | low 32 bits of /proc start time),
- *                heartbeat (CLOCK_MONOTONIC ns), waiting flag, ack epoch
+ *                heartbeat (CLOCK_MONOTONIC_COARSE ns), waiting flag, ack epoch
  *     consumer : read (slots acquired), tail (slots released), space futex
  *                word, owner word, heartbeat, waiting flag, attach epoch
  *     cursors  : the consumer's resume cursor (+ valid flag), the cursor of

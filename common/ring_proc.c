@@ -71,6 +71,12 @@ uint64_t tm_proc_now_ns(void) {
   return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
+uint64_t tm_proc_coarse_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
 void tm_futex_wait(uint32_t *word, uint32_t expected, uint64_t timeout_ns) {
   struct timespec ts, *tp = NULL;
   if (timeout_ns) {

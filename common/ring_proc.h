@@ -21,6 +21,9 @@ static inline uint32_t tm_proc_owner_pid(uint64_t owner) { return (uint32_t)(own
 
 /* CLOCK_MONOTONIC in ns. */
 uint64_t tm_proc_now_ns(void);
+/* CLOCK_MONOTONIC_COARSE in ns (tick resolution, a few ns per call): for
+ * heartbeats, which are written on every ring call but compared in seconds. */
+uint64_t tm_proc_coarse_ns(void);
 
 /* futex on a word in shared memory (not FUTEX_PRIVATE). wait returns when
  * woken, when *word != expected, or after timeout_ns (0 = no timeout). */
