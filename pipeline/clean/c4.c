@@ -2,6 +2,7 @@
 #include "c4.h"
 
 #include <ctype.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -21,9 +22,61 @@ void tm_c4_defaults(tm_c4_params *p) {
   p->min_num_sentences = 5;
 }
 
-/* Is needle (lowercase) in the lowercased line low[0..n)? */
-static int has(const char *low, size_t n, const char *needle) {
-  return memmem(low, n, needle, strlen(needle)) != NULL;
+/* The phrases C4 looks for, found in one pass per line by a small
+ * Aho-Corasick automaton over ASCII-lowercased bytes (built once). */
+static const char *const phrases[] = {"lorem ipsum",    "javascript",   "terms of use",
+                                      "privacy policy", "cookie policy", "uses cookies",
+                                      "use of cookies", "use cookies"};
+enum { PH_LOREM = 1, PH_JS = 2, PH_POLICY = 0xfc, AC_MAX = 128 };
+static unsigned char ac_next[AC_MAX][256], ac_out[AC_MAX];
+static pthread_once_t ac_once = PTHREAD_ONCE_INIT;
+
+static void ac_build(void) {
+  int n_states = 1, fail[AC_MAX] = {0};
+  static unsigned char go[AC_MAX][256]; /* trie edges, 0 = none (state 0 is the root) */
+  for (int k = 0; k < 8; k++) {
+    int st = 0;
+    for (const char *c = phrases[k]; *c; c++) {
+      unsigned char b = (unsigned char)*c;
+      if (!go[st][b]) go[st][b] = (unsigned char)n_states++;
+      st = go[st][b];
+    }
+    ac_out[st] |= (unsigned char)(1u << k);
+  }
+  /* breadth-first: failure links and the full transition table */
+  int queue[AC_MAX], head = 0, tail = 0;
+  for (int c = 0; c < 256; c++) {
+    int t = go[0][c];
+    ac_next[0][c] = (unsigned char)t;
+    if (t) fail[t] = 0, queue[tail++] = t;
+  }
+  while (head < tail) {
+    int st = queue[head++];
+    ac_out[st] |= ac_out[fail[st]];
+    for (int c = 0; c < 256; c++) {
+      int t = go[st][c];
+      if (t) {
+        fail[t] = ac_next[fail[st]][c];
+        ac_next[st][c] = (unsigned char)t;
+        queue[tail++] = t;
+      } else {
+        ac_next[st][c] = ac_next[fail[st]][c];
+      }
+    }
+  }
+  /* case-insensitive: an upper-case letter moves like its lower case */
+  for (int st = 0; st < n_states; st++)
+    for (int c = 'A'; c <= 'Z'; c++) ac_next[st][c] = ac_next[st][c + 32];
+}
+
+/* Bit k set when phrases[k] occurs in s[0..n) (ASCII case-insensitive). */
+static unsigned phrases_in(const char *s, size_t n) {
+  unsigned st = 0, m = 0;
+  for (size_t i = 0; i < n; i++) {
+    st = ac_next[st][(unsigned char)s[i]];
+    m |= ac_out[st];
+  }
+  return m;
 }
 
 /* Remove "[digits]", "[edit]", "[citation needed]" from line into buf. */
@@ -53,9 +106,14 @@ static size_t strip_citations(const char *s, size_t n, char *buf) {
 
 /* Words in a line (whitespace tokens; CJK characters count one each) and
  * the longest token in code points. */
-static void line_words(const char *s, size_t n, int cjk, size_t *words, size_t *longest) {
+/* Words in a line (whitespace tokens; CJK characters count one each),
+ * counted up to `enough`, and the longest token in code points (computed
+ * only when the line is longer than long_from bytes: a shorter line cannot
+ * hold a longer word). */
+static void line_words(const char *s, size_t n, int cjk, size_t enough, size_t long_from,
+                       size_t *words, size_t *longest) {
   size_t w = 0, cur = 0, best = 0;
-  int in = 0;
+  int in = 0, need_long = n > long_from;
   for (size_t i = 0; i < n;) {
     uint32_t cp = (unsigned char)s[i];
     int k = cp < 0x80 ? 1 : tm_utf8_next((const unsigned char *)s + i, n - i, &cp);
@@ -71,14 +129,13 @@ static void line_words(const char *s, size_t n, int cjk, size_t *words, size_t *
       in = 1;
       if (++cur > best) best = cur;
     }
+    if (w >= enough && !need_long) break;
     i += (size_t)k;
   }
   *words = w;
   *longest = best;
 }
 
-/* Sentences: runs of terminal punctuation followed by a space or the end;
- * a CJK full stop ends a sentence anywhere. */
 static size_t sentences(const char *s, size_t n) {
   size_t c = 0;
   for (size_t i = 0; i < n; i++) {
@@ -121,8 +178,9 @@ int tm_c4_apply(const char *text, size_t n, const tm_c4_params *p, int cjk, tm_t
   *drop = NULL;
   size_t base = out->len, nsent = 0;
   int lorem = 0, curly = 0, bad = 0, blank_pending = 0;
-  char *buf = malloc(2 * n + 2), *low = buf + n + 1; /* the line, and it lowercased */
+  char *buf = malloc(n + 1); /* a line without its citation marks */
   if (!buf) return -TM_ENOMEM;
+  pthread_once(&ac_once, ac_build);
   for (size_t i = 0; i < n;) {
     const char *nl = memchr(text + i, '\n', n - i);
     size_t e = nl ? (size_t)(nl - text) : n;
@@ -147,20 +205,17 @@ int tm_c4_apply(const char *text, size_t n, const tm_c4_params *p, int cjk, tm_t
     size_t words, longest;
     if (p->filter_no_terminal_punct && !tm_ends_terminal_punct(s, l, 0)) why = "punct";
     if (!why) {
-      line_words(s, l, cjk, &words, &longest);
+      line_words(s, l, cjk, p->min_words_per_line > 0 ? (size_t)p->min_words_per_line : 1,
+                 p->max_word_length > 0 ? (size_t)p->max_word_length : SIZE_MAX, &words, &longest);
       if (p->min_words_per_line > 0 && words < (size_t)p->min_words_per_line) why = "words";
       else if (p->max_word_length > 0 && longest > (size_t)p->max_word_length) why = "long";
     }
     if (!why) {
-      for (size_t k = 0; k < l; k++) low[k] = (char)((s[k] >= 'A' && s[k] <= 'Z') ? s[k] + 32 : s[k]);
-      if (p->filter_lorem_ipsum && has(low, l, "lorem ipsum")) lorem = 1;
-      if (p->filter_javascript && has(low, l, "javascript")) why = "js";
+      unsigned ph = phrases_in(s, l);
+      if (p->filter_lorem_ipsum && (ph & PH_LOREM)) lorem = 1;
+      if (p->filter_javascript && (ph & PH_JS)) why = "js";
       else if (p->filter_curly_bracket && memchr(s, '{', l)) curly = 1;
-      if (!why && p->filter_policy &&
-          (has(low, l, "terms of use") || has(low, l, "privacy policy") ||
-           has(low, l, "cookie policy") || has(low, l, "use of cookies") ||
-           has(low, l, "use cookies") || has(low, l, "uses cookies")))
-        why = "policy";
+      if (!why && p->filter_policy && (ph & PH_POLICY)) why = "policy";
     }
     if (why) {
       if (counts) {
@@ -175,7 +230,8 @@ int tm_c4_apply(const char *text, size_t n, const tm_c4_params *p, int cjk, tm_t
       continue;
     }
     if (p->n_bad_words && !bad && has_bad_word(p, s, l)) bad = 1;
-    nsent += sentences(s, l);
+    if (trace || p->min_num_sentences < 0 || nsent < (size_t)p->min_num_sentences)
+      nsent += sentences(s, l); /* enough once the minimum is reached */
     if (out->len > base && tm_tb_puts(out, blank_pending ? "\n\n" : "\n") < 0) {
       free(buf);
       return -TM_ENOMEM;

@@ -3,6 +3,9 @@
 
 #include <pthread.h>
 #include <strings.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 #include <utf8proc.h>
 
 /* printable ASCII: copied as is by the repair pass */
@@ -242,19 +245,44 @@ int tm_text_whitespace(const char *in, size_t n, tm_textbuf *out) {
   return tm_tb_finish(out);
 }
 
-int tm_text_whitespace_needed(const char *s, size_t n) {
+/* Scalar check of s[i] in context: would the whitespace pass change it? */
+static int ws_bad_at(const unsigned char *s, size_t n, size_t i) {
+  unsigned c = s[i];
+  unsigned d = i + 1 < n ? s[i + 1] : 0;
+  if (c == '\t') return 1;
+  if (c == ' ') return d == ' ' || d == '\n';
+  if (c == '\n') return d == ' ' || (d == '\n' && i + 2 < n && s[i + 2] == '\n');
+  if (c >= 0xc2) return uspace(s + i, n - i) != 0;
+  return 0;
+}
+
+int tm_text_whitespace_needed(const char *text, size_t n) {
+  const unsigned char *s = (const unsigned char *)text;
   if (!n) return 0;
   if (s[0] == ' ' || s[0] == '\n' || s[n - 1] == ' ' || s[n - 1] == '\n') return 1;
-  if (tm_text_has_non_ascii(s, n)) { /* any Unicode space separator? */
-    if (memmem(s, n, "\xc2\xa0", 2) || memmem(s, n, "\xe3\x80\x80", 3) ||
-        memmem(s, n, "\xe1\x9a\x80", 3) || memmem(s, n, "\xe2\x81\x9f", 3))
-      return 1;
-    for (const char *p = s; (p = memmem(p, (size_t)(s + n - p), "\xe2\x80", 2)) != NULL; p += 2)
-      if (p + 2 < s + n && uspace((const unsigned char *)p, (size_t)(s + n - p))) return 1;
+  size_t i = 0;
+#ifdef __SSE2__
+  /* 16 bytes at a time: a byte that may need work is a tab, a byte >= 0x80,
+   * or a space/newline followed by a space or newline; only those are
+   * looked at one by one. */
+  const __m128i sp = _mm_set1_epi8(' '), nl = _mm_set1_epi8('\n'), tab = _mm_set1_epi8('\t');
+  for (; i + 17 <= n; i += 16) {
+    __m128i a = _mm_loadu_si128((const __m128i *)(s + i));
+    __m128i b = _mm_loadu_si128((const __m128i *)(s + i + 1));
+    __m128i ws_a = _mm_or_si128(_mm_cmpeq_epi8(a, sp), _mm_cmpeq_epi8(a, nl));
+    __m128i ws_b = _mm_or_si128(_mm_cmpeq_epi8(b, sp), _mm_cmpeq_epi8(b, nl));
+    __m128i odd = _mm_or_si128(_mm_and_si128(ws_a, ws_b), _mm_cmpeq_epi8(a, tab));
+    unsigned m = (unsigned)_mm_movemask_epi8(_mm_or_si128(odd, a)); /* a's high bits: non-ASCII */
+    while (m) {
+      size_t k = i + (size_t)__builtin_ctz(m);
+      if (ws_bad_at(s, n, k)) return 1;
+      m &= m - 1;
+    }
   }
-  /* each a vectorised scan, much cheaper than the byte-by-byte pass */
-  return memchr(s, '\t', n) || memmem(s, n, "  ", 2) || memmem(s, n, " \n", 2) ||
-         memmem(s, n, "\n ", 2) || memmem(s, n, "\n\n\n", 3);
+#endif
+  for (; i < n; i++)
+    if (ws_bad_at(s, n, i)) return 1;
+  return 0;
 }
 
 int tm_norm_form_parse(const char *s) {

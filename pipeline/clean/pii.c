@@ -113,6 +113,8 @@ int tm_pii_redact(const char *t, size_t n, const tm_pii_params *p, tm_textbuf *o
   pthread_once(&tabs_once, init_tabs);
   if (tm_tb_reserve(out, n) < 0) return -TM_ENOMEM;
   size_t copied = 0; /* t[0..copied) is in out */
+  /* an IPv6 address needs a ':': without one, hex letters start nothing */
+  int ipv6 = p->ipv6 && memchr(t, ':', n) != NULL;
   int rc = 0;
   /* word by word: IP addresses and phone numbers start at a word start, an
    * e-mail is found at its '@' (which ends the word before it) */
@@ -124,8 +126,8 @@ int tm_pii_redact(const char *t, size_t n, const tm_pii_params *p, tm_textbuf *o
     uint64_t *cnt = NULL;
     if (ch == '@') {
       if (p->email && match_email(t, n, i, &b, &e) && b >= copied) ph = p->email, cnt = c ? &c->email : NULL;
-    } else if (start_tab[ch] && (i == 0 || !word_tab[(unsigned char)t[i - 1]])) {
-      if ((isxdigit(ch) || ch == ':') && p->ipv6 && match_ipv6(t, n, i, &e)) {
+    } else if (start_tab[ch] && (ipv6 || !isalpha(ch)) && (i == 0 || !word_tab[(unsigned char)t[i - 1]])) {
+      if ((isxdigit(ch) || ch == ':') && ipv6 && match_ipv6(t, n, i, &e)) {
         ph = p->ipv6;
         cnt = c ? &c->ipv6 : NULL;
       } else if (isdigit(ch) && p->ipv4 && match_ipv4(t, n, i, &e)) {

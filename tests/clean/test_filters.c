@@ -336,6 +336,13 @@ static void test_c4(void) {
          "got '%s'", out.p);
   CHECK(cn.lines_removed == 4 && cn.no_terminal_punct == 1 && cn.javascript == 1 &&
         cn.policy == 1 && cn.too_few_words == 1);
+  /* every policy phrase, in any case, removes its line */
+  drop = c4("Read our Privacy Policy before you go on.\nThe TERMS OF USE apply to every visitor.\n"
+            "See the cookie policy for the details.\nWe use cookies on this site, as most do.\n"
+            "The use of cookies is explained below.\nA normal sentence stays here.\n",
+            0, &out, &cn);
+  CHECKF(cn.policy == 5 && !strcmp(out.p, "A normal sentence stays here."), "policy=%llu '%s'",
+         (unsigned long long)cn.policy, out.p);
   /* four sentences are too few */
   drop = c4("One sentence here now. Two sentences here now.\nThree sentences here now. Four is the last.\n",
             0, &out, &cn);

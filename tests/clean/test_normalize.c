@@ -77,6 +77,31 @@ static void test_nfkc(void) {
   CHECK(tm_text_has_non_ascii("abc\xc3\xa9", 5) && !tm_text_has_non_ascii("abcdefghijk", 11));
 }
 
+/* tm_text_whitespace_needed agrees with the pass on random texts long
+ * enough for the 16-byte path */
+static void test_whitespace_needed_random(void) {
+  static const char *parts[] = {"a", "word", " ", "\n", "\t", ".", "\xc2\xa0", "\xe2\x80\x9c", "xyz"};
+  unsigned seed = 99;
+  char buf[512];
+  int bad = 0;
+  for (int it = 0; it < 5000; it++) {
+    size_t n = 0;
+    int k = 1 + (int)((seed = seed * 1103515245u + 12345u) >> 16) % 80;
+    for (int j = 0; j < k; j++) {
+      seed = seed * 1103515245u + 12345u;
+      unsigned r = (seed >> 16) % 100;
+      const char *p = parts[r < 60 ? (r % 2 ? 0 : 1) : r < 80 ? 2 : r < 88 ? 3 : 4 + r % 5];
+      size_t l = strlen(p);
+      if (n + l < sizeof buf) memcpy(buf + n, p, l), n += l;
+    }
+    buf[n] = 0;
+    const char *o = ws(buf);
+    int same = strlen(o) == n && !memcmp(o, buf, n);
+    if (tm_text_whitespace_needed(buf, n) != !same) bad++;
+  }
+  CHECKF(bad == 0, "%d disagreements", bad);
+}
+
 static void test_whitespace(void) {
   CHECK(!strcmp(ws("  a \t b  \n\n\n\n c  "), "a b\n\nc"));
   CHECK(!strcmp(ws("one\ntwo \n  three"), "one\ntwo\nthree"));
@@ -149,6 +174,7 @@ int main(void) {
   test_repair();
   test_nfkc();
   test_whitespace();
+  test_whitespace_needed_random();
   /* both parsers give the same text */
   for (int b = TM_HTML_GUMBO; b <= TM_HTML_MYHTML; b++) {
     if (tm_html_parser_new(&parser, (tm_html_backend)b) < 0) {
