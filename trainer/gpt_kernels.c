@@ -181,14 +181,17 @@ void tm_k_residual_forward(float *out, const float *a, const float *b, size_t n)
 
 /* ---- attention -------------------------------------------------------------
  * Per (b, h), with Q, K, V the (T, hs) slices of qkv (row stride 3C):
- *   S = Q K^T / sqrt(hs)       sgemm (T x T x hs)
+ *   S = Q K^T / sqrt(hs)       sgemm
  *   P = causal softmax of S    row t over keys 0..t, zeros above
- *   O = P V                    sgemm (T x hs x T) into out (row stride C)
- * The (b, h) pairs run in parallel; OpenBLAS (OpenMP build) runs sgemm calls
- * made inside a parallel region on the calling thread only. */
+ *   O = P V                    sgemm into out (row stride C)
+ * Causality is used to skip work: the rows are cut into TM_K_ATT_BLOCKS
+ * blocks, and row block [r0, r1) only multiplies against keys [0, r1)
+ * (62.5% of the full T x T products with 4 blocks). The (b, h) pairs run
+ * in parallel; OpenBLAS (OpenMP build) runs sgemm calls made inside a
+ * parallel region on the calling thread only. */
 
-static void causal_softmax_rows(float *S, int T) {
-  for (int t = 0; t < T; t++) {
+static void causal_softmax_rows(float *S, int T, int r0, int r1) {
+  for (int t = r0; t < r1; t++) {
     float *row = S + (size_t)t * T;
     float mx = -FLT_MAX;
     for (int j = 0; j <= t; j++) mx = row[j] > mx ? row[j] : mx;
@@ -204,6 +207,13 @@ static void causal_softmax_rows(float *S, int T) {
   }
 }
 
+int tm_k_attention_block(int T, int blk, int *r0, int *r1) {
+  int bs = (T + TM_K_ATT_BLOCKS - 1) / TM_K_ATT_BLOCKS;
+  *r0 = blk * bs;
+  *r1 = *r0 + bs < T ? *r0 + bs : T;
+  return *r0 < T;
+}
+
 void tm_k_attention_forward(float *out, float *att, const float *qkv, int B, int T, int C,
                             int NH) {
   int hs = C / NH, C3 = 3 * C;
@@ -214,23 +224,30 @@ void tm_k_attention_forward(float *out, float *att, const float *qkv, int B, int
     const float *q = qkv + (size_t)b * T * C3 + (size_t)h * hs;
     const float *k = q + C, *v = q + 2 * C;
     float *S = att + (size_t)bh * T * T;
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hs, scale, q, C3, k, C3, 0.0f, S,
-                T);
-    causal_softmax_rows(S, T);
     float *o = out + (size_t)b * T * C + (size_t)h * hs;
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hs, T, 1.0f, S, T, v, C3, 0.0f, o,
-                C);
+    int r0, r1;
+    for (int blk = 0; tm_k_attention_block(T, blk, &r0, &r1); blk++) {
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, r1 - r0, r1, hs, scale,
+                  q + (size_t)r0 * C3, C3, k, C3, 0.0f, S + (size_t)r0 * T, T);
+      causal_softmax_rows(S, T, r0, r1);
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, r1 - r0, hs, r1, 1.0f,
+                  S + (size_t)r0 * T, T, v, C3, 0.0f, o + (size_t)r0 * C, C);
+    }
   }
 }
 
 size_t tm_k_attention_scratch_floats(int T) { return (size_t)T * T; }
 
-/* dP = dO V^T; dS = P * (dP - rowsum(P * dP)) (causal part);
- * dQ = dS K / sqrt(hs); dK = dS^T Q / sqrt(hs); dV = P^T dO. */
+/* Per row block [r0, r1), last block first (it covers every key row, so its
+ * dK/dV products overwrite and the others accumulate):
+ *   dP = dO V^T; dS = P * (dP - rowsum(P * dP)) (causal part);
+ *   dQ = dS K / sqrt(hs); dK += dS^T Q / sqrt(hs); dV += P^T dO. */
 void tm_k_attention_backward(float *dqkv, const float *dout, const float *qkv, const float *att,
                              int B, int T, int C, int NH, float *scratch) {
   int hs = C / NH, C3 = 3 * C;
   float scale = 1.0f / sqrtf((float)hs);
+  int nblk = 0, r0, r1;
+  while (tm_k_attention_block(T, nblk, &r0, &r1)) nblk++;
 #pragma omp parallel for schedule(static)
   for (int bh = 0; bh < B * NH; bh++) {
     int tid = 0;
@@ -245,22 +262,27 @@ void tm_k_attention_backward(float *dqkv, const float *dout, const float *qkv, c
     float *dk = dq + C, *dv = dq + 2 * C;
     const float *P = att + (size_t)bh * T * T;
     const float *dO = dout + (size_t)b * T * C + (size_t)h * hs;
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hs, 1.0f, dO, C, v, C3, 0.0f, dS,
-                T);
-    for (int t = 0; t < T; t++) {
-      const float *p = P + (size_t)t * T;
-      float *d = dS + (size_t)t * T;
-      float dot = 0.0f;
-      for (int j = 0; j <= t; j++) dot += p[j] * d[j];
-      for (int j = 0; j <= t; j++) d[j] = p[j] * (d[j] - dot);
-      for (int j = t + 1; j < T; j++) d[j] = 0.0f;
+    for (int blk = nblk - 1; blk >= 0; blk--) {
+      int a0, a1;
+      tm_k_attention_block(T, blk, &a0, &a1);
+      float beta = blk == nblk - 1 ? 0.0f : 1.0f;
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, a1 - a0, a1, hs, 1.0f,
+                  dO + (size_t)a0 * C, C, v, C3, 0.0f, dS + (size_t)a0 * T, T);
+      for (int t = a0; t < a1; t++) {
+        const float *p = P + (size_t)t * T;
+        float *d = dS + (size_t)t * T;
+        float dot = 0.0f;
+        for (int j = 0; j <= t; j++) dot += p[j] * d[j];
+        for (int j = 0; j <= t; j++) d[j] = p[j] * (d[j] - dot);
+        for (int j = t + 1; j < a1; j++) d[j] = 0.0f;
+      }
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, a1 - a0, hs, a1, scale,
+                  dS + (size_t)a0 * T, T, k, C3, 0.0f, dq + (size_t)a0 * C3, C3);
+      cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, a1, hs, a1 - a0, scale,
+                  dS + (size_t)a0 * T, T, q + (size_t)a0 * C3, C3, beta, dk, C3);
+      cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, a1, hs, a1 - a0, 1.0f,
+                  P + (size_t)a0 * T, T, dO + (size_t)a0 * C, C, beta, dv, C3);
     }
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hs, T, scale, dS, T, k, C3, 0.0f,
-                dq, C3);
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, hs, T, scale, dS, T, q, C3, 0.0f, dk,
-                C3);
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, hs, T, 1.0f, P, T, dO, C, 0.0f, dv,
-                C3);
   }
 }
 

@@ -66,6 +66,10 @@ void tm_k_attention_forward(float *out, float *att, const float *qkv, int B, int
 void tm_k_attention_backward(float *dqkv, const float *dout, const float *qkv, const float *att,
                              int B, int T, int C, int NH, float *scratch);
 size_t tm_k_attention_scratch_floats(int T);
+/* Row blocks of the causal attention: block blk is rows [*r0, *r1); returns
+ * 0 past the last block. Row block [r0, r1) attends to keys [0, r1). */
+#define TM_K_ATT_BLOCKS 4
+int tm_k_attention_block(int T, int blk, int *r0, int *r1);
 
 /* In place: logits (N,V) -> probabilities; losses[i] = -log p[target[i]].
  * targets may be NULL (probabilities only). */

@@ -2,10 +2,16 @@
  * Keep in step with gpt.c / gpt_kernels.c: the same calls in the same order. */
 #include "matmul_probe.h"
 
+#include "gpt_kernels.h"
+
 #include <cblas.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 struct tm_matmul_probe {
   tm_gpt_config cfg;
@@ -65,28 +71,39 @@ static void linear_bwd(tm_matmul_probe *p, int N, int C, int OC) {
 
 static void attention(tm_matmul_probe *p, int backward) {
   int B = p->B, T = p->T, C = p->cfg.d_model, NH = p->cfg.n_head, hs = C / NH, C3 = 3 * C;
+  int nblk = 0, r0, r1;
+  while (tm_k_attention_block(T, nblk, &r0, &r1)) nblk++;
 #pragma omp parallel for schedule(static)
   for (int bh = 0; bh < B * NH; bh++) {
     int b = bh / NH, h = bh % NH;
     const float *q = p->qkv + (size_t)b * T * C3 + (size_t)h * hs, *k = q + C, *v = q + 2 * C;
     float *S = p->att + (size_t)bh * T * T;
     float *o = p->mid + (size_t)b * T * C + (size_t)h * hs;
-    if (!backward) {
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hs, 1.0f, q, C3, k, C3, 0.0f, S,
-                  T);
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hs, T, 1.0f, S, T, v, C3, 0.0f, o,
-                  C);
-    } else {
-      float *dS = p->dS + (size_t)(bh % 64) * T * T;
-      float *dq = p->out + (size_t)b * T * C3 + (size_t)h * hs, *dk = dq + C, *dv = dq + 2 * C;
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, T, T, hs, 1.0f, o, C, v, C3, 0.0f, dS,
-                  T);
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, T, hs, T, 1.0f, dS, T, k, C3, 0.0f,
-                  dq, C3);
-      cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, hs, T, 1.0f, dS, T, q, C3, 0.0f, dk,
-                  C3);
-      cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, T, hs, T, 1.0f, S, T, o, C, 0.0f, dv,
-                  C3);
+    int tid = 0;
+#ifdef _OPENMP
+    tid = omp_get_thread_num() % 64;
+#endif
+    float *dS = p->dS + (size_t)tid * T * T;
+    float *dq = p->out + (size_t)b * T * C3 + (size_t)h * hs, *dk = dq + C, *dv = dq + 2 * C;
+    for (int i = 0; i < nblk; i++) {
+      int a0, a1;
+      tm_k_attention_block(T, backward ? nblk - 1 - i : i, &a0, &a1);
+      if (!backward) {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, a1 - a0, a1, hs, 1.0f,
+                    q + (size_t)a0 * C3, C3, k, C3, 0.0f, S + (size_t)a0 * T, T);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, a1 - a0, hs, a1, 1.0f,
+                    S + (size_t)a0 * T, T, v, C3, 0.0f, o + (size_t)a0 * C, C);
+      } else {
+        float beta = i == 0 ? 0.0f : 1.0f;
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, a1 - a0, a1, hs, 1.0f,
+                    o + (size_t)a0 * C, C, v, C3, 0.0f, dS + (size_t)a0 * T, T);
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, a1 - a0, hs, a1, 1.0f,
+                    dS + (size_t)a0 * T, T, k, C3, 0.0f, dq + (size_t)a0 * C3, C3);
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, a1, hs, a1 - a0, 1.0f,
+                    dS + (size_t)a0 * T, T, q + (size_t)a0 * C3, C3, beta, dk, C3);
+        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, a1, hs, a1 - a0, 1.0f,
+                    S + (size_t)a0 * T, T, o + (size_t)a0 * C, C, beta, dv, C3);
+      }
     }
   }
 }

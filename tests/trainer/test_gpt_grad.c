@@ -13,6 +13,7 @@
 #include "gpt.h"
 #include "gpt_kernels.h"
 #include "rng.h"
+#include "threads.h"
 #include "tm_test.h"
 
 #ifdef _OPENMP
@@ -291,6 +292,10 @@ static void test_model(void) {
 }
 
 int main(void) {
+  /* one thread: these tests must not crawl on a loaded machine (every
+   * kernel call is a parallel region); determinism across thread counts is
+   * by construction (fixed reduction chunks) */
+  tm_threads_set(1);
   tm_rng_seed(&rng, 12345);
   test_layernorm();
   test_matmul();

@@ -13,6 +13,7 @@
 #include "gpt.h"
 #include "rng.h"
 #include "schedule.h"
+#include "threads.h"
 #include "tm_test.h"
 
 static char tmpdir[256];
@@ -207,6 +208,10 @@ static void test_overfit(void) {
 }
 
 int main(void) {
+  /* one thread: these tests must not crawl on a loaded machine (every
+   * kernel call is a parallel region); determinism across thread counts is
+   * by construction (fixed reduction chunks) */
+  tm_threads_set(1);
   snprintf(tmpdir, sizeof tmpdir, "/tmp/tm_train_units.XXXXXX");
   if (!mkdtemp(tmpdir)) return 1;
   test_schedule();
