@@ -247,8 +247,31 @@ const char *tm_gopher_quality(const char *text, size_t n, const tm_words *w, con
 
 /* Duplicated units (lines when sep is "\n", paragraphs when "\n\n"):
  * count of repeats, bytes in repeats, number of units. */
+static int find_duplicates_uncached(tm_quality_scratch *s, const char *text, size_t n, int para,
+                                    size_t *units, size_t *dups, size_t *dup_bytes);
+
 static int find_duplicates(tm_quality_scratch *s, const char *text, size_t n, int para,
                            size_t *units, size_t *dups, size_t *dup_bytes) {
+  if (para) return find_duplicates_uncached(s, text, n, para, units, dups, dup_bytes);
+  uint64_t key = XXH3_64bits(text, n); /* ~20 GB/s: far cheaper than the statistics */
+  if (s->lines_valid && s->lines_key == key && s->lines_len == n) {
+    *units = s->lines_units;
+    *dups = s->lines_dups;
+    *dup_bytes = s->lines_dup_bytes;
+    return 0;
+  }
+  if (find_duplicates_uncached(s, text, n, 0, units, dups, dup_bytes) < 0) return -1;
+  s->lines_valid = 1;
+  s->lines_key = key;
+  s->lines_len = n;
+  s->lines_units = *units;
+  s->lines_dups = *dups;
+  s->lines_dup_bytes = *dup_bytes;
+  return 0;
+}
+
+static int find_duplicates_uncached(tm_quality_scratch *s, const char *text, size_t n, int para,
+                                    size_t *units, size_t *dups, size_t *dup_bytes) {
   size_t est = 1;
   for (const char *q = text; (q = memchr(q, '\n', (size_t)(text + n - q))) != NULL; q++) est++;
   table t = table_open(s, est);

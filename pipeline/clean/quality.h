@@ -99,6 +99,11 @@ typedef struct tm_quality_scratch {
   size_t cap;
   uint64_t *cur; /* n-gram hashes */
   size_t cur_cap;
+  /* the duplicate-line statistics of the last text, shared by Gopher
+   * repetition and FineWeb (keyed by the text's length and XXH3 hash) */
+  int lines_valid;
+  uint64_t lines_key, lines_len;
+  size_t lines_units, lines_dups, lines_dup_bytes;
 } tm_quality_scratch;
 
 void tm_quality_scratch_free(tm_quality_scratch *s);
