@@ -48,6 +48,7 @@ struct tm_sig_store {
   uint32_t n_pend;
   char *pend_ids;
   size_t n_pend_ids, cap_pend_ids;
+  uint64_t flushes;
 };
 
 static uint64_t rd64(const uint8_t *p) {
@@ -257,6 +258,10 @@ static int flush(tm_sig_store *s, tm_error *err) {
     s->n_written += s->n_pend;
     s->n_pend = 0;
     if ((rc = ensure_map(s, HDR_SIZE + s->n_written * s->rs, err)) < 0) return rc;
+    /* Unmap the record pages touched by candidate checks now and then: they
+     * stay in the page cache (the file is the truth), but no longer count in
+     * this process's resident set, which should show the index tables. */
+    if (++s->flushes % 16 == 0) madvise((void *)s->map, s->map_len, MADV_DONTNEED);
   }
   return 0;
 }
