@@ -40,8 +40,9 @@ typedef struct acts {
   float *fch, *fch_gelu;             /* (L,N,4C) */
   float *res3;                       /* (L,N,C) */
   float *lnf, *lnf_mean, *lnf_rstd;  /* (N,C) (N) (N) */
-  float *logits;                     /* (N,V): logits, then probabilities, then dlogits */
+  float *logits;                     /* (N,V): logits, then exps (with targets), then dlogits */
   float *losses;                     /* (N) */
+  float *inv_sum;                    /* (N) 1 / softmax denominators */
   float *proj;                       /* (N,C) scratch: a projection before the residual add */
 } acts;
 
@@ -167,6 +168,7 @@ static void carve_acts(carver *cv, acts *a, const tm_gpt_config *cfg, size_t N, 
   a->lnf_rstd = carve(cv, N);
   a->logits = carve(cv, N * V);
   a->losses = carve(cv, N);
+  a->inv_sum = carve(cv, N);
   a->proj = carve(cv, N * C);
 }
 
@@ -351,7 +353,7 @@ int tm_gpt_forward(tm_gpt *m, const int32_t *tokens, const int32_t *targets, int
   tm_k_matmul_forward(a->logits, a->lnf, p->wte, NULL, (int)N, C, V);
   if (targets) {
     t1 = now_s();
-    tm_k_softmax_crossentropy_forward(a->logits, a->losses, targets, (int)N, V);
+    tm_k_softmax_crossentropy_forward(a->logits, a->inv_sum, a->losses, targets, (int)N, V);
     double sum = 0.0;
     for (size_t i = 0; i < N; i++) sum += a->losses[i];
     if (loss) *loss = (float)(sum / (double)N);
@@ -379,7 +381,8 @@ int tm_gpt_backward(tm_gpt *m, float loss_scale, tm_error *err) {
   work *w = &m->w;
 
   double t0 = now_s();
-  tm_k_softmax_crossentropy_backward(a->logits, m->targets, (int)N, V, loss_scale / (float)N);
+  tm_k_softmax_crossentropy_backward(a->logits, a->inv_sum, m->targets, (int)N, V,
+                                     loss_scale / (float)N);
   double tk = now_s() - t0, ta = 0.0;
   float *dlogits = a->logits;
   tm_k_matmul_backward(w->dln, g->wte, NULL, dlogits, a->lnf, p->wte, (int)N, C, V, w->colsum);

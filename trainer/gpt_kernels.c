@@ -288,33 +288,33 @@ void tm_k_attention_backward(float *dqkv, const float *dout, const float *qkv, c
 
 /* ---- softmax + cross-entropy ------------------------------------------------ */
 
-void tm_k_softmax_crossentropy_forward(float *probs, float *losses, const int32_t *targets,
-                                       int N, int V) {
+void tm_k_softmax_crossentropy_forward(float *logits, float *inv_sum, float *losses,
+                                       const int32_t *targets, int N, int V) {
 #pragma omp parallel for schedule(static)
   for (int i = 0; i < N; i++) {
-    float *p = probs + (size_t)i * V;
+    float *p = logits + (size_t)i * V;
     float mx = -FLT_MAX;
     for (int j = 0; j < V; j++) mx = p[j] > mx ? p[j] : mx;
     /* loss = log(sum exp(x - mx)) - (x_target - mx): no log of a tiny p */
-    float lt = targets ? p[targets[i]] - mx : 0.0f;
+    float lt = p[targets[i]] - mx;
     float sum = 0.0f;
     for (int j = 0; j < V; j++) {
       float e = expf(p[j] - mx);
       p[j] = e;
       sum += e;
     }
-    float inv = 1.0f / sum;
-    for (int j = 0; j < V; j++) p[j] *= inv;
-    if (targets) losses[i] = logf(sum) - lt;
+    inv_sum[i] = 1.0f / sum;
+    losses[i] = logf(sum) - lt;
   }
 }
 
-void tm_k_softmax_crossentropy_backward(float *probs, const int32_t *targets, int N, int V,
-                                        float dloss) {
+void tm_k_softmax_crossentropy_backward(float *exps, const float *inv_sum,
+                                        const int32_t *targets, int N, int V, float dloss) {
 #pragma omp parallel for schedule(static)
   for (int i = 0; i < N; i++) {
-    float *p = probs + (size_t)i * V;
-    for (int j = 0; j < V; j++) p[j] *= dloss;
+    float *p = exps + (size_t)i * V;
+    float s = inv_sum[i] * dloss;
+    for (int j = 0; j < V; j++) p[j] *= s;
     p[targets[i]] -= dloss;
   }
 }

@@ -71,12 +71,13 @@ size_t tm_k_attention_scratch_floats(int T);
 #define TM_K_ATT_BLOCKS 4
 int tm_k_attention_block(int T, int blk, int *r0, int *r1);
 
-/* In place: logits (N,V) -> probabilities; losses[i] = -log p[target[i]].
- * targets may be NULL (probabilities only). */
-void tm_k_softmax_crossentropy_forward(float *probs, float *losses, const int32_t *targets,
-                                       int N, int V);
-/* In place: probs -> dlogits = (probs - onehot(target)) * dloss */
-void tm_k_softmax_crossentropy_backward(float *probs, const int32_t *targets, int N, int V,
-                                        float dloss);
+/* In place: logits (N,V) -> exp(logit - row max), unnormalised (the
+ * probabilities are exps * inv_sum[row]); losses[i] = -log p[target[i]].
+ * One pass fewer than normalising: backward folds the 1/sum in. */
+void tm_k_softmax_crossentropy_forward(float *logits, float *inv_sum, float *losses,
+                                       const int32_t *targets, int N, int V);
+/* In place: exps -> dlogits = (exps * inv_sum - onehot(target)) * dloss */
+void tm_k_softmax_crossentropy_backward(float *exps, const float *inv_sum,
+                                        const int32_t *targets, int N, int V, float dloss);
 
 #endif

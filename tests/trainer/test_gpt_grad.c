@@ -181,13 +181,13 @@ static void test_attention(void) {
 /* ---- softmax + cross-entropy ---- */
 typedef struct {
   int N, V;
-  float *logits, *work, *losses;
+  float *logits, *work, *losses, *inv;
   int32_t *targets;
 } ce_ctx;
 static double ce_loss(void *p) {
   ce_ctx *c = p;
   memcpy(c->work, c->logits, sizeof(float) * c->N * c->V);
-  tm_k_softmax_crossentropy_forward(c->work, c->losses, c->targets, c->N, c->V);
+  tm_k_softmax_crossentropy_forward(c->work, c->inv, c->losses, c->targets, c->N, c->V);
   double s = 0;
   for (int i = 0; i < c->N; i++) s += c->losses[i];
   return s / c->N;
@@ -198,6 +198,7 @@ static void test_crossentropy(void) {
   c.logits = randv(n, 2.0f);
   c.work = zerov(n);
   c.losses = zerov(c.N);
+  c.inv = zerov(c.N);
   c.targets = malloc(sizeof(int32_t) * c.N);
   for (int i = 0; i < c.N; i++) c.targets[i] = (int32_t)tm_rng_below(&rng, (uint64_t)c.V);
   ce_loss(&c);
@@ -205,11 +206,15 @@ static void test_crossentropy(void) {
   double z = 0;
   for (int j = 0; j < c.V; j++) z += exp(c.logits[j]);
   CHECK(fabs(c.losses[0] - (log(z) - c.logits[c.targets[0]])) < 1e-4);
-  tm_k_softmax_crossentropy_backward(c.work, c.targets, c.N, c.V, 1.0f / c.N);
+  /* exps * inv_sum are the probabilities */
+  double psum = 0;
+  for (int j = 0; j < c.V; j++) psum += c.work[j] * c.inv[0];
+  CHECK(fabs(psum - 1.0) < 1e-5);
+  tm_k_softmax_crossentropy_backward(c.work, c.inv, c.targets, c.N, c.V, 1.0f / c.N);
   float *d = malloc(n * sizeof(float));
   memcpy(d, c.work, n * sizeof(float));
   CHECK(fd_check("ce.dlogits", c.logits, n, d, ce_loss, &c, 1e-2f, 44) < TOL);
-  free(c.logits); free(c.work); free(c.losses); free(c.targets); free(d);
+  free(c.logits); free(c.work); free(c.losses); free(c.inv); free(c.targets); free(d);
 }
 
 /* ---- the whole model ---- */
