@@ -68,6 +68,23 @@ check '[ -z "$(ls -A "$W/o1" | grep dedup-index)" ]' "temporary index removed"
 "$TOKENMILL" dedup --threads 3 -o "$W/t3" "$W/a.jsonl" "$W/b.jsonl" 2> /dev/null
 check 'cmp -s "$W/t1/kept.jsonl" "$W/t3/kept.jsonl" && cmp -s "$W/t1/duplicates.jsonl" "$W/t3/duplicates.jsonl"' "same output with 1 and 3 threads"
 
+# the project's sample generator: every planted exact/near duplicate goes,
+# attributed to its original; nothing else but the (self-similar) junk does
+$PYTHON "$here/../../corpora/gen_sample.py" "$W/gs" > /dev/null
+"$TOKENMILL" dedup -o "$W/gso" "$W/gs/web.jsonl" "$W/gs/zh.jsonl" "$W/gs/social.jsonl" 2> /dev/null
+check '$PYTHON - "$W" <<'"'"'PY'"'"'
+import json, sys
+w = sys.argv[1]
+p = json.load(open(w + "/gs/planted.json"))
+d = {x["id"]: x for x in map(json.loads, open(w + "/gso/duplicates.jsonl"))}
+want = {x["id"]: x["duplicate_of"] for x in p["exact_duplicates"] + p["near_duplicates"]}
+junk = {x["id"] if isinstance(x, dict) else x for x in p["junk"]}
+bad = [k for k in want if d.get(k, {}).get("duplicate_of") != want[k]]
+extra = [k for k in d if k not in want and k not in junk]
+assert want and any(k.startswith("zh") for k in want), want
+assert not bad and not extra, (bad, extra)
+PY' "sample generator: planted duplicates removed, nothing else"
+
 # 2. persistent index: run 1 on a, committed
 "$TOKENMILL" dedup --index "$W/idx" -o "$W/r1" "$W/a.jsonl" 2> "$W/r1.err"
 check '[ $? -eq 0 ]' "run 1 with --index"
