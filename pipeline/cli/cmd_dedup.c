@@ -488,13 +488,14 @@ static double now_s(void) {
 static char *stats_json(const tm_dedup_stats *st, uint64_t malformed, double secs) {
   const tm_dedup_index_stats *x = &st->index;
   json_t *j = json_pack(
-      "{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:f, s:f, "
+      "{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:f, s:f, "
       "s:{s:I, s:I, s:I, s:I, s:I, s:f, s:I, s:I}}",
       "docs_in", (json_int_t)st->docs_in, "kept", (json_int_t)st->kept, "exact_dups",
       (json_int_t)st->exact_dups, "near_dups", (json_int_t)st->near_dups, "malformed",
       (json_int_t)malformed, "no_shingles", (json_int_t)st->no_shingles, "cjk_docs",
       (json_int_t)st->cjk_docs, "text_bytes", (json_int_t)st->text_bytes, "lines_removed",
       (json_int_t)st->lines_removed, "docs_emptied_by_lines", (json_int_t)st->lines_docs,
+      "line_table_bytes", (json_int_t)st->line_table_bytes,
       "seconds", secs,
       "docs_per_s", secs > 0 ? st->docs_in / secs : 0.0, "mb_per_s",
       secs > 0 ? st->text_bytes / secs / 1e6 : 0.0, "index", "records", (json_int_t)x->records,
