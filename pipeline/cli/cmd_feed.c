@@ -24,7 +24,8 @@ static void usage(FILE *f) {
           "                      [--epochs books=3,web=0.5] [--split train|val]\n"
           "                      [--val-fraction F] [--passes N] [--max-batches N]\n"
           "                      [--shuffle-windows N] [--slots N] [--timeout-ms MS]\n"
-          "                      [--state DIR] [--follow] [--spin] [--no-drain]\n\n"
+          "                      [--state DIR] [--follow] [--spin] [--no-drain]\n"
+          "                      [--dropout P --tokenizer JSON]\n\n"
           "Reads the shard directory DIR through its manifest and writes batches of B\n"
           "windows of T+1 tokens (documents packed with the end-of-text token between\n"
           "them) into the shared-memory ring /tokenmill.NAME.RANK, one ring per rank.\n"
@@ -43,7 +44,8 @@ static void usage(FILE *f) {
           "  --follow          when a pass would be empty, wait for shards to arrive\n"
           "  --spin            spin longer before sleeping (both sides own a core)\n"
           "  --no-drain        at the end do not wait for the consumer to take every batch\n"
-          "  --dropout P       BPE-dropout is not implemented in this version (refused)\n");
+          "  --dropout P       BPE-dropout: re-tokenize each window, skipping each merge\n"
+          "                    with probability P (seeded; needs --tokenizer, the shards')\n");
 }
 
 static int parse_u64(const char *flag, const char *s, uint64_t *out) {
@@ -69,7 +71,8 @@ int cmd_feed(int argc, char **argv) {
       {"slots", required_argument, 0, 'n'},    {"timeout-ms", required_argument, 0, 'o'},
       {"state", required_argument, 0, 'a'},    {"follow", no_argument, 0, 'f'},
       {"spin", no_argument, 0, 'P'},           {"no-drain", no_argument, 0, 'D'},
-      {"dropout", required_argument, 0, 'u'},  {"help", no_argument, 0, 'h'},
+      {"dropout", required_argument, 0, 'u'},  {"tokenizer", required_argument, 0, 'k'},
+      {"help", no_argument, 0, 'h'},
       {0, 0, 0, 0}};
   static tm_feed_weight weights[TM_FEED_MAX_SOURCES], epochs[TM_FEED_MAX_SOURCES];
   tm_feed_options o;
@@ -141,12 +144,10 @@ int cmd_feed(int argc, char **argv) {
         fprintf(stderr, "tokenmill feed: --dropout: '%s' not in [0, 1)\n", optarg);
         return TM_EXIT_USAGE;
       }
-      if (p > 0) {
-        fprintf(stderr, "tokenmill feed: --dropout: BPE-dropout is not implemented yet\n");
-        return TM_EXIT_USAGE;
-      }
+      o.dropout = p;
       break;
     }
+    case 'k': o.tokenizer = optarg; break;
     case 'h': usage(stdout); return TM_EXIT_OK;
     default: usage(stderr); return TM_EXIT_USAGE;
     }
@@ -166,6 +167,10 @@ int cmd_feed(int argc, char **argv) {
       (have_rank && rank >= world)) {
     fprintf(stderr, "tokenmill feed: need 1 <= batch <= 65536, 1 <= seq-len <= 2^24, "
                     "1 <= world <= 1024, rank < world\n");
+    return TM_EXIT_USAGE;
+  }
+  if (o.dropout > 0 && !o.tokenizer) {
+    fprintf(stderr, "tokenmill feed: --dropout needs --tokenizer JSON (the shards' tokenizer)\n");
     return TM_EXIT_USAGE;
   }
   o.batch = (uint32_t)batch;
@@ -188,7 +193,7 @@ int cmd_feed(int argc, char **argv) {
     return rc == -TM_EINVAL ? TM_EXIT_USAGE : TM_EXIT_RUNTIME;
   }
   printf("fed %" PRIu64 " batches (%" PRIu64 " tokens) in %" PRIu64 " passes, %" PRIu64
-         " resumes\n",
-         st.batches, st.tokens, st.passes, st.reseeks);
+         " resumes, %" PRIu64 " windows with BPE-dropout (%" PRIu64 " kept as they were)\n",
+         st.batches, st.tokens, st.passes, st.reseeks, st.dropout_windows, st.dropout_kept);
   return TM_EXIT_OK;
 }

@@ -9,6 +9,8 @@
 #include <sys/stat.h>
 #include <time.h>
 
+#include "feed_dropout.h"
+#include "feed_perm.h"
 #include "io.h"
 #include "log.h"
 #include "manifest.h"
@@ -151,6 +153,7 @@ typedef struct feeder {
   tm_feed_stats *st;
   unsigned width;
   rank_state *fresh_owner; /* the rank that froze pass 0 of a fresh run */
+  tm_feed_dropout *dropout;
 } feeder;
 
 static int get_plan(feeder *f, uint64_t pass, uint64_t gen, tm_feed_plan **out, tm_error *err) {
@@ -274,8 +277,17 @@ static int produce(feeder *f, rank_state *rs, tm_ring_slot *slot, tm_error *err)
         return tm_err(err, TM_EINVAL, "batch does not fit the ring slot");
       for (uint32_t i = 0; i < o->batch; i++) {
         uint64_t g = rs->k * f->G + rs->rank + (uint64_t)i * o->world;
-        rc = tm_feed_plan_read(p, g, (char *)slot->tokens + (uint64_t)i * win * w, err);
+        char *dst = (char *)slot->tokens + (uint64_t)i * win * w;
+        rc = tm_feed_plan_read(p, g, dst, err);
         if (rc < 0) return rc;
+        if (f->dropout) {
+          rc = tm_feed_dropout_apply(f->dropout, dst, (size_t)win, w,
+                                     tm_feed_key(TM_FEED_TAG_DROPOUT, o->seed, rs->pass, g, 0),
+                                     err);
+          if (rc < 0) return rc;
+          if (rc == 1) f->st->dropout_windows++;
+          else f->st->dropout_kept++;
+        }
       }
       tm_ring_cursor c = {o->seed, rs->pass, rs->gen, (rs->k + 1) * f->G};
       rc = tm_ring_publish(rs->ring, (uint64_t)o->batch * win, &c, err);
@@ -375,6 +387,12 @@ int tm_feed_run(const tm_feed_options *o, tm_feed_stats *st, tm_error *err) {
   tm_ring_params rp;
   tm_ring_params_for(&rp, m.vocab_size, o->batch, o->seq_len, m.eot_id, m.tokenizer_hash);
   tm_manifest_free(&m);
+  if (o->dropout > 0) {
+    if (!o->tokenizer) return tm_err(err, TM_EINVAL, "BPE-dropout needs the tokenizer (--tokenizer)");
+    rc = tm_feed_dropout_open(&f.dropout, o->tokenizer, o->dropout, rp.tokenizer_hash, rp.eot_id,
+                              err);
+    if (rc < 0) return rc;
+  }
   if (o->n_slots) rp.n_slots = o->n_slots;
   if (o->timeout_ms) rp.timeout_ms = o->timeout_ms;
   f.width = rp.token_width;
@@ -399,6 +417,7 @@ int tm_feed_run(const tm_feed_options *o, tm_feed_stats *st, tm_error *err) {
     close_all(rs, n, 0);
     free(rs);
     for (int i = 0; i < 2; i++) tm_feed_plan_free(f.plans[i].plan);
+    tm_feed_dropout_free(f.dropout);
     return rc;
   }
   uint32_t active = n;
@@ -459,11 +478,14 @@ int tm_feed_run(const tm_feed_options *o, tm_feed_stats *st, tm_error *err) {
     }
   }
   tm_info("feed_done", "batches=%" PRIu64 " tokens=%" PRIu64 " passes=%" PRIu64
-                       " reseeks=%" PRIu64 " stopped=%d",
-          st->batches, st->tokens, st->passes, st->reseeks, stopped);
+                       " reseeks=%" PRIu64 " dropout_windows=%" PRIu64 " dropout_kept=%" PRIu64
+                       " stopped=%d",
+          st->batches, st->tokens, st->passes, st->reseeks, st->dropout_windows,
+          st->dropout_kept, stopped);
   /* finished rings are removed; on a stop or an error they stay for a restart */
   close_all(rs, n, rc >= 0 && !stopped);
   free(rs);
   for (int i = 0; i < 2; i++) tm_feed_plan_free(f.plans[i].plan);
+  tm_feed_dropout_free(f.dropout);
   return rc < 0 ? rc : 0;
 }

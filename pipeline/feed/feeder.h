@@ -21,6 +21,9 @@
  * (--rank) agree on the generation of a pass. A feeder that starts a run
  * from scratch (no cursor) freezes pass 0 at the current generation.
  *
+ * BPE-dropout (feed_dropout.h), when enabled, re-tokenizes each window
+ * seeded by (seed, pass, window): still a pure function of the cursor.
+ *
  * Crashes: a dead or hung consumer is logged and waited for (the ring keeps
  * its batches); a consumer that attaches with a resume cursor gets the
  * batches from that cursor on. A feeder restarted on existing rings takes
@@ -58,6 +61,8 @@ typedef struct tm_feed_options {
   int follow;            /* wait for shards when a pass would be empty */
   int spin;              /* TM_RING_SPIN */
   int drain;             /* at the end wait until the consumers took every batch (1) */
+  double dropout;        /* BPE-dropout probability (0: off; needs tokenizer) */
+  const char *tokenizer; /* tokenizer.json of the shards (hash checked) */
   const volatile sig_atomic_t *stop; /* set by a signal handler: stop soon */
 } tm_feed_options;
 
@@ -67,6 +72,8 @@ typedef struct tm_feed_stats {
   uint64_t passes;   /* passes started */
   uint64_t reseeks;  /* consumer resume requests served */
   uint64_t peer_events;
+  uint64_t dropout_windows; /* windows re-tokenized with BPE-dropout */
+  uint64_t dropout_kept;    /* windows kept as they were (re-encoded too short) */
 } tm_feed_stats;
 
 /* Serve batches until the pass/batch limit, a stop request or an error.

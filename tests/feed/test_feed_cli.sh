@@ -15,5 +15,9 @@ err=$("$TOKENMILL" feed --shards /x --ring r --batch 2 --seq-len 8 --seed 1 --we
 check "bad --weights is a usage error" "[ $rc -eq 2 ] && grep -q 'NAME=VALUE' <<<\"\$err\""
 err=$("$TOKENMILL" feed --shards /nonexistent-dir-$$ --ring r$$ --batch 2 --seq-len 8 --seed 1 2>&1); rc=$?
 check "missing shard directory is a runtime error naming it" "[ $rc -eq 1 ] && grep -q nonexistent-dir-$$ <<<\"\$err\""
+err=$("$TOKENMILL" feed --shards /x --ring r --batch 2 --seq-len 8 --seed 1 --dropout 0.1 2>&1); rc=$?
+check "--dropout without --tokenizer is a usage error" "[ $rc -eq 2 ] && grep -q -- --tokenizer <<<\"\$err\""
+err=$("$TOKENMILL" feed --shards /x --ring r --batch 2 --seq-len 8 --seed 1 --dropout 1.5 --tokenizer t 2>&1); rc=$?
+check "--dropout out of range is a usage error" "[ $rc -eq 2 ] && grep -q -- --dropout <<<\"\$err\""
 [ $fail -eq 0 ] && echo "test_feed_cli: ok"
 exit $fail
