@@ -107,6 +107,15 @@ struct build {
   tm_dedup *dedup;
   int dedup_split; /* signatures on the workers, index on the commit thread */
   tm_encoder *commit_enc; /* re-tokenizes text that line dedup shortened */
+  /* distributed passes */
+  int keys_fd;             /* pass 1: dedup keys out (OUT/keys.bin.tmp) */
+  char keys_path[PATH_MAX];
+  uint64_t keys_bytes;
+  uint8_t *verdicts;       /* pass 2: one byte per clean-kept document */
+  size_t n_verdicts;
+  uint64_t cand;           /* clean-kept documents committed so far (journaled) */
+  int stopped;             /* SIGINT/SIGTERM: stopped at a shard boundary */
+  int read_limit;          /* --stop-after-docs reached: read no more */
   tm_shard_dir *sd;
   /* journal state: what the commit thread has made part of the output */
   uint64_t *committed_events;
@@ -189,6 +198,7 @@ static char *journal_json(build *b) {
   json_object_set_new(j, "inputs", in);
   json_object_set_new(j, "stats", tm_build_stats_to_json(&b->stats));
   json_object_set_new(j, "quarantine_bytes", json_integer((json_int_t)b->quarantine_bytes));
+  json_object_set_new(j, "candidates", json_integer((json_int_t)b->cand));
   char *s = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
   json_decref(j);
   return s;
@@ -225,6 +235,8 @@ static int journal_restore(build *b, const char *text, tm_error *err) {
   }
   json_t *q = json_object_get(j, "quarantine_bytes");
   b->quarantine_bytes = json_is_integer(q) ? (uint64_t)json_integer_value(q) : 0;
+  json_t *cd = json_object_get(j, "candidates");
+  b->cand = json_is_integer(cd) ? (uint64_t)json_integer_value(cd) : 0;
 out:
   json_decref(j);
   return rc;
@@ -251,7 +263,7 @@ static int commit_hook(void *user, const char *shard, uint64_t shards_after, cha
               : tm_err(err, TM_ENOMEM, "out of memory");
     free(text);
   }
-  if (rc == 0) rc = tm_dedup_checkpoint(b->dedup, shards_after, err);
+  if (rc == 0 && b->dedup) rc = tm_dedup_checkpoint(b->dedup, shards_after, err);
   if (rc < 0) {
     free(j);
     return rc;
@@ -265,7 +277,8 @@ static int commit_hook(void *user, const char *shard, uint64_t shards_after, cha
  * commit (see build.h). */
 static int recover(build *b, tm_error *err) {
   const tm_manifest *m = tm_shard_dir_manifest(b->sd);
-  uint64_t token = tm_dedup_committed_token(b->dedup);
+  /* without an index (verdicts given), the manifest alone is the state */
+  uint64_t token = b->dedup ? tm_dedup_committed_token(b->dedup) : m->n_shards;
   if (token == m->n_shards + 1) {
     char *text;
     size_t len;
@@ -407,7 +420,7 @@ static void process_batch(worker *w, batch *bt) {
     double t1 = now_s();
     w->clean_s += t1 - t0;
     s->ids.len = 0;
-    if (s->verdict != TM_CLEAN_DROP &&
+    if (s->verdict != TM_CLEAN_DROP && w->enc &&
         tm_encoder_encode(w->enc, s->doc.text, s->doc.len, 0, &s->ids, &w->err) < 0) {
       w->failed = 1;
       return;
@@ -480,11 +493,45 @@ static int quarantine(build *b, const slot *s, size_t file, tm_error *err) {
   return rc;
 }
 
+static int write_keys(build *b, const slot *s, tm_error *err) {
+  uint8_t head[48];
+  size_t idl = strlen(s->doc.id);
+  if (idl > 65535) idl = 65535;
+  int has_sig = s->prep.sig != NULL;
+  uint32_t k = (uint32_t)tm_dedup_num_perm(b->dedup);
+  memset(head, 0, sizeof head);
+  head[0] = (uint8_t)idl, head[1] = (uint8_t)(idl >> 8);
+  head[2] = (uint8_t)((has_sig ? 1 : 0) | (s->prep.cjk ? 2 : 0));
+  memcpy(head + 4, &k, 4);
+  memcpy(head + 8, s->prep.exact, 16);
+  uint64_t sh = s->prep.shingles, len = s->prep.len;
+  memcpy(head + 24, &sh, 8);
+  memcpy(head + 32, &len, 8);
+  int rc = tm_io_write(b->keys_fd, head, 40, b->keys_path, "keys", err);
+  if (rc == 0) rc = tm_io_write(b->keys_fd, s->doc.id, idl, b->keys_path, "keys", err);
+  if (rc == 0 && has_sig) rc = tm_io_write(b->keys_fd, s->prep.sig, k * 4u, b->keys_path, "keys", err);
+  b->cand++;
+  return rc;
+}
+
+/* After SIGINT/SIGTERM the build goes on until the open shard is sealed
+ * (full, exactly as an uninterrupted build would seal it), then stops: the
+ * documents read past that point are not committed (the journal does not
+ * cover them; the rerun reads them again). So a stopped and continued build
+ * writes the same shards as one that was never stopped. */
+static int stop_here(build *b) {
+  if (!g_stop || !b->sd || b->keys_fd >= 0) return 0;
+  if (tm_shard_dir_pending_docs(b->sd) != 0) return 0;
+  b->stopped = 1;
+  return 1;
+}
+
 static int commit_batch(build *b, batch *bt, tm_error *err) {
   tm_build_source *src = tm_build_stats_source(&b->stats, b->files[bt->file].profile);
   const char *tag = source_tag(b, bt->profile);
   for (size_t i = 0; i < bt->n; i++) {
     slot *s = &bt->slots[i];
+    if (stop_here(b)) return 0;
     b->committed_events[bt->file] = s->event + 1;
     if (s->is_error) {
       src->rejected++;
@@ -503,9 +550,23 @@ static int commit_batch(build *b, batch *bt, tm_error *err) {
                           as_seen ? s->doc.text : s->raw_prefix, as_seen ? s->doc.len : s->raw_prefix_len);
       continue;
     }
+    if (b->keys_fd >= 0) { /* pass 1 of a distributed build */
+      int rc = write_keys(b, s, err);
+      if (rc < 0) return rc;
+      continue;
+    }
     double t0 = now_s();
     tm_dedup_verdict v;
-    int rc = b->dedup_split ? tm_dedup_commit(b->dedup, s->doc.id, strlen(s->doc.id), &s->prep, &v, err)
+    if (b->verdicts) { /* pass 2: the verdicts of the global index */
+      if (b->cand >= b->n_verdicts)
+        return tm_err(err, TM_ECORRUPT, "%s: more clean-kept documents than verdicts (%zu): inputs or configuration differ from pass 1",
+                      b->o->verdicts, b->n_verdicts);
+      uint8_t k = b->verdicts[b->cand++];
+      memset(&v, 0, sizeof v);
+      v.kind = k == 1 ? TM_DEDUP_EXACT : k == 2 ? TM_DEDUP_NEAR : TM_DEDUP_UNIQUE;
+    }
+    int rc = b->verdicts ? 0
+           : b->dedup_split ? tm_dedup_commit(b->dedup, s->doc.id, strlen(s->doc.id), &s->prep, &v, err)
                             : tm_dedup_process(b->dedup, s->doc.id, strlen(s->doc.id), s->doc.text, s->doc.len, &v, err);
     double t1 = now_s();
     b->dedup_s += t1 - t0;
@@ -536,6 +597,7 @@ static int commit_batch(build *b, batch *bt, tm_error *err) {
     b->write_s += now_s() - t1;
     if (rc < 0) return rc;
   }
+  if (b->stopped) return 0;
   if (bt->file_done && !b->file_done[bt->file]) {
     b->file_done[bt->file] = 1;
     src->files++;
@@ -569,11 +631,12 @@ static void *commit_main(void *arg) {
       b->commit_failed = 1;
       b->abort = 1;
     }
+    if (b->stopped) b->abort = 1; /* a clean stop at a shard boundary */
     bt->state = B_FREE;
     b->next_commit++;
     pthread_cond_broadcast(&b->cv);
     pthread_mutex_unlock(&b->mu);
-    if (rc < 0) return NULL;
+    if (rc < 0 || b->stopped) return NULL;
   }
 }
 
@@ -626,7 +689,10 @@ static void progress(build *b, int live, double t_start, int final) {
 static int produce(build *b, int live, double t_start, uint64_t *rejected_open) {
   tm_error rerr = {0};
   uint64_t docs_total = 0;
-  for (size_t f = 0; f < b->n_files && !g_stop && !b->abort; f++) {
+  /* after SIGINT the commit thread decides where to stop (stop_here);
+   * pass 1 of a distributed build (no shards) just stops reading */
+#define READ_STOP (b->abort || b->read_limit || (g_stop && !b->sd))
+  for (size_t f = 0; f < b->n_files && !READ_STOP; f++) {
     if (b->file_done[f]) {
       atomic_fetch_add(&b->bytes_read, b->files[f].size);
       continue;
@@ -655,7 +721,7 @@ static int produce(build *b, int live, double t_start, uint64_t *rejected_open) 
     uint64_t bytes = 0, last_in = 0;
     int n = 1;
     double tr = now_s();
-    while (!g_stop && !b->abort) {
+    while (!READ_STOP) {
       slot *s = &bt->slots[bt->n];
       n = tm_reader_next(r, &s->doc, &rerr);
       tm_reader_stats rs;
@@ -689,7 +755,7 @@ static int produce(build *b, int live, double t_start, uint64_t *rejected_open) 
         bytes = 0;
         tr = now_s();
       }
-      if (b->o->stop_after_docs && docs_total >= b->o->stop_after_docs) g_stop = 1;
+      if (b->o->stop_after_docs && docs_total >= b->o->stop_after_docs) b->read_limit = 1;
     }
     b->read_s += now_s() - tr;
     /* the rest of the file was consumed (n == 0) unless we were stopped */
@@ -753,6 +819,7 @@ int tm_build_run(const tm_build_options *o, tm_build_result *res, tm_error *err)
   if (!b) return tm_err(err, TM_ENOMEM, "out of memory");
   b->o = o;
   b->qfd = -1;
+  b->keys_fd = -1;
   pthread_mutex_init(&b->mu, NULL);
   pthread_cond_init(&b->cv, NULL);
   snprintf(b->qpath, sizeof b->qpath, "%s/quarantine/errors.jsonl", o->out_dir);
@@ -772,6 +839,14 @@ int tm_build_run(const tm_build_options *o, tm_build_result *res, tm_error *err)
 
   int rc = tm_build_expand_inputs(o->inputs, o->n_inputs, defprof, &b->files, &b->n_files, err);
   if (rc < 0) goto out;
+  if (o->part_world > 1) { /* this rank's share of a distributed build */
+    size_t lo, hi;
+    tm_build_partition(b->files, b->n_files, o->part_rank, o->part_world, &lo, &hi);
+    for (size_t i = 0; i < lo; i++) free(b->files[i].path);
+    for (size_t i = hi; i < b->n_files; i++) free(b->files[i].path);
+    memmove(b->files, b->files + lo, (hi - lo) * sizeof *b->files);
+    b->n_files = hi - lo;
+  }
   b->file_profile = calloc(b->n_files, sizeof *b->file_profile);
   b->committed_events = calloc(b->n_files, sizeof *b->committed_events);
   b->start_events = calloc(b->n_files, sizeof *b->start_events);
@@ -803,7 +878,9 @@ int tm_build_run(const tm_build_options *o, tm_build_result *res, tm_error *err)
   snprintf(path, sizeof path, "%s/tokenizer.json", o->out_dir);
   struct stat st;
   double tt0 = now_s();
-  if (o->tokenizer_path) {
+  if (o->sign_keys) {
+    /* pass 1 of a distributed build: no tokens, no shards */
+  } else if (o->tokenizer_path) {
     rc = tm_tokenizer_load(&b->tok, o->tokenizer_path, err);
     snprintf(b->tok_origin, sizeof b->tok_origin, "given: %s", o->tokenizer_path);
     if (rc == 0 && stat(path, &st) == 0) {
@@ -824,6 +901,7 @@ int tm_build_run(const tm_build_options *o, tm_build_result *res, tm_error *err)
   }
   double tok_train_s = now_s() - tt0;
   if (rc < 0) goto out;
+  if (o->sign_keys) goto dedup;
   if (tm_tokenizer_eot_id(b->tok) < 0) {
     rc = tm_err(err, TM_EINVAL, "the tokenizer has no <|endoftext|> token (documents are separated by it)");
     goto out;
@@ -840,19 +918,43 @@ int tm_build_run(const tm_build_options *o, tm_build_result *res, tm_error *err)
   so.max_tokens = (uint64_t)tm_config_int(o->cfg, "shard", "max_tokens");
   so.max_docs = (uint64_t)tm_config_int(o->cfg, "shard", "max_docs");
   if ((rc = tm_shard_dir_open(&b->sd, o->out_dir, &so, err)) < 0) goto out;
+dedup:;
   tm_dedup_params dp;
   tm_dedup_params_default(&dp);
   if ((rc = tm_dedup_params_from_config(o->cfg, &dp, err)) < 0) goto out;
   snprintf(path, sizeof path, "%s/dedup", o->out_dir);
-  if ((rc = tm_dedup_open(&b->dedup, &dp, path, err)) < 0) goto out;
-  /* line-level dedup is sequential by nature: then the whole stage runs on the commit thread */
-  b->dedup_split = !tm_config_bool(o->cfg, "dedup", "line_dedup");
-  if (!(b->commit_enc = tm_encoder_new(b->tok))) {
-    rc = tm_err(err, TM_ENOMEM, "out of memory");
+  if (o->verdicts) {
+    /* pass 2 of a distributed build: the global index's verdicts, no local index */
+    char *v;
+    size_t vlen;
+    if ((rc = tm_io_read_file(o->verdicts, (size_t)1 << 40, &v, &vlen, err)) < 0) goto out;
+    b->verdicts = (uint8_t *)v;
+    b->n_verdicts = vlen;
+  } else if ((rc = tm_dedup_open(&b->dedup, &dp, path, err)) < 0) {
     goto out;
   }
-  if ((rc = recover(b, err)) < 0) goto out;
-  res->resumed = tm_shard_dir_manifest(b->sd)->n_shards > 0 || tm_shard_dir_manifest(b->sd)->journal != NULL;
+  /* line-level dedup is sequential by nature: then the whole stage runs on the commit thread */
+  b->dedup_split = b->dedup && !tm_config_bool(o->cfg, "dedup", "line_dedup");
+  if (o->sign_keys) {
+    if (!b->dedup_split) {
+      rc = tm_err(err, TM_EINVAL, "a distributed build does not support [dedup] line_dedup");
+      goto out;
+    }
+    snprintf(b->keys_path, sizeof b->keys_path, "%s.tmp", o->sign_keys);
+    b->keys_fd = tm_io_open(b->keys_path, O_WRONLY | O_CREAT | O_TRUNC, 0644, "keys", err);
+    if (b->keys_fd < 0) {
+      rc = b->keys_fd;
+      goto out;
+    }
+    if ((rc = tm_io_write(b->keys_fd, TM_BUILD_KEYS_MAGIC, 8, b->keys_path, "keys", err)) < 0) goto out;
+  } else {
+    if (!(b->commit_enc = tm_encoder_new(b->tok))) {
+      rc = tm_err(err, TM_ENOMEM, "out of memory");
+      goto out;
+    }
+    if ((rc = recover(b, err)) < 0) goto out;
+  }
+  res->resumed = b->sd && (tm_shard_dir_manifest(b->sd)->n_shards > 0 || tm_shard_dir_manifest(b->sd)->journal != NULL);
   /* the quarantine holds exactly what the journal committed */
   if (b->quarantine_bytes || stat(b->qpath, &st) == 0) {
     if (stat(b->qpath, &st) == 0 && (uint64_t)st.st_size > b->quarantine_bytes &&
@@ -861,7 +963,7 @@ int tm_build_run(const tm_build_options *o, tm_build_result *res, tm_error *err)
       goto out;
     }
   }
-  tm_shard_dir_set_commit_hook(b->sd, commit_hook, b);
+  if (b->sd) tm_shard_dir_set_commit_hook(b->sd, commit_hook, b);
 
   /* pipeline */
   b->n_batches = (size_t)threads * 2 + 2;
@@ -880,7 +982,7 @@ int tm_build_run(const tm_build_options *o, tm_build_result *res, tm_error *err)
     }
     for (size_t k = 0; k < b->batch_docs; k++) {
       tm_document_init(&b->batches[i].slots[k].doc);
-      b->batches[i].slots[k].sig = calloc((size_t)tm_dedup_num_perm(b->dedup) + 1, sizeof(uint32_t));
+      b->batches[i].slots[k].sig = calloc((size_t)(b->dedup ? tm_dedup_num_perm(b->dedup) : 0) + 1, sizeof(uint32_t));
       if (!b->batches[i].slots[k].sig) {
         rc = tm_err(err, TM_ENOMEM, "out of memory");
         goto out;
@@ -892,9 +994,9 @@ int tm_build_run(const tm_build_options *o, tm_build_result *res, tm_error *err)
     workers[i].b = b;
     workers[i].index = i;
     workers[i].cleaners = calloc((size_t)b->n_profiles, sizeof(tm_clean *));
-    workers[i].enc = tm_encoder_new(b->tok);
+    workers[i].enc = b->tok ? tm_encoder_new(b->tok) : NULL;
     workers[i].dw = b->dedup_split ? tm_dedup_worker_new(b->dedup) : NULL;
-    if (!workers[i].cleaners || !workers[i].enc || (b->dedup_split && !workers[i].dw)) {
+    if (!workers[i].cleaners || (b->tok && !workers[i].enc) || (b->dedup_split && !workers[i].dw)) {
       rc = tm_err(err, TM_ENOMEM, "out of memory");
       goto out;
     }
@@ -940,6 +1042,30 @@ stop:
       rc = -(err->code ? err->code : TM_EIO);
     }
   }
+  if (rc == 0 && b->stopped) {
+    /* publish the positions and counters reached (documents dropped since
+     * the last seal left the index as the last checkpoint has it) */
+    if (b->qfd >= 0) rc = tm_io_fsync(b->qfd, b->qpath, "quarantine", err);
+    if (rc == 0 && b->dedup) rc = tm_dedup_checkpoint(b->dedup, tm_shard_dir_manifest(b->sd)->n_shards, err);
+    char *j = rc == 0 ? journal_json(b) : NULL;
+    if (rc == 0) rc = j ? tm_shard_dir_commit_journal(b->sd, j, err) : tm_err(err, TM_ENOMEM, "out of memory");
+    free(j);
+    if (rc < 0) goto out;
+    res->interrupted = 1;
+    tm_info("build_stopped", "out=%s shards=%zu reason=signal (rerun to continue)", o->out_dir,
+            tm_shard_dir_manifest(b->sd)->n_shards);
+    goto report;
+  }
+  if (rc == 0 && o->sign_keys) {
+    /* pass 1: publish the keys file; nothing else */
+    rc = tm_io_fsync(b->keys_fd, b->keys_path, "keys", err);
+    if (rc == 0) rc = tm_io_close(b->keys_fd, b->keys_path, "keys", err);
+    b->keys_fd = -1;
+    if (rc == 0) rc = tm_io_rename(b->keys_path, o->sign_keys, "keys", err);
+    if (rc == 0) tm_info("build_keys_written", "path=%s documents=%" PRIu64, o->sign_keys, b->cand);
+    res->interrupted = g_stop != 0;
+    goto out;
+  }
   if (rc == 0) {
     /* seal what is open; if the last documents produced no shard, publish
      * their positions and counters on their own */
@@ -948,7 +1074,7 @@ stop:
     rc = tm_shard_dir_seal(b->sd, err);
     if (rc == 0 && tm_shard_dir_manifest(b->sd)->n_shards == shards_before) {
       if (b->qfd >= 0) rc = tm_io_fsync(b->qfd, b->qpath, "quarantine", err);
-      if (rc == 0) rc = tm_dedup_checkpoint(b->dedup, shards_before, err);
+      if (rc == 0 && b->dedup) rc = tm_dedup_checkpoint(b->dedup, shards_before, err);
       char *j = rc == 0 ? journal_json(b) : NULL;
       if (rc == 0) rc = j ? tm_shard_dir_commit_journal(b->sd, j, err) : tm_err(err, TM_ENOMEM, "out of memory");
       free(j);
@@ -956,9 +1082,10 @@ stop:
     b->write_s += now_s() - t0;
     if (rc == 0) unlink(b->pending_path);
   }
+report:
   if (rc == 0) {
     progress(b, o->progress < 0 ? isatty(STDERR_FILENO) : o->progress, t_start, 1);
-    res->interrupted = g_stop != 0;
+    res->interrupted = res->interrupted || g_stop != 0;
     const tm_manifest *m = tm_shard_dir_manifest(b->sd);
     for (int i = 0; i < b->stats.n_sources; i++) {
       tm_build_source *s = &b->stats.sources[i];
@@ -987,7 +1114,8 @@ stop:
     for (int i = 0; i < threads; i++)
       t.clean_s += workers[i].clean_s, t.tokenize_s += workers[i].tok_s, t.dedup_s += workers[i].sig_s;
     tm_dedup_stats ds;
-    tm_dedup_get_stats(b->dedup, &ds);
+    memset(&ds, 0, sizeof ds);
+    if (b->dedup) tm_dedup_get_stats(b->dedup, &ds);
     char *pm = profiles_markdown(b);
     tm_build_report_in rin = {.out_dir = o->out_dir,
                               .stats = &b->stats,
@@ -1039,6 +1167,11 @@ out:
   tm_encoder_free(b->commit_enc);
   if (b->dedup) tm_dedup_close(b->dedup);
   if (b->qfd >= 0) close(b->qfd);
+  if (b->keys_fd >= 0) {
+    close(b->keys_fd);
+    unlink(b->keys_path);
+  }
+  free(b->verdicts);
   if (lock_fd >= 0) close(lock_fd);
   tm_tokenizer_free(b->tok);
   tm_build_files_free(b->files, b->n_files);

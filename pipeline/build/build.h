@@ -53,6 +53,10 @@ typedef struct tm_build_options {
   int n_inputs;
   int progress;                /* 1 live line, 0 log lines, -1 by isatty(stderr) */
   uint64_t stop_after_docs;    /* tests: stop reading after this many documents (0: no) */
+  /* Distributed builds (build_dist.c); all zero/NULL for a plain build. */
+  int part_rank, part_world;   /* build only this rank's share of the inputs */
+  const char *sign_keys;       /* pass 1: write the dedup keys of clean-kept documents here, no shards */
+  const char *verdicts;        /* pass 2: dedup verdicts (one byte per clean-kept document) to apply */
 } tm_build_options;
 
 typedef struct tm_build_result {
@@ -63,6 +67,25 @@ typedef struct tm_build_result {
 } tm_build_result;
 
 int tm_build_run(const tm_build_options *o, tm_build_result *res, tm_error *err);
+
+/* A build over W processes (ranks) on a shared filesystem, each given the
+ * same command with its rank (build_dist.c):
+ *   pass 1  every rank cleans its share of the inputs (contiguous by size,
+ *           in input order) and writes the dedup keys (exact hash, MinHash
+ *           signature) of every clean-kept document;
+ *   then    rank 0 runs the dedup index over all ranks' keys in global input
+ *           order and writes each rank's verdicts, and trains the tokenizer
+ *           on the same sample a one-process build would use;
+ *   pass 2  every rank builds its share with that tokenizer, applying the
+ *           verdicts instead of a local index (a resumable build of its own);
+ *   merge   rank 0 moves every rank's shards into OUT (r0000-s-000000.tms,
+ *           ...) and publishes one manifest, stats.json and DATACARD.md.
+ * So the kept documents and their order equal a one-process build's; only
+ * the shard boundaries differ. Ranks wait for each other through marker
+ * files under OUT/.dist (a rank that fails writes its error there and the
+ * others stop with it). */
+int tm_build_run_distributed(const tm_build_options *o, int rank, int world, tm_build_result *res,
+                             tm_error *err);
 
 /* Ask a running build to stop (async-signal-safe). */
 void tm_build_request_stop(void);

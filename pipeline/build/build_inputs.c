@@ -155,3 +155,22 @@ void tm_build_files_free(tm_build_file *files, size_t n) {
   for (size_t i = 0; i < n; i++) free(files[i].path);
   free(files);
 }
+
+void tm_build_partition(const tm_build_file *files, size_t n, int r, int w, size_t *lo, size_t *hi) {
+  uint64_t total = 0;
+  for (size_t i = 0; i < n; i++) total += files[i].size + 1; /* +1: empty files count */
+  uint64_t a = total * (uint64_t)r / (uint64_t)w, b = total * (uint64_t)(r + 1) / (uint64_t)w;
+  /* file i belongs to the rank whose range holds the file's first byte */
+  uint64_t pos = 0;
+  *lo = n;
+  *hi = n;
+  for (size_t i = 0; i < n; i++) {
+    if (pos >= a && *lo == n) *lo = i;
+    if (pos >= b) {
+      *hi = i;
+      break;
+    }
+    pos += files[i].size + 1;
+  }
+  if (*lo > *hi) *lo = *hi;
+}

@@ -25,6 +25,15 @@ int tm_build_expand_inputs(char *const *args, int n, const char *default_profile
                            tm_build_file **files, size_t *n_files, tm_error *err);
 void tm_build_files_free(tm_build_file *files, size_t n);
 
+/* Rank r of w's share of the files: [*lo, *hi), contiguous in input order,
+ * cut where the cumulative size crosses r/w and (r+1)/w of the total. */
+void tm_build_partition(const tm_build_file *files, size_t n, int r, int w, size_t *lo, size_t *hi);
+
+/* Keys of a clean-kept document in a distributed build's pass-1 file. */
+#define TM_BUILD_KEYS_MAGIC "TMKEYS1\0"
+/* record: u16 id_len, u16 flags (1: has_sig, 2: cjk), u32 k, u64 exact[2],
+ *         u64 shingles, u64 len, id bytes, k x u32 signature (when has_sig) */
+
 /* ---- statistics (build_report.c) ------------------------------------------ */
 
 #define TM_BUILD_MAX_RULES 64
