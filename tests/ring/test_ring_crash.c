@@ -1,8 +1,9 @@
 /* test_ring_crash.c - crashes on either side of the ring (fork + SIGKILL):
  *  - producer killed -> the consumer reports "producer dead" within twice
  *    the liveness timeout; a stopped producer is reported "hung";
- *  - consumer killed -> the producer notices and waits; a consumer that
- *    reattaches continues without loss or repetition;
+ *  - consumer stopped -> the producer reports it hung; killed -> dead; the
+ *    producer waits, and a consumer that reattaches continues without loss
+ *    or repetition;
  *  - resume at a cursor gives exactly the batches that followed it;
  *  - a producer restarted on the ring continues where the consumer is.
  * The time bounds are functional limits (a report must come at all, within
@@ -66,9 +67,13 @@ static pid_t spawn_producer(const char *name, uint64_t n, int report_fd) {
       continue;
     }
     if (rc == -TM_EPEER) {
-      if (!reported && report_fd >= 0 && strstr(e.msg, "consumer dead")) {
+      if (!(reported & 1) && report_fd >= 0 && strstr(e.msg, "consumer hung")) {
+        if (write(report_fd, "H", 1) != 1) _exit(1);
+        reported |= 1;
+      }
+      if (!(reported & 2) && report_fd >= 0 && strstr(e.msg, "consumer dead")) {
         if (write(report_fd, "D", 1) != 1) _exit(1);
-        reported = 1;
+        reported |= 2;
       }
       continue;
     }
@@ -186,10 +191,17 @@ static void test_consumer_killed(void) {
   char ch;
   CHECK(read(note[0], &ch, 1) == 1 && ch == 'H');
   rt_sleep_ms(50);
-  kill(c1, SIGKILL);
+  /* stopped: the producer reports it hung (its heartbeat ages) */
+  kill(c1, SIGSTOP);
   double t0 = rt_now();
-  CHECK(read(rep[0], &ch, 1) == 1 && ch == 'D'); /* the producer noticed */
+  CHECK(read(rep[0], &ch, 1) == 1 && ch == 'H');
   double dt = rt_now() - t0;
+  CHECKF(dt < 2.0 * TIMEOUT_MS / 1000.0 + 0.5, "hung consumer noticed after %.2f s", dt);
+  /* killed: reported dead at once (another failure than the one reported) */
+  kill(c1, SIGKILL);
+  t0 = rt_now();
+  CHECK(read(rep[0], &ch, 1) == 1 && ch == 'D'); /* the producer noticed */
+  dt = rt_now() - t0;
   CHECKF(dt < 2.0 * TIMEOUT_MS / 1000.0, "consumer death noticed after %.2f s", dt);
   int st;
   waitpid(c1, &st, 0);
