@@ -117,9 +117,9 @@ int tm_read_warc(tm_reader *r, tm_document *d, tm_error *err) {
       if (kl == 9 && !strncasecmp(line, "WARC-Type", 9)) copy_field(h.type, sizeof h.type, v, vl);
       else if (kl == 12 && !strncasecmp(line, "Content-Type", 12))
         copy_field(h.content_type, sizeof h.content_type, v, vl);
-      else if (kl == 15 && !strncasecmp(line, "WARC-Target-URI", 15)) h.uri = trim_dup(v, vl);
-      else if (kl == 14 && !strncasecmp(line, "WARC-Record-ID", 14)) h.record_id = trim_dup(v, vl);
-      else if (kl == 9 && !strncasecmp(line, "WARC-Date", 9)) h.date = trim_dup(v, vl);
+      else if (kl == 15 && !strncasecmp(line, "WARC-Target-URI", 15)) free(h.uri), h.uri = trim_dup(v, vl);
+      else if (kl == 14 && !strncasecmp(line, "WARC-Record-ID", 14)) free(h.record_id), h.record_id = trim_dup(v, vl);
+      else if (kl == 9 && !strncasecmp(line, "WARC-Date", 9)) free(h.date), h.date = trim_dup(v, vl);
       else if (kl == 14 && !strncasecmp(line, "Content-Length", 14)) {
         char *t = trim_dup(v, vl), *end;
         h.length = t ? strtoll(t, &end, 10) : -1;
