@@ -201,3 +201,13 @@ size_t tm_pretok_next(tm_pretok_kind kind, const uint8_t *s, size_t n, size_t i)
   pthread_once(&bmp_once, bmp_init);
   return kind == TM_PRETOK_GPT4 ? next_gpt4(s, n, i) : next_gpt2(s, n, i);
 }
+
+static int ascii_letter(uint8_t c) { return (uint8_t)((c | 0x20) - 'a') < 26; }
+
+size_t tm_pretok_safe_cut(const uint8_t *s, size_t n, size_t from) {
+  if (n < 3) return 0;
+  if (from < 1) from = 1;
+  for (size_t p = n - 2; p >= from; p--)
+    if (s[p] == ' ' && ascii_letter(s[p - 1]) && ascii_letter(s[p + 1])) return p;
+  return 0;
+}

@@ -40,4 +40,12 @@ int tm_pretok_class(uint32_t cp);
  *   for (size_t i = 0, e; i < n; i = e) { e = tm_pretok_next(k, s, n, i); ... } */
 size_t tm_pretok_next(tm_pretok_kind kind, const uint8_t *s, size_t n, size_t i);
 
+/* The largest p in [from, n) where a text may be cut without changing its
+ * pre-tokens under either pattern (splitting s[0..p) and s[p..n) gives the
+ * same pre-tokens as splitting s[0..n)), or 0 if there is none. Such a p is
+ * a space between two ASCII letters ("a b"): the letter run (or
+ * contraction) before it ends at p and " b..." starts a pre-token. Used to
+ * read long texts in blocks. */
+size_t tm_pretok_safe_cut(const uint8_t *s, size_t n, size_t from);
+
 #endif

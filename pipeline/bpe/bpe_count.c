@@ -35,20 +35,15 @@ typedef struct {
   size_t local_cap;
 } reader;
 
-static int is_alpha(uint8_t c) { return (c | 0x20) >= 'a' && (c | 0x20) <= 'z'; }
-
-/* Where a block of n bytes may end (0: nowhere). */
-/* Only b[from..n) is new since the last look: earlier bytes had no cut. */
+/* Where a block of n bytes may end (0: nowhere). Only b[from..n) is new
+ * since the last look: earlier bytes had no cut. */
 static size_t find_cut(const uint8_t *b, size_t n, size_t from, int lines) {
   if (lines) {
     for (size_t i = n; i > from; i--)
       if (b[i - 1] == '\n') return i;
     return 0;
   }
-  if (from < 1) from = 1;
-  for (size_t p = n - 1; n >= 3 && p >= from; p--)
-    if (p + 1 < n && b[p] == ' ' && is_alpha(b[p - 1]) && is_alpha(b[p + 1])) return p;
-  return 0;
+  return tm_pretok_safe_cut(b, n, from);
 }
 
 /* Fill *buf (capacity *cap) with the next block. Returns its length (0 when

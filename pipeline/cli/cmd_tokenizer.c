@@ -18,7 +18,6 @@
 #include "schemas.h"
 #include "tokenizer.h"
 
-#define MAX_INPUT ((size_t)64 << 30)
 
 static void usage(FILE *f) {
   fprintf(f,
@@ -179,17 +178,38 @@ out:
   return rc;
 }
 
-/* ---- encode ---------------------------------------------------------------- */
+/* ---- encode ----------------------------------------------------------------
+ *
+ * Input is read in blocks (ENCODE_BLOCK bytes, plus what it takes to reach a
+ * cut), so memory stays bounded whatever the file size. A block ends after a
+ * newline (--lines) or at a pre-token boundary that is certain
+ * (tm_pretok_safe_cut; never inside an allowed special token), so the ids
+ * are exactly those of the whole file. Inside a block, the pieces (lines, or
+ * slices cut the same way) are encoded on the threads and written in order. */
+
+#define ENCODE_BLOCK ((size_t)8 << 20)
+
+/* Block and slice sizes; TOKENMILL_ENCODE_BLOCK=N sets both to N bytes
+ * (tests: a large N encodes a file as one piece, the reference for cuts). */
+static size_t encode_block_bytes = ENCODE_BLOCK, encode_slice_bytes = (size_t)256 << 10;
+static void encode_sizes_from_env(void) {
+  const char *v = getenv("TOKENMILL_ENCODE_BLOCK");
+  uint64_t n;
+  if (v && tm_parse_size(v, &n) == 0 && n >= 64) encode_block_bytes = encode_slice_bytes = n;
+}
 
 typedef struct {
   const uint8_t *p;
   size_t len;
+  uint64_t index; /* over the whole input: seeds dropout */
   tm_ids ids;
-} text;
+} piece;
 
 typedef struct {
   const tm_tokenizer *tok;
-  text *texts;
+  tm_encoder **encoders; /* one per thread, kept across blocks (their caches) */
+  int next_encoder;
+  piece *pieces;
   size_t n, next;
   pthread_mutex_t mu;
   double dropout;
@@ -201,18 +221,21 @@ typedef struct {
 
 static void *encode_worker(void *arg) {
   encode_job *j = arg;
-  tm_encoder *enc = tm_encoder_new(j->tok);
+  pthread_mutex_lock(&j->mu);
+  tm_encoder *enc = j->encoders[j->next_encoder++];
+  pthread_mutex_unlock(&j->mu);
   for (;;) {
     pthread_mutex_lock(&j->mu);
     size_t i = j->next++;
     pthread_mutex_unlock(&j->mu);
-    if (i >= j->n || !enc) break;
-    text *t = &j->texts[i];
+    if (i >= j->n) break;
+    piece *t = &j->pieces[i];
     tm_error e = {0};
-    /* dropout: one stream per text, seeded by (seed, text index) */
+    /* dropout: one random stream per piece, seeded by (seed, piece index) */
     int r = j->dropout > 0
                 ? tm_encoder_encode_dropout(enc, t->p, t->len, j->flags, j->dropout,
-                                            j->seed ^ (i * 0x9E3779B97F4A7C15ull), &t->ids, &e)
+                                            j->seed ^ (t->index * 0x9E3779B97F4A7C15ull), &t->ids,
+                                            &e)
                 : tm_encoder_encode(enc, t->p, t->len, j->flags, &t->ids, &e);
     if (r < 0) {
       pthread_mutex_lock(&j->mu);
@@ -221,17 +244,12 @@ static void *encode_worker(void *arg) {
       pthread_mutex_unlock(&j->mu);
     }
   }
-  if (!enc) {
-    pthread_mutex_lock(&j->mu);
-    j->failed = 1;
-    tm_err(&j->err, TM_ENOMEM, "encode: out of memory");
-    pthread_mutex_unlock(&j->mu);
-  }
-  tm_encoder_free(enc);
   return NULL;
 }
 
-static int write_ids(const tm_ids *ids, int binary, uint32_t vocab) {
+/* Write ids: text (space-separated; *first says whether a separator is
+ * due) or binary (uint16 if the vocabulary fits, else uint32). */
+static int write_ids(const tm_ids *ids, int binary, uint32_t vocab, int *first) {
   if (binary) {
     if (vocab <= 65536) {
       uint16_t buf[4096];
@@ -242,14 +260,176 @@ static int write_ids(const tm_ids *ids, int binary, uint32_t vocab) {
       }
       return 0;
     }
-    return fwrite(ids->ids, 4, ids->len, stdout) == ids->len ? 0 : -1;
+    return !ids->len || fwrite(ids->ids, 4, ids->len, stdout) == ids->len ? 0 : -1;
   }
   char buf[16];
   for (size_t i = 0; i < ids->len; i++) {
-    int n = snprintf(buf, sizeof buf, i ? " %u" : "%u", ids->ids[i]);
+    int n = snprintf(buf, sizeof buf, *first ? "%u" : " %u", ids->ids[i]);
+    *first = 0;
     if (fwrite(buf, 1, (size_t)n, stdout) != (size_t)n) return -1;
   }
-  return putchar('\n') == EOF ? -1 : 0;
+  return 0;
+}
+
+/* Does an allowed special token straddle offset p of s[0..n)? */
+static int inside_special(const tm_tokenizer *tok, const uint8_t *s, size_t n, size_t p) {
+  for (uint32_t id = 0; id < tm_tokenizer_vocab_size(tok); id++) {
+    if (!tm_tokenizer_is_special(tok, id)) continue;
+    size_t l;
+    const uint8_t *t = tm_tokenizer_token(tok, id, &l);
+    size_t lo = p >= l ? p - l + 1 : 0, hi = p + l - 1 < n ? p + l - 1 : n;
+    if (hi > lo && memmem(s + lo, hi - lo, t, l)) return 1;
+  }
+  return 0;
+}
+
+/* The largest cut in s[from..end) for whole-text mode, 0 if none; s holds
+ * n >= end bytes. With special tokens allowed, a cut never splits one: cuts
+ * within max_special bytes of n (whose special could go on past n) and cuts
+ * inside an occurrence are skipped. */
+static size_t whole_cut(const tm_tokenizer *tok, unsigned flags, size_t max_special,
+                        const uint8_t *s, size_t end, size_t from, size_t n) {
+  if (flags & TM_ENCODE_ALLOW_SPECIAL) {
+    if (n < max_special) return 0;
+    if (end > n - max_special) end = n - max_special;
+  }
+  size_t p = end;
+  while ((p = tm_pretok_safe_cut(s, p, from)) > 0)
+    if (!(flags & TM_ENCODE_ALLOW_SPECIAL) || !inside_special(tok, s, n, p)) return p;
+  return 0;
+}
+
+typedef struct {
+  const tm_tokenizer *tok;
+  int threads, lines, binary;
+  tm_encoder **encoders; /* threads of them */
+  unsigned flags;
+  size_t max_special; /* longest special token */
+  double dropout;
+  uint64_t seed;
+  uint64_t next_index, bytes, tokens;
+  int first; /* whole mode: no id written yet on the current line */
+} encode_opts;
+
+/* Encode one block (whole lines, or a cut-safe span of the text). */
+static int encode_block(encode_opts *o, const uint8_t *b, size_t n, const char *name) {
+  size_t cap = 0;
+  if (o->lines) {
+    for (size_t i = 0; i < n; i++) cap += b[i] == '\n';
+    cap += n && b[n - 1] != '\n';
+  } else {
+    cap = n / encode_slice_bytes + 1;
+  }
+  piece *ps = calloc(cap ? cap : 1, sizeof *ps);
+  if (!ps) return -1;
+  size_t np = 0;
+  if (o->lines) {
+    for (size_t i = 0, s = 0; i <= n && np < cap; i++)
+      if (i == n ? s < n : b[i] == '\n') {
+        ps[np].p = b + s, ps[np].len = i - s, np++;
+        s = i + 1;
+      }
+  } else { /* slices of about encode_slice_bytes bytes (the same for any thread
+            * count, so dropout streams are too), cut where it is safe */
+    size_t s = 0;
+    while (n - s > encode_slice_bytes && np + 1 < cap) {
+      size_t c = whole_cut(o->tok, o->flags, o->max_special, b, s + encode_slice_bytes, s + 1, n);
+      if (!c) break;
+      ps[np].p = b + s, ps[np].len = c - s, np++;
+      s = c;
+    }
+    if (s < n) ps[np].p = b + s, ps[np].len = n - s, np++;
+  }
+  for (size_t i = 0; i < np; i++) ps[i].index = o->next_index++;
+  encode_job j = {.tok = o->tok, .encoders = o->encoders, .pieces = ps, .n = np, .dropout = o->dropout, .seed = o->seed,
+                  .flags = o->flags};
+  pthread_mutex_init(&j.mu, NULL);
+  pthread_t tid[256];
+  int started = 0;
+  for (int t = 1; t < o->threads && (size_t)t < np; t++)
+    if (pthread_create(&tid[started], NULL, encode_worker, &j) == 0) started++;
+  encode_worker(&j);
+  for (int t = 0; t < started; t++) pthread_join(tid[t], NULL);
+  pthread_mutex_destroy(&j.mu);
+  int rc = 0;
+  if (j.failed) {
+    fprintf(stderr, "tokenmill tokenizer encode: %s: %s\n", name, j.err.msg);
+    rc = -1;
+  }
+  for (size_t i = 0; i < np; i++) {
+    if (rc == 0) {
+      int first = o->lines ? 1 : o->first;
+      if (write_ids(&ps[i].ids, o->binary, tm_tokenizer_vocab_size(o->tok), &first) < 0 ||
+          (o->lines && !o->binary && putchar('\n') == EOF)) {
+        fprintf(stderr, "tokenmill tokenizer encode: writing stdout: %s\n", strerror(errno));
+        rc = -1;
+      }
+      if (!o->lines) o->first = first;
+    }
+    o->tokens += ps[i].ids.len;
+    tm_ids_free(&ps[i].ids);
+  }
+  o->bytes += n;
+  free(ps);
+  return rc;
+}
+
+static int encode_file(encode_opts *o, const char *path) {
+  FILE *f = fopen(path, "rb");
+  if (!f) {
+    fprintf(stderr, "tokenmill tokenizer encode: %s: %s\n", path, strerror(errno));
+    return -1;
+  }
+  uint8_t *buf = NULL;
+  size_t len = 0, cap = 0, scanned = 0;
+  int rc = 0, eof = 0;
+  o->first = 1;
+  while (rc == 0 && !eof) {
+    if (cap - len < encode_block_bytes) {
+      uint8_t *p = realloc(buf, len + encode_block_bytes);
+      if (!p) {
+        fprintf(stderr, "tokenmill tokenizer encode: %s: out of memory\n", path);
+        rc = -1;
+        break;
+      }
+      buf = p, cap = len + encode_block_bytes;
+    }
+    size_t k = fread(buf + len, 1, cap - len, f);
+    if (k < cap - len) {
+      if (ferror(f)) {
+        fprintf(stderr, "tokenmill tokenizer encode: %s: read error at offset about %" PRIu64
+                        ": %s\n", path, o->bytes + len, strerror(errno));
+        rc = -1;
+        break;
+      }
+      eof = 1;
+    }
+    len += k;
+    size_t cut = len;
+    if (!eof) {
+      if (o->lines) {
+        cut = 0;
+        for (size_t i = len; i > scanned; i--)
+          if (buf[i - 1] == '\n') {
+            cut = i;
+            break;
+          }
+      } else {
+        size_t from = scanned > o->max_special + 2 ? scanned - o->max_special - 2 : 0;
+        cut = whole_cut(o->tok, o->flags, o->max_special, buf, len, from, len);
+      }
+      scanned = len;
+      if (!cut) continue; /* no boundary yet: read more */
+    }
+    if (cut && encode_block(o, buf, cut, path) < 0) rc = -1;
+    memmove(buf, buf + cut, len - cut);
+    len -= cut;
+    scanned = len;
+  }
+  if (rc == 0 && !o->lines && !o->binary && putchar('\n') == EOF) rc = -1;
+  free(buf);
+  fclose(f);
+  return rc;
 }
 
 static int cmd_encode(int argc, char **argv) {
@@ -295,69 +475,35 @@ static int cmd_encode(int argc, char **argv) {
     fprintf(stderr, "tokenmill tokenizer encode: %s\n", err.msg);
     return TM_EXIT_RUNTIME;
   }
-  int rc = TM_EXIT_OK;
-  double t0 = now_s(), bytes = 0;
-  uint64_t tokens = 0;
-  for (int f = optind; f < argc && rc == TM_EXIT_OK; f++) {
-    char *data;
-    size_t len;
-    if (tm_io_read_file(argv[f], MAX_INPUT, &data, &len, &err) < 0) {
-      fprintf(stderr, "tokenmill tokenizer encode: %s\n", err.msg);
-      rc = TM_EXIT_RUNTIME;
-      break;
-    }
-    size_t n = 1;
-    if (lines) {
-      n = 0;
-      for (size_t i = 0; i < len; i++) n += data[i] == '\n';
-      n += len && data[len - 1] != '\n';
-    }
-    text *texts = calloc(n ? n : 1, sizeof *texts);
-    if (!texts) {
-      free(data);
-      rc = TM_EXIT_RUNTIME;
-      break;
-    }
-    if (lines) {
-      size_t k = 0, s = 0;
-      for (size_t i = 0; i <= len; i++)
-        if (i == len ? s < len : data[i] == '\n') {
-          texts[k].p = (const uint8_t *)data + s, texts[k].len = i - s, k++;
-          s = i + 1;
-        }
-    } else {
-      texts[0].p = (const uint8_t *)data, texts[0].len = len;
-    }
-    encode_job j = {.tok = tok, .texts = texts, .n = n, .dropout = dropout,
-                    .seed = (uint64_t)seed, .flags = flags};
-    pthread_mutex_init(&j.mu, NULL);
-    pthread_t tid[256];
-    int started = 0;
-    for (int t = 1; t < threads; t++)
-      if (pthread_create(&tid[started], NULL, encode_worker, &j) == 0) started++;
-    encode_worker(&j);
-    for (int t = 0; t < started; t++) pthread_join(tid[t], NULL);
-    pthread_mutex_destroy(&j.mu);
-    if (j.failed) {
-      fprintf(stderr, "tokenmill tokenizer encode: %s: %s\n", argv[f], j.err.msg);
-      rc = TM_EXIT_RUNTIME;
-    }
-    for (size_t i = 0; i < n; i++) {
-      if (rc == TM_EXIT_OK && write_ids(&texts[i].ids, binary, tm_tokenizer_vocab_size(tok)) < 0) {
-        fprintf(stderr, "tokenmill tokenizer encode: writing stdout: %s\n", strerror(errno));
-        rc = TM_EXIT_RUNTIME;
-      }
-      tokens += texts[i].ids.len;
-      tm_ids_free(&texts[i].ids);
-    }
-    bytes += (double)len;
-    free(texts);
-    free(data);
+  encode_sizes_from_env();
+  encode_opts o = {.tok = tok, .threads = (int)threads, .lines = lines, .binary = binary,
+                   .flags = flags, .dropout = dropout, .seed = (uint64_t)seed};
+  for (uint32_t id = 0; id < tm_tokenizer_vocab_size(tok); id++) {
+    size_t l;
+    tm_tokenizer_token(tok, id, &l);
+    if (tm_tokenizer_is_special(tok, id) && l > o.max_special) o.max_special = l;
   }
-  if (fflush(stdout) != 0 && rc == TM_EXIT_OK) rc = TM_EXIT_RUNTIME;
+  int rc = TM_EXIT_OK;
+  o.encoders = calloc((size_t)threads, sizeof *o.encoders);
+  for (int t = 0; o.encoders && t < threads; t++)
+    if (!(o.encoders[t] = tm_encoder_new(tok))) rc = TM_EXIT_RUNTIME;
+  if (!o.encoders || rc != TM_EXIT_OK) {
+    fprintf(stderr, "tokenmill tokenizer encode: out of memory\n");
+    rc = TM_EXIT_RUNTIME;
+  }
+  double t0 = now_s();
+  for (int f = optind; f < argc && rc == TM_EXIT_OK; f++)
+    if (encode_file(&o, argv[f]) < 0) rc = TM_EXIT_RUNTIME;
+  for (int t = 0; o.encoders && t < threads; t++) tm_encoder_free(o.encoders[t]);
+  free(o.encoders);
+  if (fflush(stdout) != 0 && rc == TM_EXIT_OK) {
+    fprintf(stderr, "tokenmill tokenizer encode: writing stdout: %s\n", strerror(errno));
+    rc = TM_EXIT_RUNTIME;
+  }
   double dt = now_s() - t0;
-  tm_info("tokenizer_encoded", "bytes=%.0f tokens=%" PRIu64 " seconds=%.3f mb_per_s=%.2f "
-          "threads=%" PRId64, bytes, tokens, dt, dt > 0 ? bytes / dt / 1e6 : 0.0, threads);
+  tm_info("tokenizer_encoded", "bytes=%" PRIu64 " tokens=%" PRIu64 " seconds=%.3f mb_per_s=%.2f "
+          "threads=%" PRId64, o.bytes, o.tokens, dt, dt > 0 ? (double)o.bytes / dt / 1e6 : 0.0,
+          threads);
   tm_tokenizer_free(tok);
   return rc;
 }

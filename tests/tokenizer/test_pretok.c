@@ -155,6 +155,31 @@ int main(void) {
       failures += !ok;
     }
   }
+  /* tm_pretok_safe_cut: cutting there never changes the pre-tokens */
+  for (int iter = 0; iter < 3000; iter++) {
+    size_t n = 0, want = rnd() % 60;
+    static const char *const bits[] = {"a", "b", " ", "  ", "'s", "x", "\n", "1", ".", "\xc3\xa9"};
+    while (want-- && n + 3 < sizeof buf) {
+      const char *b = bits[rnd() % 10];
+      memcpy(buf + n, b, strlen(b));
+      n += strlen(b);
+    }
+    for (int k = 0; k < 2; k++) {
+      size_t whole[256], nw = 0;
+      for (size_t i = 0, e; i < n && nw < 256; i = e) whole[nw++] = e = tm_pretok_next((tm_pretok_kind)k, buf, n, i);
+      for (size_t p = n; (p = tm_pretok_safe_cut(buf, p, 0)) > 0;) {
+        int found = 0; /* p must be a boundary of the whole text's split */
+        for (size_t q = 0; q < nw; q++) found |= whole[q] == p;
+        size_t i = 0, e = 0, q = 0;
+        int same = found;
+        for (; same && i < p; i = e, q++) same = (e = tm_pretok_next((tm_pretok_kind)k, buf, p, i)) == whole[q];
+        for (i = p; same && i < n; i = e, q++) /* the rest as a text of its own */
+          same = (e = p + tm_pretok_next((tm_pretok_kind)k, buf + p, n - p, i - p)) == whole[q];
+        CHECK(same);
+      }
+    }
+  }
+
   /* invalid UTF-8: every byte covered exactly once, no byte lost */
   for (int iter = 0; iter < 2000; iter++) {
     size_t n = rnd() % 64;
