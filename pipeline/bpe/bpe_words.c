@@ -168,6 +168,6 @@ static int cmp_entry(const void *a, const void *b, void *arena) {
 }
 
 int tm_bpe_words_sort(tm_bpe_words *w) {
-  qsort_r(w->e, w->n, sizeof *w->e, cmp_entry, w->arena);
+  if (w->n > 1) qsort_r(w->e, w->n, sizeof *w->e, cmp_entry, w->arena);
   return reindex(w, w->mask + 1);
 }

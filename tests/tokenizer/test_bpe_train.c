@@ -229,7 +229,26 @@ static void test_min_frequency(void) {
   tm_bpe_words_free(w);
 }
 
+/* No input: the full alphabet and <|endoftext|>, exactly the zero-merge
+ * byte-level tokenizer; seen alphabet and no specials: nothing, an error. */
+static void test_empty(void) {
+  tm_bpe_words *w = tm_bpe_words_new(0);
+  const char *eot[] = {"<|endoftext|>"};
+  tm_bpe_train_opts o = {.vocab_size = 32768, .special_tokens = eot, .n_special = 1};
+  tm_tokenizer *t = NULL, *b = NULL;
+  tm_error err = {0};
+  CHECK(tm_bpe_train(w, &o, &t, NULL, &err) == 0);
+  CHECK(tm_tokenizer_new_bytelevel(&b, TM_PRETOK_GPT2, &err) == 0);
+  CHECK(t && b && tm_tokenizer_hash(t) == tm_tokenizer_hash(b));
+  tm_tokenizer_free(t), tm_tokenizer_free(b);
+  t = NULL;
+  tm_bpe_train_opts seen = {.vocab_size = 100, .alphabet = TM_BPE_ALPHABET_SEEN};
+  CHECK(tm_bpe_train(w, &seen, &t, NULL, &err) < 0 && !t);
+  tm_bpe_words_free(w);
+}
+
 int main(void) {
+  test_empty();
   test_hf_unit();
   test_min_frequency();
   test_bounded_table();
