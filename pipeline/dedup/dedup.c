@@ -24,6 +24,7 @@ const tm_config_key tm_dedup_config_keys[] = {
     {"dedup", "normalize_digits", TM_CFG_BOOL, "true", "normalisation: every decimal digit becomes 0"},
     {"dedup", "cjk_fraction", TM_CFG_FLOAT, "0.3", "share of CJK letters above which a document is shingled by characters"},
     {"dedup", "ram_budget", TM_CFG_SIZE, "4G", "bytes for the in-RAM index tables; past it the oldest quarter is evicted"},
+    {"dedup", "expected_docs", TM_CFG_INT, "0", "size the index tables for this many documents up front (0: start small and grow by 1.25x)"},
     {"dedup", "line_dedup", TM_CFG_BOOL, "false", "remove lines seen more than line_max_repeats times from later documents (cc_net)"},
     {"dedup", "line_max_repeats", TM_CFG_INT, "3", "a line already seen this many times is removed"},
     {"dedup", "line_min_bytes", TM_CFG_INT, "16", "lines shorter than this (trimmed) are never removed"},
@@ -90,6 +91,10 @@ int tm_dedup_params_from_config(const tm_config *c, tm_dedup_params *p, tm_error
   p->shingle.normalize_digits = tm_config_bool(c, "dedup", "normalize_digits");
   p->shingle.cjk_fraction = tm_config_float(c, "dedup", "cjk_fraction");
   p->ram_budget = tm_config_size(c, "dedup", "ram_budget");
+  int64_t expect = tm_config_int(c, "dedup", "expected_docs");
+  if (expect < 0)
+    return tm_err(err, TM_EINVAL, "[dedup] expected_docs = %lld: must be >= 0", (long long)expect);
+  p->expected_docs = (uint64_t)expect;
   p->line_dedup = tm_config_bool(c, "dedup", "line_dedup");
   int64_t rep = tm_config_int(c, "dedup", "line_max_repeats");
   int64_t minb = tm_config_int(c, "dedup", "line_min_bytes");
@@ -166,6 +171,7 @@ int tm_dedup_open(tm_dedup **out, const tm_dedup_params *p, const char *index_di
                            .rows = p->rows,
                            .threshold = p->threshold,
                            .ram_budget = p->ram_budget,
+                           .expected_docs = p->expected_docs,
                            .params_hash = tm_dedup_params_hash(&d->p)};
   char user[TM_DEDUP_INDEX_USER_MAX];
   size_t ulen;

@@ -53,6 +53,7 @@ typedef struct tm_dedup_params {
   double threshold;
   uint64_t seed;         /* permutations and shingle hashes */
   uint64_t ram_budget;   /* bytes for the in-RAM tables */
+  uint64_t expected_docs; /* size the tables for this many documents up front (0: grow) */
   int line_dedup;        /* line-level dedup on */
   int line_max_repeats;  /* a line seen this many times is removed afterwards */
   int line_min_bytes;    /* shorter lines are never removed */

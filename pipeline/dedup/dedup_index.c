@@ -140,8 +140,12 @@ int tm_dedup_index_open(tm_dedup_index **out, const char *dir, const tm_dedup_in
     memcpy(user, blk + sizeof p, blen - sizeof p);
     *user_len = blen - sizeof p;
   }
+  /* room for what is indexed (at load 0.6) or what the caller expects (at
+   * load 0.75), whichever is more; at least INITIAL_CAP; within the budget */
   uint64_t live = tm_sig_store_count(x->st) - x->floor;
-  uint64_t cap = live * 5 / 3 + 16 > INITIAL_CAP ? live * 5 / 3 + 16 : INITIAL_CAP;
+  uint64_t cap = live * 5 / 3 + 16;
+  if (o->expected_docs / 3 * 4 + 16 > cap) cap = o->expected_docs / 3 * 4 + 16;
+  if (cap < INITIAL_CAP) cap = INITIAL_CAP;
   if (cap > max_cap(o)) cap = max_cap(o);
   x->cap = cap;
   for (int i = 0; i < x->nt; i++)

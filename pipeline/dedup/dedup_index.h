@@ -51,6 +51,8 @@ typedef struct tm_dedup_index_opts {
   double threshold;    /* estimated Jaccard that confirms a candidate */
   uint64_t ram_budget; /* bytes for the tables */
   uint64_t params_hash;/* identifies how signatures are made (see sig_store.h) */
+  uint64_t expected_docs; /* 0, or tables sized up front for this many documents
+                             (no rehashing until then; within ram_budget) */
 } tm_dedup_index_opts;
 
 /* TM_DEDUP_LINES is the stage's: every line of the document was a repeated

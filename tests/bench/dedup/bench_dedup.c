@@ -10,10 +10,11 @@
  *   bench_dedup signature MB
  *       signature throughput (normalise + shingle + MinHash) over MB of
  *       synthetic text, one thread: MB/s.
- *   bench_dedup index N DIR
+ *   bench_dedup index N DIR [presize]
  *       insert+query throughput of the index over N documents with random
  *       signatures (10% near copies planted), one thread: docs/s, index RAM
- *       bytes per document, disk bytes, peak RSS.
+ *       bytes per document, disk bytes, peak RSS. presize: tables sized
+ *       for N up front ([dedup] expected_docs), no rehashing.
  */
 #include <jansson.h>
 #include <stdio.h>
@@ -226,9 +227,10 @@ static int cmd_signature(double mb) {
   return 0;
 }
 
-static int cmd_index(long n, const char *dir) {
+static int cmd_index(long n, const char *dir, int presize) {
   tm_dedup_index_opts o = {.k = 112, .bands = 14, .rows = 8, .threshold = 0.75,
-                           .ram_budget = (uint64_t)16 << 30, .params_hash = 42};
+                           .ram_budget = (uint64_t)16 << 30, .params_hash = 42,
+                           .expected_docs = presize ? (uint64_t)n : 0};
   tm_dedup_index *x;
   tm_error err = {0};
   char user[TM_DEDUP_INDEX_USER_MAX];
@@ -313,11 +315,11 @@ static int cmd_index(long n, const char *dir) {
     sscanf(line, "RssFile: %ld", &file);
   }
   if (st_f) fclose(st_f);
-  printf("index: %ld docs, insert+query %.3f s, %.0f docs/s per core; near copies planted %ld "
+  printf("index%s: %ld docs, insert+query %.3f s, %.0f docs/s per core; near copies planted %ld "
          "found %ld, exact %ld; RAM %.1f bytes/doc (%.1f MB tables+buffers), disk %.1f "
          "bytes/doc, checkpoint %.2f s, peak RSS %.1f MB (now: anonymous %.1f MB, mapped "
          "index file %.1f MB)\n",
-         n, t, n / t, planted, found, exact_found, (double)st.ram_bytes / st.in_ram,
+         presize ? " (expected_docs)" : "", n, t, n / t, planted, found, exact_found, (double)st.ram_bytes / st.in_ram,
          st.ram_bytes / 1e6, (double)st.disk_bytes / st.records, tc, ru.ru_maxrss / 1024.0,
          anon / 1024.0, file / 1024.0);
   tm_dedup_index_close(x);
@@ -332,7 +334,8 @@ int main(int argc, char **argv) {
     return cmd_gen(atol(argv[2]), strtoull(argv[3], NULL, 10), argv[4]);
   if (argc == 3 && !strcmp(argv[1], "sigs")) return cmd_sigs(argv[2]);
   if (argc == 3 && !strcmp(argv[1], "signature")) return cmd_signature(atof(argv[2]));
-  if (argc == 4 && !strcmp(argv[1], "index")) return cmd_index(atol(argv[2]), argv[3]);
-  fprintf(stderr, "usage: bench_dedup gen N SEED OUT | sigs IN | signature MB | index N DIR\n");
+  if ((argc == 4 || argc == 5) && !strcmp(argv[1], "index"))
+    return cmd_index(atol(argv[2]), argv[3], argc == 5 && !strcmp(argv[4], "presize"));
+  fprintf(stderr, "usage: bench_dedup gen N SEED OUT | sigs IN | signature MB | index N DIR [presize]\n");
   return 2;
 }

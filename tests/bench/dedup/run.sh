@@ -68,4 +68,6 @@ for n in 1000000 10000000; do
   [ "$n" -le "$MAX" ] || continue
   "$BD" index "$n" "$W/idx$n"
   rm -rf "$W/idx$n"
+  "$BD" index "$n" "$W/idx$n" presize
+  rm -rf "$W/idx$n"
 done
