@@ -3,6 +3,7 @@
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "build/build.h"
@@ -28,6 +29,11 @@ static void usage(FILE *f) {
           "Interrupted (SIGINT/SIGTERM: the current shard is sealed; or killed), the\n"
           "same command continues where it stopped; the result is byte-identical to an\n"
           "uninterrupted build, for any --threads.\n\n"
+          "Distributed (--rank R --world W, or the MPI/Slurm environment: every rank\n"
+          "runs the same command on a shared filesystem): each rank cleans its share\n"
+          "of the inputs; rank 0 deduplicates all of them in input order and trains\n"
+          "the tokenizer; each rank writes its shards; rank 0 merges the manifest.\n"
+          "The kept documents and their order equal a one-process build's.\n\n"
           "exit: 0 ok, 1 runtime error, 2 usage, 3 done but some input records were\n"
           "unreadable (OUT/quarantine/errors.jsonl)\n");
 }
@@ -49,11 +55,14 @@ int cmd_build(int argc, char **argv) {
                                        {"progress", no_argument, 0, 'P'},
                                        {"no-progress", no_argument, 0, 'N'},
                                        {"stop-after-docs", required_argument, 0, 'S'},
+                                       {"rank", required_argument, 0, 'R'},
+                                       {"world", required_argument, 0, 'W'},
                                        {"help", no_argument, 0, 'h'},
                                        {0, 0, 0, 0}};
   tm_config *cfg = tm_config_new(tm_all_schemas, tm_n_schemas);
   if (!cfg) return TM_EXIT_RUNTIME;
   tm_build_options o = {.progress = -1};
+  int rank = -1, world = 0;
   tm_error err = {0};
   int c, rc = TM_EXIT_OK;
   int64_t v;
@@ -85,6 +94,14 @@ int cmd_build(int argc, char **argv) {
       if (tm_parse_int(optarg, &v) < 0 || v < 1) rc = TM_EXIT_USAGE;
       else o.stop_after_docs = (uint64_t)v;
       break;
+    case 'R':
+      if (tm_parse_int(optarg, &v) < 0 || v < 0) rc = TM_EXIT_USAGE;
+      else rank = (int)v;
+      break;
+    case 'W':
+      if (tm_parse_int(optarg, &v) < 0 || v < 1) rc = TM_EXIT_USAGE;
+      else world = (int)v;
+      break;
     case 'h': usage(stdout); tm_config_free(cfg); return TM_EXIT_OK;
     default: rc = TM_EXIT_USAGE;
     }
@@ -104,8 +121,20 @@ int cmd_build(int argc, char **argv) {
   sa.sa_handler = on_signal;
   sigaction(SIGINT, &sa, NULL);
   sigaction(SIGTERM, &sa, NULL);
+  /* a distributed build: --rank/--world, or the MPI / Slurm environment */
+  if (world == 0) {
+    const char *ws = getenv("OMPI_COMM_WORLD_SIZE"), *rs = getenv("OMPI_COMM_WORLD_RANK");
+    if (!ws || !rs) ws = getenv("PMI_SIZE"), rs = getenv("PMI_RANK");
+    if (!ws || !rs) ws = getenv("SLURM_NTASKS"), rs = getenv("SLURM_PROCID");
+    if (ws && rs) world = atoi(ws), rank = atoi(rs);
+  }
+  if (world > 1 && (rank < 0 || rank >= world)) {
+    fprintf(stderr, "tokenmill build: --rank must be in [0, %d)\n", world);
+    tm_config_free(cfg);
+    return TM_EXIT_USAGE;
+  }
   tm_build_result res;
-  int r = tm_build_run(&o, &res, &err);
+  int r = world > 1 ? tm_build_run_distributed(&o, rank, world, &res, &err) : tm_build_run(&o, &res, &err);
   signal(SIGINT, SIG_DFL);
   signal(SIGTERM, SIG_DFL);
   tm_config_free(cfg);
