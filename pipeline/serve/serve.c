@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -300,6 +301,10 @@ int tm_serve_run(const tm_serve_options *o, tm_error *err) {
   d->schemas = o->schemas;
   d->n_schemas = o->n_schemas;
   d->start = tm_serve_now();
+  /* Request bodies and documents of a MB or more come and go for weeks:
+   * serve them from mmap and give them back, instead of letting glibc's
+   * dynamic threshold move them into arenas that only grow. */
+  mallopt(M_MMAP_THRESHOLD, 256 * 1024);
   int64_t hs = tm_config_int(cfg, "http", "history_s");
   d->history_len = hs < 2 ? 2 : hs > TM_SERVE_HISTORY_MAX ? TM_SERVE_HISTORY_MAX : (size_t)hs;
   const char *out = tm_config_str(cfg, "serve", "output");

@@ -49,6 +49,9 @@ typedef struct {
 
 enum { B_FREE, B_FILLED, B_WORKING, B_DONE };
 
+/* Text or token buffers of a batch slot above this are freed after use. */
+#define TM_SERVE_SLOT_KEEP (256u << 10)
+
 typedef struct {
   int state;
   uint64_t seq;
@@ -762,6 +765,16 @@ static int commit_batch(tm_serve_pipe *p, batch *bt, tm_error *err) {
   pthread_mutex_lock(&p->smu);
   p->open_docs = tm_shard_dir_pending_docs(p->sd);
   pthread_mutex_unlock(&p->smu);
+  /* a daemon runs for weeks: a slot that once held a huge document gives
+   * its buffers back instead of keeping them for ever (flat memory) */
+  for (size_t i = 0; i < bt->n; i++) {
+    slot *s = &bt->slots[i];
+    if (s->doc.cap > TM_SERVE_SLOT_KEEP) {
+      tm_document_free(&s->doc);
+      tm_document_init(&s->doc);
+    }
+    if (s->ids.cap * sizeof(uint32_t) > TM_SERVE_SLOT_KEEP) tm_ids_free(&s->ids);
+  }
   if (bt->input_done) {
     p->j_next = in->seq + 1;
     p->j_events = 0;
