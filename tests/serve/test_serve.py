@@ -28,6 +28,9 @@ from serve_util import (PY, SRC, TM, Daemon, check, conn_tcp, fail, get, id_hash
 
 work = tempfile.mkdtemp(prefix="tm_serve.")
 try:
+    r = subprocess.run([TM, "config", "--check", os.path.join(SRC, "deploy/serve.example.ini")], capture_output=True,
+                       text=True)
+    check(r.returncode == 0, "deploy/serve.example.ini: " + r.stderr)
     subprocess.run([PY, os.path.join(SRC, "corpora/gen_sample.py"), "--docs", "300", work + "/in"], check=True,
                    stdout=subprocess.DEVNULL)
     tok = train_tokenizer(work, work + "/in/web.jsonl")
