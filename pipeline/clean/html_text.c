@@ -124,7 +124,9 @@ typedef struct {
 
 int tm_html_to_text(const char *html, size_t n, tm_textbuf *out, tm_textbuf *title) {
   pthread_once(&tags_once, init_tags);
-  GumboOutput *g = gumbo_parse_with_options(&kGumboDefaultOptions, html, n);
+  GumboOptions opt = kGumboDefaultOptions;
+  opt.max_errors = 0; /* parse errors are not kept: less memory and time on broken pages */
+  GumboOutput *g = gumbo_parse_with_options(&opt, html, n);
   if (!g) return -TM_ENOMEM;
   int rc = 0;
   /* the title lives in head, which the walk skips */
@@ -191,16 +193,18 @@ int tm_html_to_text(const char *html, size_t n, tm_textbuf *out, tm_textbuf *tit
     }
   }
   free(st);
-  gumbo_destroy_output(&kGumboDefaultOptions, g);
+  gumbo_destroy_output(&opt, g);
   if (rc == 0) rc = tm_tb_finish(out);
   if (rc == 0 && title) rc = tm_tb_finish(title);
   return rc;
 }
 
 int tm_html_parse_only(const char *html, size_t n) {
-  GumboOutput *g = gumbo_parse_with_options(&kGumboDefaultOptions, html, n);
+  GumboOptions opt = kGumboDefaultOptions;
+  opt.max_errors = 0;
+  GumboOutput *g = gumbo_parse_with_options(&opt, html, n);
   if (!g) return -TM_ENOMEM;
-  gumbo_destroy_output(&kGumboDefaultOptions, g);
+  gumbo_destroy_output(&opt, g);
   return 0;
 }
 
@@ -292,6 +296,7 @@ static void init_mh_tags(void) {
 static int mh_kind_of(myhtml_tag_id_t t) { return t <= MyHTML_TAG_LAST_ENTRY ? mh_kind[t] : KEEP; }
 
 static int mh_hidden(myhtml_tree_node_t *n) {
+  if (!myhtml_node_attribute_first(n)) return 0; /* most elements have no attributes */
   if (myhtml_attribute_by_key(n, "hidden", 6)) return 1;
   myhtml_tree_attr_t *a = myhtml_attribute_by_key(n, "aria-hidden", 11);
   const char *v;
@@ -329,7 +334,10 @@ static int mh_text_of(myhtml_tree_node_t *n, emitter *em) {
 static int mh_extract(tm_html_parser *p, const char *html, size_t n, tm_textbuf *out,
                       tm_textbuf *title) {
   pthread_once(&mh_tags_once, init_mh_tags);
-  if (myhtml_parse(p->tree, MyENCODING_UTF_8, html, n) != MyHTML_STATUS_OK) return -TM_ENOMEM;
+  if (myhtml_parse(p->tree, MyENCODING_UTF_8, html, n) != MyHTML_STATUS_OK) {
+    myhtml_tree_clean(p->tree); /* ready for the next document */
+    return -TM_ENOMEM;
+  }
   int rc = 0;
   myhtml_tree_node_t *head = myhtml_tree_get_node_head(p->tree);
   if (title && head) {
