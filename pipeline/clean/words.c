@@ -124,6 +124,24 @@ int tm_words_split(tm_words *w, const char *text, size_t n) {
     }
     if (i >= n) break;
     size_t tok = i;
+    /* fast path: an all-ASCII token (most of them) in one tight loop */
+    {
+      unsigned acc = 0;
+      size_t j = i;
+      while (j < n && s[j] < 0x80 && cls[s[j]] != 4) acc |= cls[s[j++]];
+      if (j >= n || s[j] < 0x80) {
+        if (j - tok > w->max_token_bytes) w->max_token_bytes = j - tok;
+        w->n_tokens++;
+        if (acc & 1) { /* has a letter or digit: strip punctuation at both ends */
+          size_t a = tok, z = j;
+          while (!(cls[s[a]] & 1)) a++;
+          while (!(cls[s[z - 1]] & 1)) z--;
+          if (push(w, text, a, z - a, z - a, (acc & 2) ? TM_WORD_ALPHA : 0) < 0) return -TM_ENOMEM;
+        }
+        i = j;
+        continue;
+      }
+    }
     /* a token: track the first and last word character, flush at CJK */
     size_t first = SIZE_MAX, last_end = 0, clen = 0, clen_at_first = 0, clen_at_last = 0;
     int alpha = 0;

@@ -214,6 +214,8 @@ static void test_pii(void) {
       {"version 1.2.3.4.5 and 256.1.1.1", "version 1.2.3.4.5 and 256.1.1.1"},
       {"v6 2001:db8::8a2e:370:7334 and ::1 and fe80::1%", "v6 <IP6> and ::1 and <IP6>%"},
       {"time 12:30:45 std::vector", "time 12:30:45 std::vector"},
+      {"addr fe80::1ff:fe23:4567:890a, mapped ::ffff:192.0.2.1; a::b", "addr <IP6>, mapped <IP6>; a::b"},
+      {"x@example.com:8080 and (555) 123-4567.", "<EMAIL>:8080 and <PHONE>."},
       {"call 555-123-4567 or +44 20 7946 0958 or (555) 123 4567", "call <PHONE> or <PHONE> or <PHONE>"},
       {"year 2020-2021 and 1234567890123456789 and 3.14159", "year 2020-2021 and 1234567890123456789 and 3.14159"},
   };
