@@ -20,7 +20,7 @@ static void on_signal(int sig) {
 static void usage(FILE *f) {
   fprintf(f,
           "usage: tokenmill feed --shards DIR --ring NAME --batch B --seq-len T --seed S\n"
-          "                      [--world W] [--rank R] [--weights web=0.6,books=0.3,...]\n"
+          "                      [--world W] [--rank R|R0-R1] [--weights web=0.6,books=0.3,...]\n"
           "                      [--epochs books=3,web=0.5] [--split train|val]\n"
           "                      [--val-fraction F] [--passes N] [--max-batches N]\n"
           "                      [--shuffle-windows N] [--slots N] [--timeout-ms MS]\n"
@@ -32,6 +32,7 @@ static void usage(FILE *f) {
           "The order of a pass is a pure function of (seed, pass, the shard list frozen\n"
           "when the pass starts); rank R of W takes global windows R, R+W, R+2W, ...\n"
           "A consumer that attaches with a resume cursor continues exactly there.\n\n"
+          "  --rank            serve only rank R, or ranks R0..R1 (one feeder per node)\n"
           "  --weights         per-source sampling weights (default: proportional to data)\n"
           "  --epochs          per-source epoch budgets per pass (>1 upsamples, <1 caps)\n"
           "  --split           serve the train (default) or validation documents\n"
@@ -80,7 +81,7 @@ int cmd_feed(int argc, char **argv) {
   o.rank = -1;
   o.world = 1;
   o.drain = 1;
-  uint64_t batch = 0, seq = 0, seed = 0, world = 1, rank = 0, v;
+  uint64_t batch = 0, seq = 0, seed = 0, world = 1, rank = 0, rank_last = 0, v;
   int have_seed = 0, have_rank = 0;
   tm_error err = {0};
   int c;
@@ -93,7 +94,26 @@ int cmd_feed(int argc, char **argv) {
     case 't': if (parse_u64("--seq-len", optarg, &seq)) return TM_EXIT_USAGE; break;
     case 's': if (parse_u64("--seed", optarg, &seed)) return TM_EXIT_USAGE; have_seed = 1; break;
     case 'w': if (parse_u64("--world", optarg, &world)) return TM_EXIT_USAGE; break;
-    case 'R': if (parse_u64("--rank", optarg, &rank)) return TM_EXIT_USAGE; have_rank = 1; break;
+    case 'R': {
+      /* R or R0-R1 (a node's ranks) */
+      char first[32];
+      const char *dash = strchr(optarg, '-');
+      size_t l = dash ? (size_t)(dash - optarg) : strlen(optarg);
+      if (l == 0 || l >= sizeof first) {
+        fprintf(stderr, "tokenmill feed: --rank: '%s' is not R or R0-R1\n", optarg);
+        return TM_EXIT_USAGE;
+      }
+      memcpy(first, optarg, l);
+      first[l] = 0;
+      if (parse_u64("--rank", first, &rank)) return TM_EXIT_USAGE;
+      rank_last = rank;
+      if (dash && (parse_u64("--rank", dash + 1, &rank_last) || rank_last < rank)) {
+        fprintf(stderr, "tokenmill feed: --rank: '%s' is not R or R0-R1 with R0 <= R1\n", optarg);
+        return TM_EXIT_USAGE;
+      }
+      have_rank = 1;
+      break;
+    }
     case 'W':
     case 'E':
       if (tm_feed_parse_weights(optarg, c == 'W' ? weights : epochs, TM_FEED_MAX_SOURCES,
@@ -164,7 +184,7 @@ int cmd_feed(int argc, char **argv) {
     return TM_EXIT_USAGE;
   }
   if (batch > 65536 || seq > (1u << 24) || world == 0 || world > 1024 ||
-      (have_rank && rank >= world)) {
+      (have_rank && rank_last >= world)) {
     fprintf(stderr, "tokenmill feed: need 1 <= batch <= 65536, 1 <= seq-len <= 2^24, "
                     "1 <= world <= 1024, rank < world\n");
     return TM_EXIT_USAGE;
@@ -178,6 +198,7 @@ int cmd_feed(int argc, char **argv) {
   o.seed = seed;
   o.world = (uint32_t)world;
   o.rank = have_rank ? (int)rank : -1;
+  o.rank_last = have_rank ? (int)rank_last : -1;
   o.weights = weights;
   o.epochs = epochs;
   o.stop = &feed_stop;

@@ -372,8 +372,9 @@ int tm_feed_run(const tm_feed_options *o, tm_feed_stats *st, tm_error *err) {
   if (o->batch == 0 || o->seq_len == 0)
     return tm_err(err, TM_EINVAL, "batch and seq_len must be > 0");
   if (world > MAX_RANKS) return tm_err(err, TM_EINVAL, "world %u > %d", world, MAX_RANKS);
-  if (o->rank >= (int)world)
-    return tm_err(err, TM_EINVAL, "rank %d not below world %u", o->rank, world);
+  int last = o->rank >= 0 && o->rank_last > o->rank ? o->rank_last : o->rank;
+  if (o->rank >= (int)world || last >= (int)world)
+    return tm_err(err, TM_EINVAL, "rank %d not below world %u", last, world);
   tm_feed_options oo = *o;
   oo.world = world;
   feeder f = {.o = &oo, .st = st};
@@ -383,6 +384,17 @@ int tm_feed_run(const tm_feed_options *o, tm_feed_stats *st, tm_error *err) {
 
   tm_manifest m = {0};
   int rc = tm_manifest_load(&m, o->dir, 0, err);
+  /* following a directory a daemon has not sealed anything in yet: wait */
+  while (o->follow && (rc == -TM_ENOTFOUND || (rc == 0 && m.n_shards == 0))) {
+    if (o->stop && *o->stop) {
+      tm_manifest_free(&m);
+      return 0;
+    }
+    tm_manifest_free(&m);
+    struct timespec ts = {0, 200 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+    rc = tm_manifest_load(&m, o->dir, 0, err);
+  }
   if (rc < 0) return rc;
   tm_ring_params rp;
   tm_ring_params_for(&rp, m.vocab_size, o->batch, o->seq_len, m.eot_id, m.tokenizer_hash);
@@ -398,7 +410,7 @@ int tm_feed_run(const tm_feed_options *o, tm_feed_stats *st, tm_error *err) {
   f.width = rp.token_width;
 
   uint32_t first = o->rank >= 0 ? (uint32_t)o->rank : 0;
-  uint32_t n = o->rank >= 0 ? 1 : world;
+  uint32_t n = o->rank >= 0 ? (uint32_t)(last - o->rank + 1) : world;
   rank_state *rs = calloc(n, sizeof *rs);
   if (!rs) return tm_err(err, TM_ENOMEM, "out of memory");
   for (uint32_t i = 0; i < n && rc >= 0; i++) {

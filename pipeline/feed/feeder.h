@@ -46,7 +46,8 @@ typedef struct tm_feed_options {
   uint32_t batch;        /* B per rank */
   uint32_t seq_len;      /* T */
   uint32_t world;        /* W (1) */
-  int rank;              /* serve only this rank; -1 = all W ranks */
+  int rank;              /* serve only ranks rank..rank_last; -1 = all W ranks */
+  int rank_last;         /* < rank: just `rank` */
   uint32_t n_slots;      /* ring slots (0: 4) */
   uint32_t timeout_ms;   /* liveness timeout (0: 2000) */
   uint32_t shuffle_windows;

@@ -9,6 +9,7 @@
  *    shards join at pass 1, and an old cursor is still resumable. */
 #include <signal.h>
 #include <stdlib.h>
+#include <time.h>
 #include <sys/wait.h>
 
 #include "feed/feeder.h"
@@ -22,6 +23,7 @@
 #define MAXB 1000
 
 static char dir[256], ring[64];
+static int follow_mode;
 
 typedef struct run {
   int n;
@@ -46,6 +48,7 @@ static pid_t spawn_feeder(uint32_t world, uint32_t batch, uint64_t passes, uint6
   o.shuffle_windows = 16;
   o.timeout_ms = 1000;
   o.drain = 1;
+  o.follow = follow_mode;
   tm_error err = {0};
   tm_feed_stats st;
   int rc = tm_feed_run(&o, &st, &err);
@@ -118,6 +121,11 @@ static int plan_window(uint64_t seed, uint64_t pass, uint64_t g, uint16_t *out,
 }
 
 int cmp(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+static void rt_sleep(int ms) {
+  struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000L};
+  nanosleep(&ts, NULL);
+}
 
 int main(void) {
   snprintf(dir, sizeof dir, "/tmp/tm-test-feed-%d", (int)getpid());
@@ -261,6 +269,26 @@ int main(void) {
   CHECK(feeder_ok(f));
   CHECK(x.n == a.n - 5);
   if (x.n == a.n - 5) CHECK(memcmp(x.sums, a.sums + 5, sizeof(uint64_t) * (size_t)x.n) == 0);
+
+  /* 5. --follow on a directory that has no shards yet: the feeder waits,
+   * then serves what a daemon seals */
+  {
+    char saved[200];
+    snprintf(saved, sizeof saved, "%.190s", dir);
+    snprintf(dir, sizeof dir, "%s-follow", saved);
+    follow_mode = 1;
+    f = spawn_feeder(1, B, 1, 42);
+    rt_sleep(300);
+    CHECK(ft_write_docs(dir, 3, 40, 4000) == 0);
+    consume(&x, 0, MAXB, NULL, B);
+    CHECK(feeder_ok(f));
+    CHECKF(x.n > 10, "follow: %d batches", x.n);
+    follow_mode = 0;
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    CHECK(system(cmd) == 0);
+    snprintf(dir, sizeof dir, "%s", saved);
+  }
 
   free(a.data), free(b2.data), free(r0.data), free(r1.data), free(x.data);
   char cmd[300];
