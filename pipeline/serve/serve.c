@@ -41,6 +41,14 @@ const tm_config_key tm_serve_config_keys[] = {
     {"serve", "idle_timeout_ms", TM_CFG_INT, "60000", "an idle keep-alive connection is closed after this (reload)"},
     {"http", "listen", TM_CFG_STR, "127.0.0.1:8471", "address of /metrics, /status, /healthz and the status page (empty: off)"},
     {"http", "history_s", TM_CFG_INT, "600", "seconds of per-second history kept for the status page"},
+    {"feed", "rings", TM_CFG_STR, "",
+     "live feeders in the daemon: ring names (comma-separated) filled from the output as `tokenmill feed --follow` does"},
+    {"feed", "batch", TM_CFG_INT, "8", "sequences per batch (B)"},
+    {"feed", "seq_len", TM_CFG_INT, "1024", "tokens per sequence (T; windows hold T+1)"},
+    {"feed", "seed", TM_CFG_INT, "1", "shuffle seed"},
+    {"feed", "slots", TM_CFG_INT, "4", "ring slots"},
+    {"feed", "timeout_ms", TM_CFG_INT, "2000", "consumer liveness timeout"},
+    {"feed", "shuffle_windows", TM_CFG_INT, "1024", "window shuffle block within a source"},
     {NULL, NULL, 0, NULL, NULL},
 };
 
@@ -353,6 +361,7 @@ int tm_serve_run(const tm_serve_options *o, tm_error *err) {
     if (pi < 0) rc = pi;
     else d->spool_profile = pi;
   }
+  if (rc == 0) rc = tm_serve_feeders_start(&d->feeders, cfg, out, err);
   if (rc == 0) rc = tm_serve_http_listen(d, ingest, sock, http, err);
   if (rc < 0) {
     /* nothing was accepted: stop the pipeline (it finishes what it requeued) */
@@ -362,6 +371,7 @@ int tm_serve_run(const tm_serve_options *o, tm_error *err) {
       tm_serve_pipe_free(d->pipe, &e2);
     }
     tm_serve_http_close_all(d);
+    tm_serve_feeders_stop(d->feeders);
     uv_close((uv_handle_t *)&d->finished, close_cb_noop);
     uv_run(loop, UV_RUN_DEFAULT);
     uv_loop_close(loop);
@@ -392,6 +402,7 @@ int tm_serve_run(const tm_serve_options *o, tm_error *err) {
   tm_info("serve_started", "output=%s spool=%s ingest=%s socket=%s http=%s auth=%s pid=%d", out, spool[0] ? spool : "-",
           ingest[0] ? ingest : "-", sock[0] ? sock : "-", http[0] ? http : "-", d->token_len ? "token" : "none", (int)getpid());
   uv_run(loop, UV_RUN_DEFAULT);
+  tm_serve_feeders_stop(d->feeders);
   rc = tm_serve_pipe_free(d->pipe, err);
   uv_run(loop, UV_RUN_DEFAULT); /* close callbacks still pending */
   if (uv_loop_close(loop) != 0) tm_warn("serve_loop_busy", "note=\"handles left open at exit\"");

@@ -33,6 +33,7 @@ typedef struct tm_serve_conn tm_serve_conn;
 typedef struct tm_serve_daemon {
   uv_loop_t *loop;
   tm_serve_pipe *pipe;
+  tm_serve_feeders *feeders;
   tm_serve_limits lim;
   const tm_config *cfg; /* as started (reload compares against it) */
   const char *config_path;

@@ -125,6 +125,27 @@ int tm_serve_spool_scan(const char *dir, tm_serve_pipe *p, int profile, uint64_t
 /* Create DIR/.work, DIR/done, DIR/failed. */
 int tm_serve_spool_prepare(const char *dir, tm_error *err);
 
+/* ---- live feeders (serve_feed.c) ------------------------------------------------ */
+
+#define TM_SERVE_MAX_FEEDERS 8
+
+typedef struct tm_serve_feeder_state {
+  char ring[64];
+  int running, failed;
+  uint64_t batches, tokens, passes; /* when stopped */
+  char error[512];
+} tm_serve_feeder_state;
+
+typedef struct tm_serve_feeders tm_serve_feeders;
+
+/* Start one feeder thread per ring of [feed] rings on out_dir (*out NULL
+ * when none is configured). */
+int tm_serve_feeders_start(tm_serve_feeders **out, const tm_config *cfg, const char *out_dir, tm_error *err);
+/* A snapshot of up to cap feeders; returns how many. */
+int tm_serve_feeders_get(tm_serve_feeders *f, tm_serve_feeder_state *out, int cap);
+/* Ask the feeders to stop, join them, free. */
+void tm_serve_feeders_stop(tm_serve_feeders *f);
+
 /* ---- helpers -------------------------------------------------------------------- */
 
 /* Parse "HOST:PORT" (IPv4 or [IPv6]). */

@@ -122,6 +122,18 @@ char *tm_serve_status_json(tm_serve_daemon *d, size_t *len) {
   set_u(cn, "ingest", (uint64_t)d->n_conns[TM_ROLE_INGEST]);
   set_u(cn, "admin", (uint64_t)d->n_conns[TM_ROLE_ADMIN]);
   json_object_set_new(j, "connections", cn);
+  tm_serve_feeder_state fs[TM_SERVE_MAX_FEEDERS];
+  int nf = tm_serve_feeders_get(d->feeders, fs, TM_SERVE_MAX_FEEDERS);
+  json_t *fa = json_array();
+  for (int i = 0; i < nf; i++) {
+    json_t *o = json_object();
+    json_object_set_new(o, "ring", json_string(fs[i].ring));
+    json_object_set_new(o, "running", json_boolean(fs[i].running));
+    json_object_set_new(o, "failed", json_boolean(fs[i].failed));
+    if (fs[i].failed) json_object_set_new(o, "error", json_string(fs[i].error));
+    json_array_append_new(fa, o);
+  }
+  json_object_set_new(j, "feeders", fa);
   json_t *h = json_object(), *ht = json_array(), *hd = json_array(), *hb = json_array(), *hk = json_array(),
          *hx = json_array(), *hu = json_array();
   for (size_t i = 0; i < d->hist_n; i++) {
@@ -238,6 +250,10 @@ char *tm_serve_metrics_text(tm_serve_daemon *d, size_t *len) {
   sb_printf(&b, "tokenmill_ack_latency_seconds_bucket{le=\"+Inf\"} %" PRIu64 "\ntokenmill_ack_latency_seconds_sum %.6f\n"
                 "tokenmill_ack_latency_seconds_count %" PRIu64 "\n",
             d->lat_count, d->lat_sum, d->lat_count);
+  tm_serve_feeder_state fs[TM_SERVE_MAX_FEEDERS];
+  int nf = tm_serve_feeders_get(d->feeders, fs, TM_SERVE_MAX_FEEDERS);
+  if (nf) sb_printf(&b, "# HELP tokenmill_feeder_running 1 while the live feeder of a ring runs.\n# TYPE tokenmill_feeder_running gauge\n");
+  for (int i = 0; i < nf; i++) sb_printf(&b, "tokenmill_feeder_running{ring=\"%s\"} %d\n", fs[i].ring, fs[i].running);
   struct rusage ru;
   getrusage(RUSAGE_SELF, &ru);
   metric(&b, "tokenmill_peak_rss_bytes", "gauge", "Peak resident memory.", (double)ru.ru_maxrss * 1024.0);

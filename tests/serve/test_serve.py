@@ -271,6 +271,29 @@ try:
     rc, text = Daemon(ini3, work + "/serve4.log").start(expect_fail=True)
     check(rc == 2 and "token_file" in text, "non-loopback without a token: rc %d: %s" % (rc, text[-300:]))
     print("3. token: required, checked, 0600 enforced; non-loopback needs one")
+
+    # ---- 4. a live feeder inside the daemon -------------------------------------------------------
+    ring = "tmserve%d" % os.getpid()
+    cfg5 = json.loads(json.dumps(cfg))
+    cfg5["serve"].update({"output": work + "/out5", "spool": "", "ingest_socket": ""})
+    cfg5["feed"] = {"rings": ring, "batch": "2", "seq_len": "32"}
+    ini5 = work + "/serve5.ini"
+    write_ini(ini5, cfg5)
+    d5 = Daemon(ini5, work + "/serve5.log")
+    d5.start()
+    try:
+        check(post(d5.ingest_port, "".join(social[:100]), profile="social")[0] == 200, "feeder run: ingest")
+        d5.wait_log(r"event=feed_pass pass=0 generation=\d+ shards=[1-9]")
+        feeders = get(d5.http_port, "/status")[1]["feeders"]
+        check(len(feeders) == 1 and feeders[0]["ring"] == ring and feeders[0]["running"], "feeders: %s" % feeders)
+        check(os.path.exists("/dev/shm/tokenmill.%s.0" % ring), "the feeder's ring does not exist")
+        check(d5.stop() == 0, "stop with a feeder")
+        check("event=serve_feeder_stopped ring=" + ring in d5.log_text(), "the feeder did not stop")
+    finally:
+        for f in os.listdir("/dev/shm"):
+            if f.startswith("tokenmill.%s." % ring):
+                os.unlink("/dev/shm/" + f)
+    print("4. live feeder: ring %s filled from the sealed shards, stopped with the daemon" % ring)
     print("test_serve: ok")
 finally:
     shutil.rmtree(work, ignore_errors=True)
