@@ -69,6 +69,28 @@ static void ac_build(void) {
     for (int c = 'A'; c <= 'Z'; c++) ac_next[st][c] = ac_next[st][c + 32];
 }
 
+/* Does the anchor letter `rare` (either case) occur at offset off of an
+ * occurrence of needle in t[0..n)? memchr finds the (uncommon) anchor. */
+static int anchored(const char *t, size_t n, char rare, size_t off, const char *needle) {
+  size_t len = strlen(needle);
+  for (int up = 0; up < 2; up++) {
+    char r = up ? (char)(rare - 32) : rare;
+    for (const char *q = t; (q = memchr(q, r, (size_t)(t + n - q))) != NULL; q++) {
+      size_t at = (size_t)(q - t);
+      if (at >= off && at - off + len <= n && !strncasecmp(t + at - off, needle, len)) return 1;
+    }
+  }
+  return 0;
+}
+
+/* Might any phrase occur in the document? Checked by rare anchor letters
+ * (j, k, v, f, p): most documents have none and skip the per-line pass. */
+static int any_phrase(const char *t, size_t n) {
+  return anchored(t, n, 'j', 0, "javascript") || anchored(t, n, 'k', 3, "cookie") ||
+         anchored(t, n, 'v', 3, "privacy policy") || anchored(t, n, 'f', 7, "terms of use") ||
+         anchored(t, n, 'p', 7, "lorem ipsum");
+}
+
 /* Bit k set when phrases[k] occurs in s[0..n) (ASCII case-insensitive). */
 static unsigned phrases_in(const char *s, size_t n) {
   unsigned st = 0, m = 0;
@@ -181,6 +203,7 @@ int tm_c4_apply(const char *text, size_t n, const tm_c4_params *p, int cjk, tm_t
   char *buf = malloc(n + 1); /* a line without its citation marks */
   if (!buf) return -TM_ENOMEM;
   pthread_once(&ac_once, ac_build);
+  int phrases_here = any_phrase(text, n);
   for (size_t i = 0; i < n;) {
     const char *nl = memchr(text + i, '\n', n - i);
     size_t e = nl ? (size_t)(nl - text) : n;
@@ -211,7 +234,7 @@ int tm_c4_apply(const char *text, size_t n, const tm_c4_params *p, int cjk, tm_t
       else if (p->max_word_length > 0 && longest > (size_t)p->max_word_length) why = "long";
     }
     if (!why) {
-      unsigned ph = phrases_in(s, l);
+      unsigned ph = phrases_here ? phrases_in(s, l) : 0;
       if (p->filter_lorem_ipsum && (ph & PH_LOREM)) lorem = 1;
       if (p->filter_javascript && (ph & PH_JS)) why = "js";
       else if (p->filter_curly_bracket && memchr(s, '{', l)) curly = 1;
