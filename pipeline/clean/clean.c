@@ -217,6 +217,28 @@ static void lap(run *r, int step) {
   r->t0 = t;
 }
 
+/* Is most of s[0..n) CJK script? CJK characters (3-byte sequences with a
+ * lead byte E3..E9, then words.h's test) against all non-space characters. */
+static int cjk_prefix(const char *text, size_t n) {
+  const unsigned char *s = (const unsigned char *)text;
+  size_t cjk = 0, chars = 0;
+  for (size_t i = 0; i < n;) {
+    unsigned b = s[i];
+    if (b < 0x80) {
+      chars += b > ' ';
+      i++;
+      continue;
+    }
+    uint32_t cp;
+    int k = tm_utf8_next(s + i, n - i, &cp);
+    chars++;
+    cjk += b >= 0xe3 && b <= 0xe9 && tm_is_cjk(cp);
+    i += (size_t)k;
+  }
+  /* a Latin word is ~5 characters: compare CJK characters with words */
+  return cjk * 2 > cjk + (chars - cjk) / 5;
+}
+
 static int lang_allowed(const char *allow, const char *lang) {
   size_t l = strlen(lang);
   for (const char *p = allow; *p;) {
@@ -310,12 +332,8 @@ int tm_clean_doc(tm_clean *c, tm_document *d, tm_clean_result *res, tm_rule_trac
   tm_rule_trace c4_trace = {0};
   if (p->c4_enabled) {
     b = next_buf(&r);
-    /* CJK-ness before language id: by script (words.h), cheap enough on a prefix */
-    int cjk = 0;
-    if (tm_text_has_non_ascii(r.cur, r.len < 4096 ? r.len : 4096)) {
-      tm_words_split(&c->words, r.cur, r.len < 4096 ? r.len : 4096);
-      cjk = tm_text_is_cjk(&c->words, NULL);
-    }
+    /* CJK-ness before language id, by script on a 4 KiB prefix */
+    int cjk = cjk_prefix(r.cur, r.len < 4096 ? r.len : 4096);
     if (tm_c4_apply(r.cur, r.len, &p->c4, cjk, b, &c->st.c4, &c4_drop, trace ? &c4_trace : NULL) < 0)
       OOM();
     adopt(&r, b, "c4_lines");
