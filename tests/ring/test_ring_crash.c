@@ -13,7 +13,7 @@
 #include "ring_testutil.h"
 #include "tm_test.h"
 
-#define TIMEOUT_MS 400
+#define TIMEOUT_MS 1000
 
 /* consume batches until END, expecting k = first, first+1, ...; returns the
  * number received, or -1 on a mismatch */
