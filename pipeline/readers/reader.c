@@ -238,6 +238,7 @@ int tm_read_jsonl(tm_reader *r, tm_document *d, tm_error *err) {
       return tm_err(err, TM_ELIMIT, "%s:%llu: line of %zu bytes exceeds max_record_bytes (%llu)",
                     r->name, (unsigned long long)r->line, len,
                     (unsigned long long)r->o.max_record_bytes);
+    if (r->line == 1 && len >= 3 && !memcmp(line, "\xef\xbb\xbf", 3)) line += 3, len -= 3; /* BOM */
     if (is_blank(line, len)) continue;
     json_error_t je;
     r->bad_rec = line; /* cleared by the caller's next call; kept when this record fails */

@@ -112,6 +112,13 @@ static void test_jsonl(void) {
   CHECK(tm_reader_format_of(r) == TM_FORMAT_JSONL);
   tm_reader_close(r);
 
+  /* a UTF-8 BOM before the first line and CRLF line ends are fine */
+  const char *bom = "\xef\xbb\xbf{\"id\":\"b\",\"text\":\"x\"}\r\n{\"id\":\"c\",\"text\":\"y\"}\r\n";
+  write_file("bom.jsonl", bom, strlen(bom));
+  result rb;
+  run("bom.jsonl", NULL, &rb);
+  CHECKF(rb.docs == 2 && rb.errors == 0, "bom: docs=%d errors=%d %s", rb.docs, rb.errors, rb.errs[0]);
+
   /* configurable field holding HTML */
   const char *h = "{\"url\":\"u\",\"html\":\"<p>Hi &amp; bye</p>\"}\n";
   write_file("h.jsonl", h, strlen(h));
