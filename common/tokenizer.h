@@ -62,6 +62,9 @@ int tm_ids_reserve(tm_ids *v, size_t more);
  * (use_regex false)]; decoder ByteLevel or null; added_tokens. Ids need not
  * be contiguous: an id no token has (cl100k has a few) decodes to nothing
  * and is never produced; the vocabulary size is the largest id + 1.
+ * Every entry of added_tokens (special or not) is a special token here:
+ * matched in text only with TM_ENCODE_ALLOW_SPECIAL, where HF always
+ * matches added tokens (plain text without them encodes identically).
  * Anything else is TM_EFORMAT with a message naming the file and the field. */
 int tm_tokenizer_load(tm_tokenizer **out, const char *path, tm_error *err);
 /* The same from bytes in memory; `name` is used in messages. */
