@@ -41,18 +41,21 @@ static int read_stat(uint32_t pid, char *state, uint64_t *start) {
   return 0;
 }
 
+/* the owner word of this process, cached; the pid is part of the word, so
+ * a forked child (another pid) recomputes its own. Atomic: feeders of
+ * several rings may run in threads of one process. */
 static uint64_t cached_owner;
-static pid_t cached_pid;
 
 uint64_t tm_proc_self_owner(void) {
   pid_t pid = getpid();
-  if (cached_pid == pid && cached_owner) return cached_owner;
+  uint64_t c = __atomic_load_n(&cached_owner, __ATOMIC_RELAXED);
+  if (c && (uint32_t)(c >> 32) == (uint32_t)pid) return c;
   char st;
   uint64_t start = 0;
   if (read_stat((uint32_t)pid, &st, &start) < 0) start = 0;
-  cached_owner = ((uint64_t)(uint32_t)pid << 32) | (start & 0xffffffffu);
-  cached_pid = pid;
-  return cached_owner;
+  c = ((uint64_t)(uint32_t)pid << 32) | (start & 0xffffffffu);
+  __atomic_store_n(&cached_owner, c, __ATOMIC_RELAXED);
+  return c;
 }
 
 int tm_proc_owner_status(uint64_t owner) {
