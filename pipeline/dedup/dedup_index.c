@@ -84,6 +84,7 @@ void tm_dedup_index_prefetch(const tm_dedup_index *x, const uint64_t *keys, int 
 static int rebuild(tm_dedup_index *x, tm_error *err) {
   uint64_t count = tm_sig_store_count(x->st);
   for (uint64_t ref = x->floor; ref < count; ref++) {
+    if ((ref - x->floor) % 65536 == 65535) tm_sig_store_release(x->st); /* a scan: keep RSS flat */
     int rc = tm_sig_store_verify(x->st, ref, err);
     if (rc < 0) return rc;
     tm_sig_record r;

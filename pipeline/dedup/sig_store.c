@@ -258,10 +258,7 @@ static int flush(tm_sig_store *s, tm_error *err) {
     s->n_written += s->n_pend;
     s->n_pend = 0;
     if ((rc = ensure_map(s, HDR_SIZE + s->n_written * s->rs, err)) < 0) return rc;
-    /* Unmap the record pages touched by candidate checks now and then: they
-     * stay in the page cache (the file is the truth), but no longer count in
-     * this process's resident set, which should show the index tables. */
-    if (++s->flushes % 16 == 0) madvise((void *)s->map, s->map_len, MADV_DONTNEED);
+    if (++s->flushes % 4 == 0) tm_sig_store_release(s);
   }
   return 0;
 }
@@ -296,6 +293,16 @@ int tm_sig_store_append(tm_sig_store *s, const char *id, size_t id_len, uint32_t
   memcpy(r + s->rs - 8, &c, 8);
   s->n_pend++;
   return 0;
+}
+
+/* Unmap the record pages touched so far: they stay in the page cache (the
+ * file is the truth) and fault back in when read again, but no longer count
+ * in the resident set, which then shows the index tables. The kernel maps
+ * up to 64 KiB around each faulting page (fault-around, whatever
+ * MADV_RANDOM says), so without this the set grows by that much per
+ * candidate check. */
+void tm_sig_store_release(tm_sig_store *s) {
+  if (s->map) madvise((void *)s->map, s->map_len, MADV_DONTNEED);
 }
 
 static const uint8_t *rec_ptr(const tm_sig_store *s, uint64_t ref) {

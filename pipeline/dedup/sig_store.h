@@ -98,6 +98,10 @@ int tm_sig_store_verify(const tm_sig_store *s, uint64_t ref, tm_error *err);
 /* Make everything appended so far durable together with user[0..user_len). */
 int tm_sig_store_commit(tm_sig_store *s, const void *user, size_t user_len, tm_error *err);
 
+/* Drop the mapped record pages from the resident set (they stay in the page
+ * cache); done every few buffer writes, and by callers that scan records. */
+void tm_sig_store_release(tm_sig_store *s);
+
 /* Bytes on disk (both files, committed + written) and bytes of RAM buffers. */
 uint64_t tm_sig_store_disk_bytes(const tm_sig_store *s);
 uint64_t tm_sig_store_ram_bytes(const tm_sig_store *s);
