@@ -31,8 +31,16 @@ void tm_ring_beat(tm_ring *r) {
   if (r) STORE(&r->me->heartbeat, tm_proc_coarse_ns());
 }
 
+/* The consumed cursor under its seqlock. A consumer killed in the middle of
+ * a release leaves the lock odd: after a bounded wait the cursor counts as
+ * unknown (0 in *valid) rather than spinning forever. */
 static void read_consumed(const ring_header *h, tm_ring_cursor *c, int *valid) {
-  for (;;) {
+  for (unsigned tries = 0;; tries++) {
+    if (tries > (1u << 16)) {
+      *valid = 0;
+      memset(c, 0, sizeof *c);
+      return;
+    }
     uint32_t s1 = LOAD(&h->cur.consumed_lock);
     if (s1 & 1) {
       tm_cpu_relax();

@@ -429,6 +429,9 @@ int tm_ring_attach(tm_ring **out, const char *name, unsigned rank, const tm_ring
   tm_ring_beat(r);
   /* a slot acquired but not released by a dead predecessor is delivered again */
   STORE(&h->cons.pos, LOAD(&h->cons.pos2));
+  /* a predecessor killed inside a release left the seqlock odd: close it */
+  uint32_t lk = LOAD(&h->cur.consumed_lock);
+  if (lk & 1) STORE(&h->cur.consumed_lock, lk + 1);
   if (resume) {
     memcpy(&h->cur.resume, resume, sizeof *resume);
     STORE(&h->cur.resume_valid, 1u);

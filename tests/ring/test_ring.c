@@ -181,6 +181,24 @@ static void test_refusals(void) {
   poke_header(name, 64 + 8, &huge_batch, 4);
   CHECK(tm_ring_attach(&c1, name, 0, NULL, NULL, 0, 0, &err) == -TM_ECORRUPT);
 
+  /* a consumer killed inside a release leaves the consumed-cursor seqlock
+   * odd: the producer does not spin on it, the next consumer closes it */
+  {
+    tm_ring_params q = p;
+    char nm2[80];
+    snprintf(nm2, sizeof nm2, "%s-lock", name);
+    tm_ring *pr, *co;
+    CHECK(tm_ring_create(&pr, nm2, 0, &q, 0, &err) == 0);
+    uint32_t odd = 7;
+    poke_header(nm2, 256 + 8, &odd, 4); /* cur.consumed_lock */
+    tm_ring_cursor cc;
+    CHECK(tm_ring_producer_cursor(pr, &cc) == 0); /* returns, cursor unknown */
+    CHECK(tm_ring_attach(&co, nm2, 0, NULL, NULL, 0, 0, &err) == 0);
+    CHECK(tm_ring_consumed_cursor(co, &cc) == 0); /* lock closed, nothing consumed */
+    tm_ring_close(co, 0);
+    tm_ring_close(pr, 1);
+  }
+
   /* version and magic mismatches */
   uint32_t v = 99;
   poke_header(name, 8, &v, 4);
