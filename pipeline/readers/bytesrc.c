@@ -295,7 +295,7 @@ int tm_bytesrc_getline(tm_bytesrc *b, const char **line, size_t *len, size_t max
 }
 
 int tm_bytesrc_read(tm_bytesrc *b, size_t n, const char **p, tm_error *err) {
-  if (b->end - b->pos < n && b->end - b->pos < TM_BYTESRC_WINDOW && n <= TM_BYTESRC_WINDOW) {
+  if (n <= TM_BYTESRC_WINDOW) { /* fits the window: make it all visible there */
     while (b->end - b->pos < n && !b->eof) {
       int rc = fill(b, err);
       if (rc < 0) return rc;
