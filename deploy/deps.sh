@@ -25,6 +25,7 @@ test_pkgs=(
   libcmocka-dev clang python3 python3-numpy python3-zstandard python3-xxhash
   libmodest-dev       # myhtml: the HTML parser the clean stage uses when present (tests/bench/clean)
   chromium            # tests/serve: the status page rendered headless (test_serve_page.py)
+  libopenmpi-dev openmpi-bin # tests/trainer: mpirun -np 2 data-parallel training
 )
 
 pkgs=("${build_pkgs[@]}")

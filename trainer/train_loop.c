@@ -10,6 +10,7 @@
 #include "adamw.h"
 #include "batch_source.h"
 #include "checkpoint.h"
+#include "dp.h" /* data parallel over MPI: world 1 = no-ops */
 #include "gpt.h"
 #include "io.h"
 #include "log.h"
@@ -87,12 +88,14 @@ static int open_sources(run *r, const tm_ckpt_meta *resume, tm_error *err) {
     case TM_DATA_FILE:
       if (!V) return tm_err(err, TM_EINVAL, "[model] vocab_size (or [data] tokenizer) is needed "
                             "with source = file");
-      rc = tm_batch_source_file(&r->train, o->train_file, o->batch, T, V, o->seed, 1, err);
+      rc = tm_batch_source_file(&r->train, o->train_file, o->batch * tm_dp_world() /* dp: G */, T,
+                                V, o->seed, 1, err);
       if (rc < 0) return rc;
       break;
     case TM_DATA_SYNTHETIC:
       if (!V) V = 256;
-      rc = tm_batch_source_synthetic(&r->train, o->batch, T, V, o->seed, err);
+      rc = tm_batch_source_synthetic(&r->train, o->batch * tm_dp_world() /* dp: G */, T, V,
+                                     o->seed, err);
       if (rc < 0) return rc;
       break;
   }
@@ -139,11 +142,19 @@ static int evaluate(run *r, float *out, tm_error *err) {
     if ((rc = tm_gpt_forward(r->model, b.inputs, b.targets, b.B, b.T, &loss, err)) < 0) return rc;
     sum += loss;
   }
-  *out = (float)(sum / (double)n);
+  double mean = sum / (double)n;
+  int rc = tm_dp_sum_doubles(&mean, 1, r->meta.step, err); /* dp: mean over ranks */
+  if (rc < 0) return rc;
+  *out = (float)(mean / tm_dp_world());
   return 0;
 }
 
 static int save(run *r, const char *path, tm_error *err) {
+  /* dp: every rank agrees on the data cursor and the parameters; rank 0 writes */
+  int rc = tm_dp_check_cursor(&r->meta.cursor, r->meta.step, err);
+  if (rc == 0) rc = tm_dp_check_params(tm_gpt_params_flat(r->model), tm_gpt_num_params(&r->cfg),
+                                       r->meta.step, err);
+  if (rc < 0 || tm_dp_rank() != 0) return rc;
   r->meta.cfg = r->cfg;
   r->meta.adam_t = r->opt.t;
   r->meta.tokenizer_hash = r->tokenizer_hash;
@@ -155,6 +166,7 @@ static int save_periodic(run *r, tm_error *err) {
   tm_ckpt_path(path, sizeof path, r->o->out_dir, r->meta.step);
   double t0 = now_s();
   int rc = save(r, path, err);
+  if (tm_dp_rank() != 0) return rc; /* dp: rank 0 writes */
   if (rc == 0) rc = tm_ckpt_prune(r->o->out_dir, (int)r->o->ckpt_keep, err);
   if (rc == 0) tm_info("checkpoint", "path=%s step=%llu ms=%.0f", path,
                        (unsigned long long)r->meta.step, 1e3 * (now_s() - t0));
@@ -220,6 +232,7 @@ static int setup(run *r, int resume, tm_error *err) {
     r->meta.best_val = INFINITY;
     r->meta.last_val = NAN;
   }
+  if (tm_dp_rank() != 0) return 0; /* dp: rank 0 keeps the metrics */
   return tm_metrics_open(&r->metrics, o->out_dir, resume ? (int64_t)r->meta.step : -1, err);
 }
 
@@ -252,6 +265,8 @@ static int eval_step(run *r, tm_train_result *res, tm_error *err) {
   tm_info("eval", "step=%llu val_loss=%.4f best_val_loss=%.4f best_step=%llu evals_since_best=%llu",
           (unsigned long long)m->step, vl, m->best_val, (unsigned long long)m->best_step,
           (unsigned long long)m->evals_since_best);
+  if (!r->metrics) /* dp: not rank 0 */
+    return o->patience > 0 && m->evals_since_best >= (uint64_t)o->patience;
   if ((rc = tm_metrics_eval(r->metrics, m->step, vl, (float)m->best_val, err)) < 0) return rc;
   char title[256];
   snprintf(title, sizeof title, "tokenmill-train: %d layers, d %d, %d heads, T %d, V %d - step %llu",
@@ -266,6 +281,16 @@ int tm_train_run(const tm_train_options *o, int resume, volatile sig_atomic_t *s
   run r;
   memset(&r, 0, sizeof r);
   memset(res, 0, sizeof *res);
+  /* dp: rank r reads ring /tokenmill.NAME.r */
+  tm_train_options od = *o;
+  const int dpw = tm_dp_world(), dpr = tm_dp_rank();
+  if (dpw > 1) {
+    if (o->ring_rank != 0)
+      return tm_err(err, TM_EINVAL, "[data] ring_rank = %u: under MPI each rank reads the ring "
+                    "of its own rank; leave ring_rank unset", o->ring_rank);
+    od.ring_rank = (unsigned)dpr;
+    o = &od;
+  }
   r.o = o;
   tm_threads_set(o->threads);
   int rc = setup(&r, resume, err);
@@ -281,9 +306,20 @@ int tm_train_run(const tm_train_options *o, int resume, volatile sig_atomic_t *s
           "accum=%d threads=%d blas=%s step=%llu steps=%lld", np, r.cfg.n_layer, r.cfg.d_model,
           r.cfg.n_head, T, r.cfg.vocab_size, B, o->grad_accum, o->threads, tm_threads_blas(),
           (unsigned long long)r.meta.step, (long long)o->steps);
+  /* dp: a ring cursor counts global windows: it must fall on a global batch */
+  if (dpw > 1 || resume)
+    tm_info("dp", "rank=%d world=%d global_batch=%d built_with_mpi=%d", dpr, dpw, B * dpw,
+            tm_dp_built());
+  if (resume && r.meta.has_cursor && o->data == TM_DATA_RING &&
+      r.meta.cursor.window % ((uint64_t)B * (uint64_t)dpw) != 0) {
+    rc = tm_err(err, TM_EINVAL, "resume: the checkpoint's data cursor (window %llu) is not a "
+                "multiple of the global batch %d x %d ranks: resume with the same global batch",
+                (unsigned long long)r.meta.cursor.window, B, dpw);
+    goto out;
+  }
   double t_last = now_s();
   while ((int64_t)r.meta.step < o->steps) {
-    if (stop && *stop) {
+    if (stop && *stop && dpw == 1) { /* dp: the step status below decides */
       res->interrupted = 1;
       break;
     }
@@ -306,12 +342,27 @@ int tm_train_run(const tm_train_options *o, int resume, volatile sig_atomic_t *s
         break;
       }
       if (rc < 0) goto out;
+      if (dpw > 1 && o->data != TM_DATA_RING) { /* dp: this rank's rows of the global batch */
+        b.inputs += (size_t)dpr * B * b.T;
+        b.targets += (size_t)dpr * B * b.T;
+        b.B = B;
+      }
       if ((rc = tm_gpt_forward(m, b.inputs, b.targets, b.B, b.T, &loss, err)) < 0 ||
-          (rc = tm_gpt_backward(m, 1.0f / (float)o->grad_accum, err)) < 0)
+          (rc = tm_gpt_backward(m, 1.0f / (float)(o->grad_accum * dpw), err)) < 0)
         goto out;
       loss_sum += loss;
       step_cursor = b.cursor;
     }
+    /* --- dp: agree on the step's status and loss, then sum the gradients --- */
+    if (dpw > 1) {
+      double st[3] = {end == 1, end == 2 || (stop && *stop), loss_sum};
+      if ((rc = tm_dp_sum_doubles(st, 3, r.meta.step, err)) < 0) goto out;
+      end = st[1] > 0 ? 2 : st[0] > 0 ? 1 : 0;
+      loss_sum = st[2] / dpw;
+      if (!end && (rc = tm_dp_allreduce_sum(tm_gpt_grads_flat(m), np, r.meta.step, err)) < 0)
+        goto out;
+    }
+    /* --- end dp --- */
     if (end == 2) { /* interrupted mid-step: the partial step is dropped */
       res->interrupted = 1;
       break;
@@ -332,14 +383,19 @@ int tm_train_run(const tm_train_options *o, int resume, volatile sig_atomic_t *s
                   tm_clip_scale(norm, o->grad_clip));
     r.meta.step++;
     r.meta.cursor = step_cursor;
+    if (dpw > 1 && tm_dp_get_options()->hash_every &&  /* dp: parameters identical */
+        r.meta.step % (uint64_t)tm_dp_get_options()->hash_every == 0 &&
+        (rc = tm_dp_check_params(tm_gpt_params_flat(m), np, r.meta.step, err)) < 0)
+      goto out;
     r.meta.has_cursor = 1;
     res->steps_done = r.meta.step;
     res->last_loss = loss;
     double dt = now_s() - t0, wait = tm_batch_source_wait_s(r.train) - wait0;
-    double tps = (double)B * T * o->grad_accum / dt;
-    if ((rc = tm_metrics_step(r.metrics, r.meta.step, loss, lr, norm, tps, wait, err)) < 0)
+    double tps = (double)B * T * o->grad_accum * dpw / dt;
+    if (r.metrics && /* dp: rank 0 */
+        (rc = tm_metrics_step(r.metrics, r.meta.step, loss, lr, norm, tps, wait, err)) < 0)
       goto out;
-    if (r.meta.step % (uint64_t)o->log_every == 0 || r.meta.step == 1)
+    if (dpr == 0 && (r.meta.step % (uint64_t)o->log_every == 0 || r.meta.step == 1))
       tm_info("step", "step=%llu loss=%.4f lr=%.3g grad_norm=%.3f tokens_per_s=%.0f wait_ms=%.1f "
               "elapsed_s=%.1f", (unsigned long long)r.meta.step, loss, lr, norm, tps, 1e3 * wait,
               now_s() - t_last);
