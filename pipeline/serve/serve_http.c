@@ -51,7 +51,7 @@ struct tm_serve_conn {
   size_t url_len;
   char field[32];
   size_t field_len;
-  int last_was_value, in_auth;
+  int last_was_value, in_auth, expect_continue;
   char auth[512];
   size_t auth_len;
   size_t header_bytes;
@@ -144,6 +144,7 @@ static void reset_request(tm_serve_conn *c) {
   c->field_len = 0;
   c->last_was_value = 0;
   c->in_auth = 0;
+  c->expect_continue = 0;
   c->auth_len = 0;
   c->auth[0] = 0;
   c->header_bytes = 0;
@@ -553,6 +554,7 @@ static int on_header_value(http_parser *p, const char *at, size_t len) {
   tm_serve_conn *c = p->data;
   if ((c->header_bytes += len) > 16384) return fail(c, 431, "headers over 16 KiB");
   c->last_was_value = 1;
+  if (!strcasecmp(c->field, "expect") && len >= 12 && !strncasecmp(at, "100-continue", 12)) c->expect_continue = 1;
   if (!strcasecmp(c->field, "authorization")) {
     if (c->auth_len + len >= sizeof c->auth) return fail(c, 431, "Authorization header too long");
     memcpy(c->auth + c->auth_len, at, len);
@@ -589,6 +591,12 @@ static int on_headers_complete(http_parser *p) {
   int pi = tm_serve_pipe_profile(d->pipe, prof, &e);
   if (pi < 0) return fail(c, 400, e.msg);
   c->profile = pi;
+  if (c->expect_continue) {
+    /* the client waits for this before sending the body (curl: 1 s) */
+    static char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+    uv_buf_t b = uv_buf_init(cont, sizeof cont - 1);
+    if (uv_try_write(&c->h.stream, &b, 1) != (int)b.len) return fail(c, 500, "cannot send 100 Continue");
+  }
   return 0;
 }
 
