@@ -310,6 +310,44 @@ try:
             if f.startswith("tokenmill.%s." % ring):
                 os.unlink("/dev/shm/" + f)
     print("4. live feeder: ring %s filled from the sealed shards, stopped with the daemon" % ring)
+
+    # ---- 5. backpressure: a small queue, one worker, many large batches at once ------------------
+    cfg6 = json.loads(json.dumps(cfg))
+    cfg6["serve"].update({"output": work + "/out6", "spool": "", "ingest_socket": "", "threads": "1",
+                          "batch_docs": "16", "queue_bytes": "256KiB", "max_request_bytes": "4MiB",
+                          "request_timeout_ms": "120000"})
+    ini6 = work + "/serve6.ini"
+    write_ini(ini6, cfg6)
+    d6 = Daemon(ini6, work + "/serve6.log")
+    d6.start()
+    webl = []
+    for l in open(work + "/in/web.jsonl").read().split("\n"):
+        try:
+            webl.append(json.loads(l)["text"])
+        except (ValueError, KeyError):
+            pass  # planted junk lines
+    res6, n_docs = [], [0]
+
+    def big_poster(k):
+        for r in range(3):
+            lines = [json.dumps({"id": "bp-%d-%d-%d" % (k, r, i), "text": t}) for i, t in enumerate(webl)]
+            body = "\n".join(lines) + "\n"
+            st, b = post(d6.ingest_port, body, timeout=300)
+            res6.append(st)
+            if st == 200:
+                n_docs[0] += b["documents"]
+
+    ts = [threading.Thread(target=big_poster, args=(k,)) for k in range(6)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join(300)
+    check(res6 == [200] * 18, "backpressure run: %s" % res6)
+    pauses = int(re.search(r"tokenmill_backpressure_pauses_total (\d+)", get(d6.http_port, "/metrics")[1]).group(1))
+    check(pauses > 0, "no connection was paused with a 256 KiB queue and 18 batches of %d KB" % (len(body) // 1000))
+    wait_until(lambda: get(d6.http_port, "/status")[1]["counters"]["documents_in"] == n_docs[0], "all committed")
+    check(d6.stop() == 0, "stop")
+    print("5. backpressure: %d pauses (uv_read_stop), all 18 large batches acknowledged and committed" % pauses)
     print("test_serve: ok")
 finally:
     shutil.rmtree(work, ignore_errors=True)
