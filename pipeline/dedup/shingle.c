@@ -17,9 +17,9 @@ enum { C_CHAR = 0, C_SPACE = 1, C_SKIP = 2 };
 
 struct tm_shingler {
   tm_shingle_opts o;
-  uint8_t cls[128];   /* class of each ASCII byte */
-  uint8_t map[128];   /* its replacement byte (lowercase, '0') */
-  uint8_t letter[128];
+  /* per ASCII byte, one load: bits 0-7 the replacement byte (lowercase,
+   * '0'), bits 8-9 the class, bit 10 set for letters */
+  uint16_t ascii[128];
   char *norm;
   size_t norm_len, norm_cap;
   uint32_t *ustart, *uend;
@@ -81,9 +81,8 @@ tm_shingler *tm_shingler_new(const tm_shingle_opts *o) {
   s->o = *o;
   for (int b = 0; b < 128; b++) {
     int32_t m;
-    s->cls[b] = (uint8_t)classify(o, b, &m);
-    s->map[b] = (uint8_t)m;
-    s->letter[b] = (uint8_t)is_letter(b);
+    int cls = classify(o, b, &m);
+    s->ascii[b] = (uint16_t)((uint8_t)m | cls << 8 | is_letter(b) << 10);
   }
   return s;
 }
@@ -138,22 +137,22 @@ static size_t normalize_words(tm_shingler *s, const uint8_t *in, size_t len, siz
     uint8_t b = in[i];
     if (b < 128) { /* the common case: one table lookup per byte */
       i++;
-      int cls = s->cls[b];
-      if (cls == C_CHAR) {
+      unsigned e = s->ascii[b];
+      if ((e >> 8 & 3) == C_CHAR) {
         if (!in_word) {
           if (nu) *out++ = ' ';
           us[nu++] = (uint32_t)(out - o0);
           in_word = 1;
         }
-        *out++ = s->map[b];
-        nl += s->letter[b];
+        *out++ = (uint8_t)e;
+        nl += e >> 10;
         /* the rest of an ASCII word run without leaving the loop */
-        while (i < len && in[i] < 128 && s->cls[in[i]] == C_CHAR) {
-          *out++ = s->map[in[i]];
-          nl += s->letter[in[i]];
+        while (i < len && in[i] < 128 && ((e = s->ascii[in[i]]) >> 8 & 3) == C_CHAR) {
+          *out++ = (uint8_t)e;
+          nl += e >> 10;
           i++;
         }
-      } else if (cls == C_SPACE && in_word) {
+      } else if ((e >> 8 & 3) == C_SPACE && in_word) {
         ue[nu - 1] = (uint32_t)(out - o0);
         in_word = 0;
       }
