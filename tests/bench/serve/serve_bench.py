@@ -217,14 +217,21 @@ print("serve: %d batches (%d from the shared corpora), %.1f MB of documents in %
        s["counters"]["documents_in"],
        s["counters"]["kept"], s["counters"]["dropped"], s["counters"]["exact_duplicates"],
        s["counters"]["near_duplicates"], 1000 * p(0.5), 1000 * p(0.99), 1000 * lat[-1], CONNS))
-warm = [r for r in rss if r[0] - t0 >= 10]
+with open(WORK + "/rss.tsv", "w") as f:
+    f.write("t_s\trss\tindex_ram\trss_anon\trss_file\tindex_disk\n")
+    for r in rss:
+        f.write("%.1f\t%d\t%d\t%d\t%d\t%d\n" % ((r[0] - t0,) + r[1:]))
+print("anonymous RSS minus index RAM over time (MB): " + " ".join(
+    "%.0fs:%.0f" % (r[0] - t0, (r[3] - r[2]) / 1e6) for r in rss[::max(1, len(rss) // 12)]))
+WARM = float(os.environ.get("WARMUP", "20"))
+warm = [r for r in rss if r[0] - t0 >= WARM]
 if len(warm) >= 3:
     # the index's records are a file mapping (RssFile); its tables are anonymous memory it reports
     net = [r[3] - r[2] for r in warm]
     mean = sum(net) / len(net)
-    print("serve anonymous RSS minus dedup index RAM (after 10 s warm-up, %d samples): min %.0f MB max %.0f MB "
+    print("serve anonymous RSS minus dedup index RAM (after %.0f s warm-up, %d samples): min %.0f MB max %.0f MB "
           "mean %.0f MB, spread %.1f%% of mean (target <= 5%%), drift first->last %+.1f%%" %
-          (len(net), min(net) / 1e6, max(net) / 1e6, mean / 1e6, 100 * (max(net) - min(net)) / mean,
+          (WARM, len(net), min(net) / 1e6, max(net) / 1e6, mean / 1e6, 100 * (max(net) - min(net)) / mean,
            100 * (net[-1] - net[0]) / mean))
     print("serve total RSS %.0f -> %.0f MB; dedup index: RAM %.1f -> %.1f MB, file-mapped RSS %.1f -> %.1f MB, "
           "disk %.1f -> %.1f MB" % (warm[0][1] / 1e6, warm[-1][1] / 1e6, warm[0][2] / 1e6, warm[-1][2] / 1e6,
