@@ -74,12 +74,13 @@ static int read_list(const char *state, uint64_t gen, frozen *f, tm_error *err) 
   snprintf(path, sizeof path, "%s/gen-%" PRIu64 ".list", state, gen);
   char *buf;
   size_t len;
-  int rc = tm_io_read_file(path, LIST_MAX, &buf, &len, err);
+  tm_error e2 = {0};
+  int rc = tm_io_read_file(path, LIST_MAX, &buf, &len, &e2);
   if (rc < 0)
     return tm_err(err, TM_ENOTFOUND,
                   "the shard list of manifest generation %" PRIu64 " is unknown (%s): cannot "
                   "recompute that pass",
-                  gen, err ? err->msg : path);
+                  gen, e2.msg);
   f->gen = gen;
   size_t n = 0;
   for (size_t i = 0; i < len; i++) n += buf[i] == '\n';
@@ -146,7 +147,8 @@ typedef struct rank_state {
   int positioned;        /* pass/gen known */
   uint64_t produced;
   int done;
-  int peer_down;
+  int peer_down;  /* the consumer is dead, hung or absent (logged once) */
+  char peer_msg[TM_ERROR_MSG_MAX];
 } rank_state;
 
 typedef struct feeder {
@@ -158,6 +160,7 @@ typedef struct feeder {
   tm_feed_stats *st;
   unsigned width;
   rank_state *fresh_owner; /* the rank that froze pass 0 of a fresh run */
+  frozen lists[2];          /* shard lists frozen by this process, newest two */
   tm_feed_dropout *dropout;
 } feeder;
 
@@ -174,19 +177,24 @@ static int get_plan(feeder *f, uint64_t pass, uint64_t gen, tm_feed_plan **out, 
   }
   const tm_feed_options *o = f->o;
   frozen fr = {0};
-  tm_manifest m = {0};
-  int rc = tm_manifest_load(&m, o->dir, 0, err);
-  if (rc == 0 && m.generation == gen) {
-    rc = frozen_from_manifest(&fr, &m, err);
-    if (rc == 0) {
-      tm_error e2 = {0};
-      if (write_list(f->state, &fr, &e2) < 0)
-        tm_warn("feed_state", "msg=%s", tm_log_quote((char[600]){0}, 600, e2.msg));
-    }
-  } else if (rc == 0) {
-    rc = read_list(f->state, gen, &fr, err);
+  int rc = 0;
+  const frozen *mem = NULL;
+  for (int i = 0; i < 2; i++)
+    if (f->lists[i].names && f->lists[i].gen == gen) mem = &f->lists[i];
+  if (mem) {
+    fr.gen = gen;
+    fr.n = mem->n;
+    fr.names = calloc(mem->n ? mem->n : 1, sizeof *fr.names);
+    if (!fr.names) rc = tm_err(err, TM_ENOMEM, "out of memory");
+    for (size_t i = 0; rc == 0 && i < mem->n; i++)
+      if (!(fr.names[i] = strdup(mem->names[i]))) rc = tm_err(err, TM_ENOMEM, "out of memory");
+  } else {
+    tm_manifest m = {0};
+    rc = tm_manifest_load(&m, o->dir, 0, err);
+    if (rc == 0 && m.generation == gen) rc = frozen_from_manifest(&fr, &m, err);
+    else if (rc == 0) rc = read_list(f->state, gen, &fr, err);
+    tm_manifest_free(&m);
   }
-  tm_manifest_free(&m);
   if (rc < 0) {
     frozen_free(&fr);
     return rc;
@@ -229,6 +237,23 @@ static int start_pass(feeder *f, rank_state *rs, uint64_t pass, int fresh, tm_er
   tm_manifest m = {0};
   int rc = tm_manifest_load(&m, f->o->dir, 0, err);
   uint64_t cur = m.generation;
+  if (rc == 0 && !(f->lists[0].names && f->lists[0].gen == cur) &&
+      !(f->lists[1].names && f->lists[1].gen == cur)) {
+    /* freeze the list of this very manifest (it may grow again at once):
+     * kept in memory and recorded in the state directory */
+    frozen fr = {0};
+    rc = frozen_from_manifest(&fr, &m, err);
+    if (rc == 0) {
+      tm_error e2 = {0};
+      if (write_list(f->state, &fr, &e2) < 0)
+        tm_warn("feed_state", "msg=%s", tm_log_quote((char[600]){0}, 600, e2.msg));
+      frozen_free(&f->lists[1]);
+      f->lists[1] = f->lists[0];
+      f->lists[0] = fr;
+    } else {
+      frozen_free(&fr);
+    }
+  }
   tm_manifest_free(&m);
   if (rc < 0) return rc;
   uint64_t gen;
@@ -433,7 +458,7 @@ int tm_feed_run(const tm_feed_options *o, tm_feed_stats *st, tm_error *err) {
   if (rc < 0) {
     close_all(rs, n, 0);
     free(rs);
-    for (int i = 0; i < 2; i++) tm_feed_plan_free(f.plans[i].plan);
+    for (int i = 0; i < 2; i++) tm_feed_plan_free(f.plans[i].plan), frozen_free(&f.lists[i]);
     tm_feed_dropout_free(f.dropout);
     return rc;
   }
@@ -464,13 +489,22 @@ int tm_feed_run(const tm_feed_options *o, tm_feed_stats *st, tm_error *err) {
         continue;
       }
       if (rc == -TM_EPEER) {
-        st->peer_events++;
-        tm_warn("feed_consumer", "ring=%s msg=%s waiting=for_reattach", tm_ring_name(r->ring),
-                tm_log_quote((char[600]){0}, 600, err ? err->msg : "consumer down"));
+        /* log each failure once, not every wait (the ring reports it again
+         * after each timeout while nobody attaches) */
+        char msg[TM_ERROR_MSG_MAX];
+        snprintf(msg, sizeof msg, "%s", err ? err->msg : "consumer down");
+        if (!r->peer_down || strcmp(msg, r->peer_msg)) {
+          st->peer_events++;
+          tm_warn("feed_consumer", "ring=%s msg=%s waiting=for_reattach", tm_ring_name(r->ring),
+                  tm_log_quote((char[600]){0}, 600, msg));
+          snprintf(r->peer_msg, sizeof r->peer_msg, "%s", msg);
+        }
+        r->peer_down = 1;
         rc = 0;
         continue;
       }
       if (rc < 0) break;
+      r->peer_down = 0;
       rc = produce(&f, r, &slot, err);
       if (rc == 1) {
         r->done = 1;
@@ -502,7 +536,7 @@ int tm_feed_run(const tm_feed_options *o, tm_feed_stats *st, tm_error *err) {
   /* finished rings are removed; on a stop or an error they stay for a restart */
   close_all(rs, n, rc >= 0 && !stopped);
   free(rs);
-  for (int i = 0; i < 2; i++) tm_feed_plan_free(f.plans[i].plan);
+  for (int i = 0; i < 2; i++) tm_feed_plan_free(f.plans[i].plan), frozen_free(&f.lists[i]);
   tm_feed_dropout_free(f.dropout);
   return rc < 0 ? rc : 0;
 }
