@@ -200,8 +200,12 @@ int tm_c4_apply(const char *text, size_t n, const tm_c4_params *p, int cjk, tm_t
   *drop = NULL;
   size_t base = out->len, nsent = 0;
   int lorem = 0, curly = 0, bad = 0, blank_pending = 0;
-  char *buf = malloc(n + 1); /* a line without its citation marks */
-  if (!buf) return -TM_ENOMEM;
+  char *buf = NULL; /* a line without its citation marks, when there are any */
+  if (p->remove_citations && memchr(text, '[', n) && !(buf = malloc(n + 1))) return -TM_ENOMEM;
+  if (tm_tb_reserve(out, n + 1) < 0) { /* the output is never longer than the input */
+    free(buf);
+    return -TM_ENOMEM;
+  }
   pthread_once(&ac_once, ac_build);
   int phrases_here = any_phrase(text, n);
   for (size_t i = 0; i < n;) {
@@ -217,7 +221,7 @@ int tm_c4_apply(const char *text, size_t n, const tm_c4_params *p, int cjk, tm_t
       continue;
     }
     if (counts) counts->lines_in++;
-    if (p->remove_citations && memchr(s, '[', l)) {
+    if (buf && memchr(s, '[', l)) {
       l = strip_citations(s, l, buf);
       s = buf;
     }
@@ -255,15 +259,14 @@ int tm_c4_apply(const char *text, size_t n, const tm_c4_params *p, int cjk, tm_t
     if (p->n_bad_words && !bad && has_bad_word(p, s, l)) bad = 1;
     if (trace || p->min_num_sentences < 0 || nsent < (size_t)p->min_num_sentences)
       nsent += sentences(s, l); /* enough once the minimum is reached */
-    if (out->len > base && tm_tb_puts(out, blank_pending ? "\n\n" : "\n") < 0) {
-      free(buf);
-      return -TM_ENOMEM;
+    /* room reserved above: kept lines and their separators fit in n + 1 */
+    if (out->len > base) {
+      out->p[out->len++] = '\n';
+      if (blank_pending) out->p[out->len++] = '\n';
     }
     blank_pending = 0;
-    if (tm_tb_put(out, s, l) < 0) {
-      free(buf);
-      return -TM_ENOMEM;
-    }
+    memcpy(out->p + out->len, s, l);
+    out->len += l;
   }
   free(buf);
   if (tm_rule_check(trace, "c4.lorem_ipsum", lorem, '>', p->filter_lorem_ipsum ? 0 : -1) && !*drop)

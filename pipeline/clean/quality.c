@@ -111,6 +111,7 @@ int tm_ends_terminal_punct(const char *line, size_t n, int ellipsis_ok) {
   if (!ellipsis_ok && (ends_with(line, n, "...") || ends_with(line, n, "\xe2\x80\xa6"))) return 0;
   char c = line[n - 1];
   if (c == '.' || c == '!' || c == '?' || c == '"' || c == '\'') return 1;
+  if ((unsigned char)c < 0x80) return 0; /* the others all end in a non-ASCII byte */
   static const char *const uni[] = {
       "\xe3\x80\x82", /* 。 */ "\xef\xbc\x81", /* ！ */ "\xef\xbc\x9f", /* ？ */
       "\xef\xbc\x8e", /* ． */ "\xef\xbd\xa1", /* ｡ */ "\xe2\x80\x9d", /* ” */
