@@ -64,7 +64,8 @@ typedef struct tm_feed_plan_options {
   uint32_t shuffle_windows;  /* block size of the within-source shuffle (0: 1024) */
   int split;                 /* TM_FEED_TRAIN or TM_FEED_VAL */
   double val_fraction;       /* documents in the validation split, [0, 1) */
-  const tm_feed_weight *weights; /* NULL: proportional to the data */
+  const tm_feed_weight *weights; /* NULL: proportional to the data; else a source
+                                  * not listed gets weight 0 (not served) */
   size_t n_weights;
   const tm_feed_weight *epochs;  /* per-source epoch budgets (default 1) */
   size_t n_epochs;
