@@ -8,6 +8,9 @@
 #  (c) tokenmill trained with HF's default trainer settings (alphabet seen, no
 #      special tokens, vocab 30000, every line a document) produces HF's
 #      vocabulary and merges exactly;
+#  (d) tiktoken's gpt2 and cl100k_base vocabularies (npm `tiktoken`, rank
+#      files converted by tiktoken_to_hf.py) give tiktoken's ids, line by line
+#      (a check of both patterns against a second implementation);
 #  and decode(encode(x)) == x for all of the sample text.
 # npm must be reachable; without it the test is skipped (exit 77) and says so.
 set -euo pipefail
@@ -20,9 +23,10 @@ if ! command -v npm >/dev/null || ! command -v node >/dev/null; then
   echo "SKIP: node/npm not installed: the HF compatibility test cannot run"; exit 77
 fi
 if ! (cd "$work" && timeout 300 npm install --no-audit --no-fund --silent tokenizers@0.23.2 \
+      tiktoken@1.0.22 \
       >"$work/npm.log" 2>&1); then
   cat "$work/npm.log" >&2
-  echo "SKIP: npm could not install the 'tokenizers' package (registry unreachable?)"; exit 77
+  echo "SKIP: npm could not install 'tokenizers' and 'tiktoken' (registry unreachable?)"; exit 77
 fi
 hf() { node "$TM_SOURCE_DIR/tests/tokenizer/hf_compat.js" "$work" "$@"; }
 
@@ -113,6 +117,18 @@ if a["vocab"] != b["vocab"]:
     sys.exit(f"vocabularies differ on {len(diff)} tokens, e.g. {diff[:5]}")
 print(f"ok: (c) training reproduces HF: {len(mb)} merges, {len(b['vocab'])} tokens identical")
 PY
+
+# (d) tiktoken's vocabularies
+for m in gpt2 cl100k_base; do
+  "$PYTHON" "$TM_SOURCE_DIR/tests/tokenizer/tiktoken_to_hf.py" \
+    "$work/node_modules/tiktoken/encoders/$m.json" "$work/$m.json" > /dev/null
+  "$TOKENMILL" tokenizer encode --tokenizer "$work/$m.json" --lines "$work/sample.txt" \
+    > "$work/ours_$m.ids"
+  node "$TM_SOURCE_DIR/tests/tokenizer/tiktoken_ids.js" "$work" $m "$work/sample.txt" \
+    "$work/tt_$m.ids"
+  compare_ids "(d) tiktoken's $m vocabulary, tokenmill vs tiktoken" "$work/ours_$m.ids" \
+    "$work/tt_$m.ids"
+done
 
 # round trip of all sample text, line by line and whole
 for pat in gpt2 gpt4; do

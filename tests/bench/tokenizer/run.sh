@@ -81,7 +81,7 @@ echo "encode ratio tokenmill/tiktoken-gpt2: $(ratio "$ours" "$tt")x (target >= 4
 
 echo "== encode, 1 thread, the same vocabulary as tiktoken (its rank files converted by tiktoken_to_hf.py)"
 for m in gpt2 cl100k_base; do
-  "$py" "$here/tiktoken_to_hf.py" "$work/node_modules/tiktoken/encoders/$m.json" "$work/$m.json" \
+  "$py" "$here/../../tokenizer/tiktoken_to_hf.py" "$work/node_modules/tiktoken/encoders/$m.json" "$work/$m.json" \
     > /dev/null
   "$enc" "$work/$m.json" "$work/corpus.txt" 1 | tee "$work/ours_$m"
   node "$here/hf_bench.js" "$work" tiktoken $m "$work/corpus.txt" | tee "$work/tt_$m"
