@@ -11,11 +11,12 @@ const lines = text.split(/(?<=\n)/);
 
 async function main() {
   let tokens = 0;
-  let t0;
+  let t0, c0;
   if (which === 'hf') {
     const tk = require(path.join(modDir, 'node_modules', 'tokenizers'));
     const tok = tk.Tokenizer.fromFile(model);
     t0 = process.hrtime.bigint();
+    c0 = process.cpuUsage();
     const batch = 1000;
     for (let i = 0; i < lines.length; i += batch) {
       const enc = await tok.encodeBatch(lines.slice(i, i + batch));
@@ -25,12 +26,16 @@ async function main() {
     const tt = require(path.join(modDir, 'node_modules', 'tiktoken'));
     const enc = tt.get_encoding(model);
     t0 = process.hrtime.bigint();
+    c0 = process.cpuUsage();
     for (const l of lines) tokens += enc.encode_ordinary(l).length;
     enc.free();
   }
   const s = Number(process.hrtime.bigint() - t0) / 1e9;
+  const cu = process.cpuUsage(c0);
+  const cs = (cu.user + cu.system) / 1e6; // the whole process: node's own threads too
   const name = which === 'hf' ? 'hf-tokenizers encodeBatch' : `tiktoken ${model} encode_ordinary`;
   console.log(`${name}: threads=1 bytes=${bytes} tokens=${tokens} seconds=${s.toFixed(3)} ` +
+              `cpu_s=${cs.toFixed(3)} mb_per_cpu_s=${(bytes / cs / 1e6).toFixed(2)} ` +
               `mb_per_s=${(bytes / s / 1e6).toFixed(2)}`);
 }
 main().catch((e) => { console.error(e); process.exit(1); });
