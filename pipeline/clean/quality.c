@@ -39,6 +39,7 @@ int tm_rule_check(tm_rule_trace *t, const char *rule, double value, char cmp, do
 void tm_quality_scratch_free(tm_quality_scratch *s) {
   free(s->slots);
   free(s->cur);
+  free(s->flag);
   memset(s, 0, sizeof *s);
 }
 
@@ -66,31 +67,29 @@ static table table_open(tm_quality_scratch *s, size_t n) {
   return t;
 }
 
-#define SEEN (1ull << 63) /* a mark in count, for the left-to-right repeat scan */
+#define SEEN (1u << 31) /* a mark in count, for the left-to-right repeat scan */
 
-/* The slot of a key that is in the table. */
-static inline tm_quality_slot *table_find(table *t, uint64_t key) {
-  if (key == 0) key = 1;
-  size_t i = (size_t)(key ^ (key >> 29)) & t->mask;
-  while (t->s[i].key != key) i = (i + 1) & t->mask;
-  return &t->s[i];
-}
-
-/* Insert key; returns the new count (1 when first seen). */
-static inline uint32_t table_add(table *t, uint64_t key) {
+/* Insert key; returns its slot, whose count is the new count (1 when first
+ * seen). */
+static inline tm_quality_slot *table_slot(table *t, uint64_t key) {
   if (key == 0) key = 1;
   size_t i = (size_t)(key ^ (key >> 29)) & t->mask;
   for (;;) {
     tm_quality_slot *q = &t->s[i];
-    if (q->key == key) return (uint32_t)++q->count;
+    if (q->key == key) {
+      q->count++;
+      return q;
+    }
     if (q->key == 0) {
       q->key = key;
       q->count = 1;
-      return 1;
+      return q;
     }
     i = (i + 1) & t->mask;
   }
 }
+
+static inline uint32_t table_add(table *t, uint64_t key) { return table_slot(t, key)->count; }
 
 /* ---- helpers -------------------------------------------------------------- */
 
@@ -333,15 +332,24 @@ const char *tm_gopher_repetition(tm_quality_scratch *s, const char *text, size_t
    * neither make the top n-gram (count 1) nor are ever a repeat. */
   size_t nw = w->n;
   if (nw < 2) return first;
-  if (s->cur_cap < 2 * nw) {
-    uint64_t *c = realloc(s->cur, 2 * nw * sizeof *c);
+  if (s->cur_cap < 3 * nw) { /* hashes, then positions and slot indices (32-bit each) */
+    uint64_t *c = realloc(s->cur, 3 * nw * sizeof *c);
     if (!c) return "oom";
     s->cur = c;
-    s->cur_cap = 2 * nw;
+    s->cur_cap = 3 * nw;
   }
-  uint64_t *cur = s->cur;                 /* n-gram hash per position */
-  uint32_t *act = (uint32_t *)(cur + nw); /* active positions */
+  if (s->flag_cap < nw) {
+    unsigned char *f = realloc(s->flag, nw);
+    if (!f) return "oom";
+    s->flag = f;
+    s->flag_cap = nw;
+  }
+  uint64_t *cur = s->cur;                      /* n-gram hash per position */
+  uint32_t *act = (uint32_t *)(cur + nw);      /* active positions, ascending */
+  uint32_t *slot = act + nw;                   /* their slots in this pass's table */
+  unsigned char *flag = s->flag;               /* position's n-gram repeats */
   memcpy(cur, w->hash, nw * sizeof *cur);
+  memset(flag, 0, nw);
   size_t na = nw;
   for (size_t i = 0; i < nw; i++) act[i] = (uint32_t)i;
   static const char *const top_names[] = {"gopher_repetition.top_2_gram",
@@ -364,19 +372,36 @@ const char *tm_gopher_repetition(tm_quality_scratch *s, const char *text, size_t
     if (!t.s) return "oom";
     uint32_t best = 0;
     size_t best_len = 0;
+    /* count, and flag the positions whose k-gram repeats as it happens: the
+     * second occurrence flags the first one too */
     for (size_t j = 0; j < na; j++) {
-      uint32_t c = table_add(&t, cur[act[j]]);
+      uint32_t i = act[j];
+      tm_quality_slot *q = table_slot(&t, cur[i]);
+      slot[j] = (uint32_t)(q - t.s);
+      uint32_t c = q->count;
+      if (c == 1) {
+        q->first = i;
+      } else {
+        flag[i] = 1;
+        if (c == 2) flag[q->first] = 1;
+      }
       if (k <= 4 && c > best) {
         best = c;
         size_t sum = k - 1; /* the n-gram joined by single spaces */
-        for (size_t q = 0; q < k; q++) sum += w->w[act[j] + q].len;
+        for (size_t z = 0; z < k; z++) sum += w->w[i + z].len;
         best_len = sum;
       }
     }
-    /* keep the positions whose k-gram repeats */
+    /* keep the positions whose k-gram repeats (and their slots) */
     size_t nn = 0;
-    for (size_t j = 0; j < na; j++)
-      if (table_find(&t, cur[act[j]])->count > 1) act[nn++] = act[j];
+    for (size_t j = 0; j < na; j++) {
+      uint32_t i = act[j];
+      if (flag[i]) {
+        flag[i] = 0;
+        act[nn] = i;
+        slot[nn++] = slot[j];
+      }
+    }
     na = nn;
     if (k <= 4) {
       double v = best > 1 ? (double)best * (double)best_len / len : 0;
@@ -388,7 +413,7 @@ const char *tm_gopher_repetition(tm_quality_scratch *s, const char *text, size_t
       for (size_t j = 0; j < na; j++) {
         size_t i = act[j];
         if (i < next) continue;
-        tm_quality_slot *q = table_find(&t, cur[i]);
+        tm_quality_slot *q = &t.s[slot[j]];
         if (q->count & SEEN) {
           for (size_t z = 0; z < k; z++) rep += w->w[i + z].len;
           next = i + k;

@@ -91,14 +91,18 @@ int tm_rule_check(tm_rule_trace *t, const char *rule, double value, char cmp, do
 
 /* Scratch tables for the repetition statistics; one per thread. */
 typedef struct tm_quality_slot {
-  uint64_t key, count; /* key and count side by side: one cache miss per insert */
+  uint64_t key;   /* key and count side by side: one cache miss per insert */
+  uint32_t count; /* the top bit marks "seen" in the left-to-right repeat scan */
+  uint32_t first; /* position of the first occurrence (n-gram passes) */
 } tm_quality_slot;
 
 typedef struct tm_quality_scratch {
   tm_quality_slot *slots;
   size_t cap;
-  uint64_t *cur; /* n-gram hashes */
+  uint64_t *cur; /* n-gram hashes, then the active positions and their slots */
   size_t cur_cap;
+  unsigned char *flag; /* per position: its n-gram repeats */
+  size_t flag_cap;
   /* the duplicate-line statistics of the last text, shared by Gopher
    * repetition and FineWeb (keyed by the text's length and XXH3 hash) */
   int lines_valid;
