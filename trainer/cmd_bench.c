@@ -21,6 +21,14 @@ static double now_s(void) {
   return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+/* CPU time of the whole process (all threads): on a machine shared with
+ * other work, the 1-thread CPU time per step is the stable figure. */
+static double cpu_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
 static void bench_usage(FILE *f) {
   fprintf(f,
           "usage: tokenmill-train bench [--layers L] [--d-model D] [--heads H] [--seq-len T]\n"
@@ -105,14 +113,14 @@ int cmd_bench(int argc, char **argv) {
   }
   tm_rng r;
   tm_rng_seed(&r, 42);
-  double t_step = 0, t_opt = 0, t_zero = 0;
+  double t_step = 0, t_opt = 0, t_zero = 0, t_cpu = 0;
   float loss = 0;
   int rc = TM_EXIT_OK;
   for (int s = 0; s < warm + steps; s++) {
     for (size_t i = 0; i < N; i++) tok[i] = (int32_t)tm_rng_below(&r, (uint64_t)cfg.vocab_size);
     for (size_t i = 0; i < N; i++) tgt[i] = i + 1 < N ? tok[i + 1] : 0;
     if (s == warm) tm_gpt_timing_reset(m);
-    double t0 = now_s();
+    double c0 = cpu_s(), t0 = now_s();
     tm_gpt_zero_grad(m);
     double t1 = now_s();
     if (tm_gpt_forward(m, tok, tgt, B, T, &loss, &err) < 0 || tm_gpt_backward(m, 1.0f, &err) < 0) {
@@ -125,6 +133,7 @@ int cmd_bench(int argc, char **argv) {
     tm_adamw_step(&opt, tm_gpt_params_flat(m), tm_gpt_grads_flat(m), 3e-4f, tm_clip_scale(norm, 1.0));
     double t3 = now_s();
     if (s >= warm) {
+      t_cpu += cpu_s() - c0;
       t_step += t3 - t0;
       t_zero += t1 - t0;
       t_opt += t3 - t2;
@@ -136,10 +145,11 @@ int cmd_bench(int argc, char **argv) {
     double flops = tm_gpt_step_flops(&cfg, B, T);
     printf("bench layers=%d d_model=%d heads=%d seq_len=%d vocab=%d batch=%d threads=%d blas=%s "
            "params=%zu steps=%d ms_per_step=%.1f tokens_per_s=%.0f gflops=%.1f loss=%.4f "
-           "kernels_ms=%.1f attention_ms=%.1f adamw_ms=%.1f zero_grad_ms=%.1f",
+           "kernels_ms=%.1f attention_ms=%.1f adamw_ms=%.1f zero_grad_ms=%.1f cpu_ms_per_step=%.1f",
            cfg.n_layer, cfg.d_model, cfg.n_head, T, cfg.vocab_size, B, threads, tm_threads_blas(),
            np, steps, ms, (double)N / (t_step / steps), flops / (t_step / steps) / 1e9, loss,
-           1e3 * kern / steps, 1e3 * attn / steps, 1e3 * t_opt / steps, 1e3 * t_zero / steps);
+           1e3 * kern / steps, 1e3 * attn / steps, 1e3 * t_opt / steps, 1e3 * t_zero / steps,
+           1e3 * t_cpu / steps);
     if (matmuls) {
       tm_matmul_probe *p = tm_matmul_probe_create(&cfg, B, T, &err);
       if (!p) {
@@ -147,11 +157,13 @@ int cmd_bench(int argc, char **argv) {
         rc = TM_EXIT_RUNTIME;
       } else {
         tm_matmul_probe_run(p);
-        double t0 = now_s();
+        double c0 = cpu_s(), t0 = now_s();
         for (int s = 0; s < steps; s++) tm_matmul_probe_run(p);
-        double mm = 1e3 * (now_s() - t0) / steps;
-        printf(" matmul_only_ms=%.1f matmul_gflops=%.1f non_matmul_share=%.3f", mm,
-               flops / (mm / 1e3) / 1e9, (ms - mm) / ms);
+        double mm = 1e3 * (now_s() - t0) / steps, mmc = 1e3 * (cpu_s() - c0) / steps;
+        double cpu_ms = 1e3 * t_cpu / steps;
+        printf(" matmul_only_ms=%.1f matmul_gflops=%.1f non_matmul_share=%.3f "
+               "matmul_only_cpu_ms=%.1f non_matmul_share_cpu=%.3f", mm,
+               flops / (mm / 1e3) / 1e9, (ms - mm) / ms, mmc, (cpu_ms - mmc) / cpu_ms);
         tm_matmul_probe_free(p);
       }
     }

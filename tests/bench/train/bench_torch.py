@@ -85,24 +85,26 @@ def main():
     other = [p for n, p in m.named_parameters() if not (p.dim() == 2 and "wte" not in n and "wpe" not in n)]
     opt = torch.optim.AdamW([{"params": decay, "weight_decay": 0.1},
                              {"params": other, "weight_decay": 0.0}], lr=3e-4, betas=(0.9, 0.95))
-    total = 0.0
+    total = cpu = 0.0
     for s in range(a.warmup + a.steps):
         idx = torch.randint(0, a.vocab, (a.batch, a.seq_len))
         tgt = torch.randint(0, a.vocab, (a.batch, a.seq_len))
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         opt.zero_grad(set_to_none=True)
         loss = m(idx, tgt)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(m.parameters(), 1.0)
         opt.step()
-        dt = time.perf_counter() - t0
+        dt, dc = time.perf_counter() - t0, time.process_time() - c0
         if s >= a.warmup:
             total += dt
+            cpu += dc
     ms = 1e3 * total / a.steps
     n = sum(p.numel() for p in m.parameters())
     print("torch %s layers=%d d_model=%d threads=%d params=%d ms_per_step=%.1f tokens_per_s=%.0f loss=%.4f"
+          " cpu_ms_per_step=%.1f"
           % (torch.__version__, a.layers, a.d_model, a.threads, n, ms,
-             a.batch * a.seq_len / (ms / 1e3), loss.item()))
+             a.batch * a.seq_len / (ms / 1e3), loss.item(), 1e3 * cpu / a.steps))
 
 
 if __name__ == "__main__":

@@ -16,7 +16,9 @@
 #     of the step is 1 - matmul_only/step),
 #   - PyTorch's step with the default (pthread) OpenBLAS and with Debian's
 #     OpenMP OpenBLAS (LD_LIBRARY_PATH), and the better of the two,
-#   - the ratios tokens/s ours / PyTorch's best.
+#   - the ratios tokens/s ours / PyTorch's best, and the same from CPU time
+#     per step (the stable figure for 1 thread on a machine shared with other
+#     work: wall time there measures the neighbours as much as the code).
 # OPENBLAS_CORETYPE is set for PyTorch to what tokenmill-train picks itself
 # (see trainer/threads.h), so both use the same sgemm kernels.
 set -euo pipefail
@@ -67,10 +69,15 @@ for cfg in "S 4 256 4" "M 6 384 6"; do
     echo "ours:           $ours"
     echo "torch pthread:  $t_pt"
     echo "torch openmp:   $t_omp"
+    pc1=$(echo "$t_pt" | field cpu_ms_per_step)
+    pc2=$(echo "$t_omp" | field cpu_ms_per_step)
     awk -v n="$name" -v t="$th" -v o="$o_tps" -v b="$best" -v s="$(echo "$ours" | field ms_per_step)" \
         -v m="$(echo "$ours" | field matmul_only_ms)" -v k="$(echo "$ours" | field kernels_ms)" \
-        -v a="$(echo "$ours" | field adamw_ms)" \
-        'BEGIN { printf "RESULT config=%s threads=%s ours_tokens_per_s=%d torch_best_tokens_per_s=%d ratio=%.2f matmul_only_ms=%s step_ms=%s non_matmul_share=%.3f kernels_plus_adamw_share=%.3f\n", n, t, o, b, o / b, m, s, (s - m) / s, (k + a) / s }'
+        -v a="$(echo "$ours" | field adamw_ms)" -v oc="$(echo "$ours" | field cpu_ms_per_step)" \
+        -v mc="$(echo "$ours" | field matmul_only_cpu_ms)" -v p1="$pc1" -v p2="$pc2" \
+        'BEGIN { pc = p1 < p2 ? p1 : p2;
+                 printf "RESULT config=%s threads=%s ours_tokens_per_s=%d torch_best_tokens_per_s=%d ratio=%.2f matmul_only_ms=%s step_ms=%s non_matmul_share=%.3f kernels_plus_adamw_share=%.3f", n, t, o, b, o / b, m, s, (s - m) / s, (k + a) / s
+                 printf " cpu_ms_ours=%s cpu_ms_torch_best=%.1f cpu_ratio=%.2f non_matmul_share_cpu=%.3f\n", oc, pc, pc / oc, (oc - mc) / oc }'
   done
 done
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
