@@ -69,10 +69,20 @@ static int ucls(uint32_t cp) {
 
 /* 64-bit hash of a word: short words (most of them) by a multiply-xorshift
  * of their bytes, longer ones by XXH3. */
-static inline uint64_t word_hash(const char *s, size_t n) {
+static inline uint64_t word_hash(const char *s, size_t n, size_t avail) {
   if (n > 8) return XXH3_64bits(s, n);
   uint64_t v = 0;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+  if (avail >= 8) { /* one 8-byte load, the bytes past the word masked off (they are the high ones) */
+    memcpy(&v, s, 8);
+    v &= n == 8 ? ~0ull : ((1ull << (8 * n)) - 1);
+  } else {
+    memcpy(&v, s, n);
+  }
+#else
+  (void)avail;
   memcpy(&v, s, n);
+#endif
   v ^= (uint64_t)n << 59;
   v *= 0x9e3779b97f4a7c15ull;
   v ^= v >> 32;
@@ -92,13 +102,14 @@ static int grow(tm_words *w) {
   return 0;
 }
 
-static inline int push(tm_words *w, const char *text, size_t off, size_t len, size_t clen, int flags) {
+static inline int push(tm_words *w, const char *text, size_t off, size_t len, size_t clen, int flags,
+                       size_t total) {
   w->n_words++;
   size_t max = w->max_words ? w->max_words : 1000000;
   if (w->n >= max) return 0;
   if (w->n == w->cap && grow(w) < 0) return -TM_ENOMEM;
   w->w[w->n] = (tm_word){(uint32_t)off, (uint32_t)len, (uint32_t)clen, (uint32_t)flags};
-  w->hash[w->n] = word_hash(text + off, len);
+  w->hash[w->n] = word_hash(text + off, len, total - off);
   w->n++;
   return 0;
 }
@@ -136,7 +147,7 @@ int tm_words_split(tm_words *w, const char *text, size_t n) {
           size_t a = tok, z = j;
           while (!(cls[s[a]] & 1)) a++;
           while (!(cls[s[z - 1]] & 1)) z--;
-          if (push(w, text, a, z - a, z - a, (acc & 2) ? TM_WORD_ALPHA : 0) < 0) return -TM_ENOMEM;
+          if (push(w, text, a, z - a, z - a, (acc & 2) ? TM_WORD_ALPHA : 0, n) < 0) return -TM_ENOMEM;
         }
         i = j;
         continue;
@@ -158,11 +169,11 @@ int tm_words_split(tm_words *w, const char *text, size_t n) {
           /* close the word so far, then the character is a word */
           if (first != SIZE_MAX) {
             if (push(w, text, first, last_end - first, clen_at_last - clen_at_first,
-                     alpha ? TM_WORD_ALPHA : 0) < 0)
+                     alpha ? TM_WORD_ALPHA : 0, n) < 0)
               return -TM_ENOMEM;
             w->n_tokens++;
           }
-          if (push(w, text, i, (size_t)k, 1, TM_WORD_ALPHA | TM_WORD_CJK) < 0) return -TM_ENOMEM;
+          if (push(w, text, i, (size_t)k, 1, TM_WORD_ALPHA | TM_WORD_CJK, n) < 0) return -TM_ENOMEM;
           w->n_tokens++;
           w->n_cjk++;
           i += (size_t)k;
@@ -188,7 +199,7 @@ int tm_words_split(tm_words *w, const char *text, size_t n) {
     if (i > tok || first != SIZE_MAX) {
       if (first != SIZE_MAX) {
         if (push(w, text, first, last_end - first, clen_at_last - clen_at_first,
-                 alpha ? TM_WORD_ALPHA : 0) < 0)
+                 alpha ? TM_WORD_ALPHA : 0, n) < 0)
           return -TM_ENOMEM;
         w->n_tokens++;
       } else if (i > tok) {
