@@ -105,7 +105,8 @@ static int open_sources(run *r, const tm_ckpt_meta *resume, tm_error *err) {
   if (o->val_file[0] && o->val_ring[0])
     return tm_err(err, TM_EINVAL, "[data] val_file and val_ring are both set: choose one");
   if (o->val_file[0] && o->eval_every) {
-    rc = tm_batch_source_file(&r->val, o->val_file, o->batch, T, V, 0, 0, err);
+    rc = tm_batch_source_file(&r->val, o->val_file, o->batch * tm_dp_world() /* dp: G */, T, V,
+                              0, 0, err);
     if (rc < 0) return tm_err_prefix(err, "validation");
   } else if (o->val_ring[0] && o->eval_every) {
     tm_batch_source *vr = NULL;
@@ -139,6 +140,11 @@ static int evaluate(run *r, float *out, tm_error *err) {
     float loss;
     int rc = tm_batch_source_next(r->val, &b, err);
     if (rc < 0) return tm_err_prefix(err, "validation");
+    if (tm_dp_world() > 1 && r->o->val_file[0]) { /* dp: this rank's rows of the batch */
+      b.inputs += (size_t)tm_dp_rank() * r->o->batch * b.T;
+      b.targets += (size_t)tm_dp_rank() * r->o->batch * b.T;
+      b.B = r->o->batch;
+    }
     if ((rc = tm_gpt_forward(r->model, b.inputs, b.targets, b.B, b.T, &loss, err)) < 0) return rc;
     sum += loss;
   }
