@@ -11,7 +11,7 @@
 # (kept between runs: it grows), seeded from SEEDS_DIR/NAME and
 # tests/fuzz/regress/NAME. A crash leaves its input in CORPUS_DIR/crashes/
 # and fails the run: copy it to tests/fuzz/regress/NAME/ once fixed.
-# Prints one line per target (executions, seconds, corpus size) and a total;
+# -t 0 only builds. Prints one line per target (executions, seconds, corpus size) and a total;
 # appends them to CORPUS_DIR/fuzz-log.tsv (date, target, runs, seconds,
 # result) so CPU-hours can be summed later.
 # Exit: 0 clean, 1 a crash/leak/timeout, 77 clang or libFuzzer missing.
@@ -46,10 +46,13 @@ if [ ! -f "$build/build.ninja" ]; then
     > "$build.cmake.log" 2>&1 || { echo "FAIL: configure (see $build.cmake.log)"; tail -20 "$build.cmake.log"; exit 1; }
 fi
 t0=$(date +%s)
-if ! ninja -C "$build" -j "$jobs" fuzz_all > "$build.ninja.log" 2>&1; then
+goals=(fuzz_all)
+[ $# -gt 0 ] && goals=("${@/#/fuzz_}") # only the targets named
+if ! ninja -C "$build" -j "$jobs" "${goals[@]}" > "$build.ninja.log" 2>&1; then
   echo "FAIL: building the fuzz targets"; grep -A8 FAILED "$build.ninja.log" | head -40; exit 1
 fi
 echo "fuzz targets built in $(( $(date +%s) - t0 )) s"
+[ "$per" = 0 ] && exit 0 # -t 0: build only
 
 targets=("$@")
 if [ ${#targets[@]} -eq 0 ]; then
