@@ -51,6 +51,12 @@ grep -q "bad2.ini:2" "$work/err" || fail "type error does not name the line"
 expect_rc 0 "$TOKENMILL" --log-json config --check "$TM_SOURCE_DIR/deploy/tokenmill.example.ini"
 expect_rc 2 "$TOKENMILL" --log-level loud config --reference
 
+# a missing dependency stops configuration naming the Debian package
+rc=0; PKG_CONFIG_LIBDIR=/nonexistent cmake -S "$TM_SOURCE_DIR" -B "$work/cfg" > "$work/cfg.log" 2>&1 || rc=$?
+[ "$rc" != 0 ] && grep -q "missing dependency 'libuv': apt-get install libuv1-dev" "$work/cfg.log" \
+  || fail "configure without libuv: exit $rc, $(grep -m1 -i missing "$work/cfg.log")"
+ok
+
 # install
 cmake --install "$TM_BUILD_DIR" --prefix "$work/prefix" >/dev/null
 [ -x "$work/prefix/bin/tokenmill" ] && [ -x "$work/prefix/bin/tokenmill-train" ] || fail "cmake --install"
