@@ -66,6 +66,8 @@ struct tm_gpt {
   int32_t *tokens, *targets; /* copies of the last forward's input */
   int B, T, have_targets, have_forward;
   double t_kernels, t_attention;
+  void (*bw_hook)(void *ctx, int layer); /* tm_gpt_set_backward_hook (data parallel) */
+  void *bw_ctx;
 };
 
 int tm_gpt_config_check(const tm_gpt_config *cfg, tm_error *err) {
@@ -391,6 +393,7 @@ int tm_gpt_backward(tm_gpt *m, float loss_scale, tm_error *err) {
   tm_k_layernorm_backward_add(w->dres, g->lnfw, g->lnfb, w->dln, a->res3 + (size_t)(L - 1) * nc,
                               p->lnfw, a->lnf_mean, a->lnf_rstd, (int)N, C, w->colsum);
   tk += now_s() - t1;
+  if (m->bw_hook) m->bw_hook(m->bw_ctx, L); /* lnfw, lnfb final */
   for (int l = L - 1; l >= 0; l--) {
     const float *x = l == 0 ? a->encoded : a->res3 + (size_t)(l - 1) * nc;
     /* dres holds d(res3); the MLP branch */
@@ -425,14 +428,21 @@ int tm_gpt_backward(tm_gpt *m, float loss_scale, tm_error *err) {
                                 C, w->colsum);
     tk += now_s() - t1;
     /* dres now holds d(x) */
+    if (m->bw_hook) m->bw_hook(m->bw_ctx, l); /* layer l's gradients final */
   }
   t1 = now_s();
   tm_k_encoder_backward(g->wte, g->wpe, w->dres, m->tokens, B, T, C);
   tk += now_s() - t1;
+  if (m->bw_hook) m->bw_hook(m->bw_ctx, -1); /* wte, wpe final */
   m->have_forward = 0; /* the probabilities were overwritten by dlogits */
   m->t_kernels += tk;
   m->t_attention += ta;
   return 0;
+}
+
+void tm_gpt_set_backward_hook(tm_gpt *m, void (*fn)(void *ctx, int layer), void *ctx) {
+  m->bw_hook = fn;
+  m->bw_ctx = ctx;
 }
 
 void tm_gpt_zero_grad(tm_gpt *m) {

@@ -91,6 +91,12 @@ int tm_gpt_forward(tm_gpt *m, const int32_t *tokens, const int32_t *targets, int
  * accumulate across micro-batches (pass 1/accum_steps). */
 int tm_gpt_backward(tm_gpt *m, float loss_scale, tm_error *err);
 
+/* Data parallel (dp.h): fn(ctx, layer) is called during every backward as
+ * soon as gradients become final: layer = L after lnfw/lnfb, then l = L-1
+ * .. 0 after block l's tensors, then -1 after wte/wpe (the last ones). On
+ * the calling thread, outside parallel regions. fn NULL removes it. */
+void tm_gpt_set_backward_hook(tm_gpt *m, void (*fn)(void *ctx, int layer), void *ctx);
+
 /* Zero the gradient buffer. */
 void tm_gpt_zero_grad(tm_gpt *m);
 
