@@ -600,10 +600,10 @@ static int recover(tm_serve_pipe *p, tm_error *err) {
                     tm_shard_dir_next_name(p->sd));
     }
     rc = tm_shard_dir_adopt(p->sd, j, err);
+    if (rc == 0) tm_info("serve_recovered", "dir=%s adopted=%s", p->out_dir, shard); /* shard lives in o */
     json_decref(o);
     free(j);
     if (rc < 0) return rc;
-    tm_info("serve_recovered", "dir=%s adopted=%s", p->out_dir, shard);
   } else if (token != m->n_shards) {
     return tm_err(err, TM_ECORRUPT,
                   "%s: the dedup index was checkpointed at %" PRIu64 " shards but the manifest lists %zu",

@@ -36,15 +36,16 @@ def write_ini(path, sections):
 
 
 class Daemon:
-    def __init__(self, config, log):
+    def __init__(self, config, log, env=None):
         self.config, self.log = config, log
+        self.env = dict(os.environ, **env) if env else None
         self.p = None
         self.ingest_port = self.http_port = None
 
     def start(self, expect_fail=False, timeout=60):
         start_len = os.path.getsize(self.log) if os.path.exists(self.log) else 0
         self.p = subprocess.Popen([TM, "serve", "-c", self.config], stdout=subprocess.DEVNULL,
-                                  stderr=open(self.log, "ab"))
+                                  stderr=open(self.log, "ab"), env=self.env)
         deadline = time.time() + timeout
         while time.time() < deadline:
             text = self.log_text(start_len)
