@@ -27,11 +27,12 @@ typedef struct persisted {
 } persisted;
 
 uint64_t tm_dedup_index_table_bytes(const tm_dedup_index_opts *o, uint64_t cap) {
-  return (uint64_t)(o->bands + 1) * sizeof(uint64_t) * cap;
+  return (uint64_t)(o->bands + 1) * sizeof(uint64_t) * (cap + TM_LSH_SPARE);
 }
 
 static uint64_t max_cap(const tm_dedup_index_opts *o) {
   uint64_t c = o->ram_budget / ((uint64_t)(o->bands + 1) * sizeof(uint64_t));
+  c = c > TM_LSH_SPARE ? c - TM_LSH_SPARE : 0;
   return c > ((uint64_t)1 << 32) ? (uint64_t)1 << 32 : c;
 }
 
@@ -40,7 +41,7 @@ static uint64_t max_cap(const tm_dedup_index_opts *o) {
  * holds every indexed document) is full. */
 static int make_room(tm_dedup_index *x, tm_error *err) {
   uint64_t new_cap = x->cap + x->cap / 4;
-  uint64_t tb = sizeof(uint64_t) * x->cap; /* one old table: the transient */
+  uint64_t tb = sizeof(uint64_t) * (x->cap + TM_LSH_SPARE); /* one old table: the transient */
   if (tm_dedup_index_table_bytes(&x->o, new_cap) + tb <= x->o.ram_budget &&
       new_cap <= ((uint64_t)1 << 32)) {
     for (int i = 0; i < x->nt; i++)
@@ -57,6 +58,16 @@ static int make_room(tm_dedup_index *x, tm_error *err) {
   return 0;
 }
 
+/* Insert into one table; a run that reaches the table's spare slots (never
+ * seen at load <= 0.75, but possible) makes room and tries once more. */
+static int insert_one(tm_dedup_index *x, int t, uint64_t key, uint32_t ref, tm_error *err) {
+  if (tm_lsh_table_insert(&x->t[t], key, ref) == 0) return 0;
+  int rc = make_room(x, err);
+  if (rc < 0) return rc;
+  if (ref < x->floor || tm_lsh_table_insert(&x->t[t], key, ref) == 0) return 0;
+  return tm_err(err, TM_ELIMIT, "dedup index: table %d overflows its spare slots", t);
+}
+
 static int index_keys(tm_dedup_index *x, const uint64_t *keys, uint32_t ref, int with_bands,
                       tm_error *err) {
   if (tm_lsh_table_full(&x->t[0])) {
@@ -64,10 +75,10 @@ static int index_keys(tm_dedup_index *x, const uint64_t *keys, uint32_t ref, int
     if (rc < 0) return rc;
     if (ref < x->floor) return 0; /* evicted at once (a tiny budget) */
   }
-  tm_lsh_table_insert(&x->t[0], keys[0], ref);
-  if (with_bands)
-    for (int b = 1; b < x->nt; b++) tm_lsh_table_insert(&x->t[b], keys[b], ref);
-  return 0;
+  int rc = insert_one(x, 0, keys[0], ref, err);
+  for (int b = 1; rc == 0 && with_bands && b < x->nt; b++)
+    if (ref >= x->floor) rc = insert_one(x, b, keys[b], ref, err);
+  return rc;
 }
 
 void tm_dedup_index_keys(const tm_dedup_index *x, const uint64_t exact[2], const uint32_t *sig,

@@ -6,18 +6,27 @@
  *     bits 63..32  fingerprint fp: the top 32 bits of the key
  *     bits 31..0   ref + 1 (0 marks an empty slot)
  *
- * The home slot of a key is (fp * cap) >> 32: a function of the fingerprint
- * alone, so an entry can move to a table of another size without its full key
- * (growth and eviction never touch the documents), and cap need not be a
- * power of two (growth by 1.25x keeps the load between 0.6 and 0.75). A match
- * compares 32 bits of the key: equal fingerprints at unequal keys give a
- * false candidate, which the caller rejects by checking the full signature or
- * exact hash on disk. Linear probing (wrapping at cap); several entries may
- * share a key (a multimap). The table never holds more than cap * 3/4
- * entries, so every probe run ends at an empty slot. Refs are < 2^32 - 1.
+ * The home slot of a key is (fp * cap) >> 32: monotone in the fingerprint
+ * and independent of the rest of the key, so entries move to a table of
+ * another size without their full key, and cap need not be a power of two
+ * (growth by 1.25x keeps the load between 0.6 and 0.75).
  *
- * Removal is only in bulk: tm_lsh_table_evict_below drops every entry with
- * ref < floor and re-places the survivors in place (no second array).
+ * Ordered linear probing. Invariants: (1) the fingerprints of the occupied
+ * slots, read left to right, never decrease; (2) an entry sits at or after its
+ * home with no empty slot in between. An insert goes after the last entry
+ * with a fingerprint <= its own, shifting the rest of that run one slot right
+ * (into the run's first empty slot); a lookup stops at the first empty slot
+ * or larger fingerprint. Because the table is sorted, growing and evicting
+ * are single forward passes (position = max(home, previous + 1)) with no
+ * probing. Runs never wrap: TM_LSH_SPARE extra slots follow the last home
+ * (a run reaching the end makes insert fail; at load <= 0.75 that needs a
+ * run thousands of slots long). Entries under one fingerprint (a multimap)
+ * are kept in insertion order.
+ *
+ * A match compares 32 bits of the key: equal fingerprints at unequal keys
+ * give a false candidate, which the caller rejects by checking the full
+ * signature or exact hash on disk. Refs are < 2^32 - 1. The table never
+ * holds more than cap * 3/4 entries.
  */
 #ifndef TM_DEDUP_LSH_TABLE_H
 #define TM_DEDUP_LSH_TABLE_H
@@ -26,10 +35,12 @@
 #include <stdint.h>
 
 typedef struct tm_lsh_table {
-  uint64_t *slot;
+  uint64_t *slot; /* cap + TM_LSH_SPARE slots */
   uint64_t cap;
   uint64_t n; /* entries */
 } tm_lsh_table;
+
+#define TM_LSH_SPARE 1024
 
 /* Allocate cap zeroed slots (16 <= cap <= 2^32). Returns 0 or -1 (ENOMEM). */
 int tm_lsh_table_init(tm_lsh_table *t, uint64_t cap);
@@ -50,7 +61,8 @@ static inline void tm_lsh_table_prefetch(const tm_lsh_table *t, uint64_t key) {
 }
 
 /* Add (key, ref). Returns -1 when the table is full (the caller checks
- * tm_lsh_table_full first and grows or evicts) or ref is UINT32_MAX. */
+ * tm_lsh_table_full first and grows or evicts), when the run reaches the end
+ * of the spare slots (grow and retry), or ref is UINT32_MAX. */
 int tm_lsh_table_insert(tm_lsh_table *t, uint64_t key, uint32_t ref);
 
 /* Store the refs under key's fingerprint, in probe order, into refs[0..max)
@@ -58,16 +70,17 @@ int tm_lsh_table_insert(tm_lsh_table *t, uint64_t key, uint32_t ref);
  * stored). */
 size_t tm_lsh_table_find(const tm_lsh_table *t, uint64_t key, uint32_t *refs, size_t max);
 
-/* Move every entry into a new array of new_cap slots (new_cap > cap). Needs
- * both arrays at once. Returns 0, or -1 on ENOMEM (t unchanged). */
+/* Move every entry into a new array of new_cap slots (new_cap > cap): one
+ * forward pass. Needs both arrays at once. Returns 0, or -1 on ENOMEM (t
+ * unchanged). */
 int tm_lsh_table_grow(tm_lsh_table *t, uint64_t new_cap);
 
-/* Remove every entry with ref < floor, in place. */
+/* Remove every entry with ref < floor, in place (one forward pass). */
 void tm_lsh_table_evict_below(tm_lsh_table *t, uint32_t floor);
 
 /* Bytes of RAM held. */
 static inline uint64_t tm_lsh_table_bytes(const tm_lsh_table *t) {
-  return t->cap * sizeof(uint64_t);
+  return (t->cap + TM_LSH_SPARE) * sizeof(uint64_t);
 }
 
 #endif

@@ -13,6 +13,25 @@ static uint64_t rnd(void) {
   return rng;
 }
 
+/* The invariants of lsh_table.h: occupied fingerprints never decrease, and
+ * no empty slot lies between an entry's home and the entry. */
+static int ordered(const tm_lsh_table *t) {
+  uint32_t last = 0;
+  uint64_t n = 0;
+  for (uint64_t i = 0; i < t->cap + TM_LSH_SPARE; i++) {
+    uint64_t v = t->slot[i];
+    if (!v) continue;
+    uint32_t fp = (uint32_t)(v >> 32);
+    uint64_t h = ((uint64_t)fp * t->cap) >> 32;
+    if (fp < last || h > i) return 0;
+    for (uint64_t j = h; j < i; j++)
+      if (!t->slot[j]) return 0;
+    last = fp;
+    n++;
+  }
+  return n == t->n;
+}
+
 static int has(const tm_lsh_table *t, uint64_t key, uint32_t ref) {
   uint32_t refs[64];
   size_t n = tm_lsh_table_find(t, key, refs, 64);
@@ -37,6 +56,7 @@ int main(void) {
   int all = 1;
   for (uint32_t i = 0; i < N; i++) all &= has(&t, keys[i], i);
   CHECK(all);
+  CHECK(ordered(&t));
   uint32_t refs[4];
   CHECK(tm_lsh_table_find(&t, 0x0123456789abcdefull, refs, 4) == 0);
 
@@ -45,6 +65,7 @@ int main(void) {
   all = 1;
   for (uint32_t i = 0; i < N; i++) all &= has(&t, keys[i], i);
   CHECK(all);
+  CHECK(ordered(&t));
 
   /* eviction drops refs below the floor, keeps the rest findable */
   tm_lsh_table_evict_below(&t, 1000);
@@ -55,18 +76,29 @@ int main(void) {
     else kept &= has(&t, keys[i], i);
   }
   CHECK(gone && kept);
+  CHECK(ordered(&t));
+  /* inserts after an eviction keep the order */
+  for (uint32_t i = N; i < N + 500; i++) CHECK(tm_lsh_table_insert(&t, rnd(), i) == 0);
+  CHECK(ordered(&t));
   tm_lsh_table_free(&t);
 
-  /* a multimap; runs that wrap around the end of the table */
+  /* a multimap, in insertion order; runs past the last home use the spare
+   * slots instead of wrapping */
   CHECK(tm_lsh_table_init(&t, 16) == 0);
   uint64_t hi = 0xFFFFFFFF00000000ull;
   for (uint32_t i = 0; i < 12; i++) CHECK(tm_lsh_table_insert(&t, hi | i, i) == 0);
   uint32_t r[16];
   CHECK(tm_lsh_table_find(&t, hi, r, 16) == 12); /* same fingerprint: all of them */
   CHECK(tm_lsh_table_find(&t, hi, r, 2) == 12 && r[0] == 0 && r[1] == 1);
-  CHECK(t.slot[15] != 0 && t.slot[0] != 0); /* the run wrapped */
+  CHECK(t.slot[15] != 0 && t.slot[26] != 0 && t.slot[0] == 0); /* no wrap */
+  CHECK(ordered(&t));
   tm_lsh_table_evict_below(&t, 6);
-  CHECK(tm_lsh_table_find(&t, hi, r, 16) == 6 && r[0] == 6);
+  CHECK(tm_lsh_table_find(&t, hi, r, 16) == 6 && r[0] == 6 && t.slot[15] != 0);
+  CHECK(ordered(&t));
+  /* smaller fingerprints with the same home go before, larger after */
+  CHECK(tm_lsh_table_insert(&t, 0xFFFFFFF000000000ull, 100) == 0);
+  CHECK(tm_lsh_table_find(&t, 0xFFFFFFF000000000ull, r, 16) == 1 && r[0] == 100);
+  CHECK(ordered(&t) && tm_lsh_table_find(&t, hi, r, 16) == 6);
   tm_lsh_table_free(&t);
   return tm_test_finish("test_dedup_lsh_table");
 }
