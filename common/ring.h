@@ -31,9 +31,10 @@
  * (after its header and tokens are written) and freed with a release store
  * of tail, so neither side ever sees a half-written slot.
  *
- * Waiting: a short bounded spin (~2 us; TM_RING_SPIN lengthens it to ~1 ms,
- * yielding, for when both sides own a core), then FUTEX_WAIT on a shared futex word; the waker calls
- * FUTEX_WAKE only when the other side announced that it sleeps. No busy loop
+ * Waiting: a short bounded spin (~2 us, none right after waking the peer;
+ * TM_RING_SPIN lengthens it to ~1 ms, yielding, for when both sides own a
+ * core), then FUTEX_WAIT on a shared futex word; the waker calls FUTEX_WAKE
+ * only when the other side announced that it sleeps. No busy loop
  * on an idle ring: a sleeping side wakes only when woken or every
  * timeout/4 to beat its heartbeat and check its peer.
  *
@@ -54,8 +55,10 @@
  *    a released one never.
  *  - Consumer restarts from a checkpoint: it passes the cursor of its last
  *    consumed batch to tm_ring_attach. The producer's next tm_ring_reserve
- *    drops the unconsumed slots and returns TM_RING_RESEEK with that cursor;
- *    the consumer receives nothing until the producer has done so.
+ *    drops the unconsumed slots and returns TM_RING_RESEEK with that cursor
+ *    (unless the ring already continues right after it: the cursor equals
+ *    that of the last released slot); the consumer receives nothing until
+ *    the producer has handled the attach.
  *  - Producer dies: the consumer's tm_ring_acquire reports -TM_EPEER
  *    ("producer dead") within the timeout, and keeps reporting it until a new
  *    producer takes the ring over. The consumer may drain the slots already
@@ -65,7 +68,9 @@
  *    slots; tm_ring_producer_cursor says where to continue (the cursor of
  *    the last published slot, or a reattached consumer's resume cursor).
  *  - Stale rings (both sides dead): tm_ring_create reuses the object when
- *    the geometry matches, else unlinks it and creates a fresh one.
+ *    the geometry matches, else unlinks it and creates a fresh one; an
+ *    object left half-created (zero header) by a creator that died is
+ *    replaced too.
  *  - A second live consumer (or producer) is refused with -TM_EEXIST naming
  *    the live pid.
  *
@@ -93,7 +98,7 @@
 /* flags for tm_ring_create / tm_ring_attach */
 #define TM_RING_SPIN 1u      /* spin up to ~1 ms before sleeping (both sides own a core) */
 #define TM_RING_RECREATE 2u  /* create: replace an object with another magic or version
-                              * (never one owned by another user or with a live peer) */
+                              * (never one owned by another user) */
 #define TM_RING_NO_CHECKSUM 8u /* create: slots carry checksum 0 and verify checks only
                                 * the token ids (recorded in the header); for when
                                 * the producer's XXH3 pass over each batch costs too
