@@ -7,7 +7,7 @@
  * in the store). Load factor between 0.6 and 0.75 (tables grow by 1.25x when
  * they reach 0.75). At the defaults (14 bands) that is 15 * 8 / 0.75 = 160 to
  * 15 * 8 / 0.6 = 200 bytes per indexed document, once past the initial size
- * of 2^16 slots per table (7.5 MiB in all). Plus the store's write buffer
+ * of 2^16 slots per table (plus 1024 spare slots each: 8 MB in all). Plus the store's write buffer
  * (4096 records, about 2 MB) and its id buffer (<= 1 MiB).
  *
  * Disk: 40 + 4k bytes per indexed document in records.bin (488 at k = 112),
