@@ -18,8 +18,9 @@
  *   email  one RFC 822/MIME message (or an mbox of them, detected by a
  *          leading "From " line): text/plain parts are the text; when a
  *          message has none, its text/html parts (format TM_DOC_HTML).
- *          Transfer encodings and charsets are decoded to UTF-8, headers
- *          dropped (Subject, From-domain-free Date kept as metadata).
+ *          Transfer encodings and charsets are decoded to UTF-8; headers
+ *          are dropped, except Subject (metadata "subject") and Date (the
+ *          timestamp).
  *   warc   WARC/WET (Common Crawl): "response" records with an HTML payload
  *          are HTML documents, "conversion" records (WET) are text, "resource"
  *          records by their Content-Type; other record types are skipped.
@@ -28,6 +29,10 @@
  *          JSONL if it starts with '{', e-mail if it starts with RFC 822
  *          header lines ("From ", "Return-Path:", "Received:" ...), HTML if
  *          it starts with '<' (after a BOM/whitespace), otherwise text.
+ *
+ * Text is taken as UTF-8 (the clean stage repairs invalid sequences); only
+ * e-mail parts are converted from their declared charset. An HTML page in
+ * another charset (a <meta charset>) is not converted.
  *
  * Compression is detected by magic bytes, never by name: gzip (1f 8b,
  * multi-member) and zstd (28 b5 2f fd, multi-frame) are decompressed as a
