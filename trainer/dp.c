@@ -15,14 +15,17 @@ const tm_config_key tm_dp_config_keys[] = {
     {"dp", "hash_every", TM_CFG_INT, "100",
      "data parallel (mpirun): compare the parameter hash across ranks every N steps (and before "
      "every checkpoint); 0 = only before checkpoints"},
-    {"dp", "bucket_mb", TM_CFG_INT, "16", "data parallel: gradient allreduce bucket size in MiB"},
+    {"dp", "bucket_kb", TM_CFG_INT, "16384", "data parallel: gradient allreduce bucket size in KiB"},
     {"dp", "timeout_s", TM_CFG_INT, "300",
      "data parallel: a collective still pending after this many seconds is an error (a peer "
      "rank is hung or dead)"},
+    {"dp", "overlap", TM_CFG_BOOL, "true",
+     "data parallel: post gradient buckets during backward, as layers finish (false: after "
+     "backward)"},
     {NULL, NULL, 0, NULL, NULL},
 };
 
-static tm_dp_options g_opt = {100, 16, 300};
+static tm_dp_options g_opt = {100, 16384, 300, 1};
 static int g_rank = 0, g_world = 1;
 #ifdef TOKENMILL_MPI
 static int g_mpi; /* we called MPI_Init */
@@ -30,13 +33,14 @@ static int g_mpi; /* we called MPI_Init */
 
 int tm_dp_options_from_config(const tm_config *c, tm_dp_options *o, tm_error *err) {
   o->hash_every = tm_config_int(c, "dp", "hash_every");
-  o->bucket_mb = tm_config_int(c, "dp", "bucket_mb");
+  o->bucket_kb = tm_config_int(c, "dp", "bucket_kb");
   o->timeout_s = tm_config_int(c, "dp", "timeout_s");
+  o->overlap = tm_config_bool(c, "dp", "overlap");
   if (o->hash_every < 0)
     return tm_err(err, TM_EINVAL, "[dp] hash_every = %lld: must be >= 0", (long long)o->hash_every);
-  if (o->bucket_mb < 1 || o->bucket_mb > 4096)
-    return tm_err(err, TM_EINVAL, "[dp] bucket_mb = %lld: must be in [1, 4096]",
-                  (long long)o->bucket_mb);
+  if (o->bucket_kb < 1 || o->bucket_kb > 4 << 20)
+    return tm_err(err, TM_EINVAL, "[dp] bucket_kb = %lld: must be in [1, 4194304]",
+                  (long long)o->bucket_kb);
   if (o->timeout_s < 1 || o->timeout_s > 7 * 86400)
     return tm_err(err, TM_EINVAL, "[dp] timeout_s = %lld: must be in [1, 604800]",
                   (long long)o->timeout_s);
@@ -120,33 +124,131 @@ static int wait_all(MPI_Request *req, int n, const char *what, uint64_t step, tm
   }
 }
 
-#define MAX_BUCKETS 4096
+/* One gradient segment: n floats at grads + off. */
+typedef struct seg {
+  size_t off, n;
+} seg;
 
-int tm_dp_allreduce_sum(float *buf, size_t n, uint64_t step, tm_error *err) {
-  if (g_world == 1 || n == 0) return 0;
-  size_t per = (size_t)g_opt.bucket_mb * (1u << 20) / sizeof(float);
-  if (per > (size_t)1 << 30) per = (size_t)1 << 30; /* int counts */
-  size_t nb = (n + per - 1) / per;
-  if (nb > MAX_BUCKETS) {
-    per = (n + MAX_BUCKETS - 1) / MAX_BUCKETS;
-    nb = (n + per - 1) / per;
+struct tm_dp_sync {
+  float *grads, *stage; /* stage: the segments packed in posting order */
+  seg *segs;
+  int n_segs;
+  int *ev_first; /* event e (0 = lnf, 1..L = blocks L-1..0, L+1 = embeddings) packs
+                    segments [ev_first[e], ev_first[e+1]) */
+  int n_events, next_event;
+  size_t staged, posted, bucket; /* floats */
+  MPI_Request *req;
+  int n_req;
+  tm_error hook_err; /* the first error met inside the hook */
+  int hook_rc;
+};
+
+int tm_dp_sync_create(tm_dp_sync **out, const tm_gpt_config *cfg, float *grads, tm_error *err) {
+  *out = NULL;
+  if (g_world == 1) return 0;
+  size_t sizes[TM_GPT_NUM_TENSORS], off[TM_GPT_NUM_TENSORS], total = 0;
+  tm_gpt_tensor_sizes(cfg, sizes);
+  for (int i = 0; i < TM_GPT_NUM_TENSORS; i++) off[i] = total, total += sizes[i];
+  int L = cfg->n_layer;
+  tm_dp_sync *s = calloc(1, sizeof *s);
+  if (!s) return tm_err(err, TM_ENOMEM, "data parallel: out of memory");
+  s->n_events = L + 2;
+  s->segs = calloc((size_t)12 * L + 4, sizeof *s->segs);
+  s->ev_first = calloc((size_t)s->n_events + 1, sizeof *s->ev_first);
+  s->req = calloc((size_t)s->n_events, sizeof *s->req);
+  s->stage = malloc(total * sizeof(float));
+  if (!s->segs || !s->ev_first || !s->req || !s->stage) {
+    tm_dp_sync_free(s);
+    return tm_err(err, TM_ENOMEM, "data parallel: out of memory for %zu gradient floats", total);
   }
-  MPI_Request req[MAX_BUCKETS];
-  /* last bucket first: the order in which backward finishes the tensors
-   * (head and last layers first), as an overlapped schedule would post them */
-  int posted = 0;
-  for (size_t b = nb; b-- > 0;) {
-    size_t off = b * per, len = n - off < per ? n - off : per;
-    int mrc = MPI_Iallreduce(MPI_IN_PLACE, buf + off, (int)len, MPI_FLOAT, MPI_SUM,
-                             MPI_COMM_WORLD, &req[posted]);
-    if (mrc != MPI_SUCCESS) {
-      int rc = mpi_fail(err, mrc, "gradient allreduce", step);
-      if (posted) wait_all(req, posted, "gradient allreduce", step, NULL);
-      return rc;
+  s->grads = grads;
+  int k = 0;
+  s->ev_first[0] = 0;
+  s->segs[k++] = (seg){off[14], sizes[14]}; /* lnfw */
+  s->segs[k++] = (seg){off[15], sizes[15]}; /* lnfb */
+  for (int l = L - 1; l >= 0; l--) {
+    s->ev_first[L - l] = k;
+    for (int i = 2; i <= 13; i++) { /* ln1w .. fcprojb: layer l's slice */
+      size_t per = sizes[i] / (size_t)L;
+      s->segs[k++] = (seg){off[i] + (size_t)l * per, per};
     }
-    posted++;
   }
-  return wait_all(req, posted, "gradient allreduce", step, err);
+  s->ev_first[L + 1] = k;
+  s->segs[k++] = (seg){off[0], sizes[0]}; /* wte */
+  s->segs[k++] = (seg){off[1], sizes[1]}; /* wpe */
+  s->ev_first[L + 2] = k;
+  s->n_segs = k;
+  s->bucket = (size_t)g_opt.bucket_kb * 1024 / sizeof(float);
+  *out = s;
+  return 0;
+}
+
+void tm_dp_sync_free(tm_dp_sync *s) {
+  if (!s) return;
+  free(s->segs);
+  free(s->ev_first);
+  free(s->req);
+  free(s->stage);
+  free(s);
+}
+
+/* Pack event e's segments; post the staged floats when a bucket is full or
+ * this is the last event. */
+static int sync_event(tm_dp_sync *s, int e, uint64_t step, tm_error *err) {
+  for (int i = s->ev_first[e]; i < s->ev_first[e + 1]; i++) {
+    memcpy(s->stage + s->staged, s->grads + s->segs[i].off, s->segs[i].n * sizeof(float));
+    s->staged += s->segs[i].n;
+  }
+  s->next_event = e + 1;
+  size_t n = s->staged - s->posted;
+  if (n == 0 || (n < s->bucket && e + 1 < s->n_events)) return 0;
+  if (n > (size_t)INT32_MAX)
+    return tm_err(err, TM_ELIMIT, "data parallel: a bucket of %zu floats is too large", n);
+  int mrc = MPI_Iallreduce(MPI_IN_PLACE, s->stage + s->posted, (int)n, MPI_FLOAT, MPI_SUM,
+                           MPI_COMM_WORLD, &s->req[s->n_req]);
+  if (mrc != MPI_SUCCESS) return mpi_fail(err, mrc, "gradient allreduce", step);
+  s->n_req++;
+  s->posted = s->staged;
+  return 0;
+}
+
+void tm_dp_sync_hook(void *ctx, int layer) {
+  tm_dp_sync *s = ctx;
+  if (s->hook_rc < 0) return;
+  int L = s->n_events - 2;
+  int e = layer == L ? 0 : layer >= 0 ? L - layer : L + 1;
+  if (e != s->next_event) {
+    s->hook_rc = tm_err(&s->hook_err, TM_ESTATE, "data parallel: backward hook for layer %d "
+                        "out of order (expected event %d)", layer, s->next_event);
+    return;
+  }
+  s->hook_rc = sync_event(s, e, 0, &s->hook_err);
+  int done;
+  if (s->hook_rc == 0 && s->n_req) /* drive progress of what is posted */
+    MPI_Testall(s->n_req, s->req, &done, MPI_STATUSES_IGNORE);
+}
+
+int tm_dp_sync_finish(tm_dp_sync *s, uint64_t step, tm_error *err) {
+  if (!s) return 0;
+  int rc = s->hook_rc;
+  if (rc < 0) *err = s->hook_err;
+  while (rc == 0 && s->next_event < s->n_events) rc = sync_event(s, s->next_event, step, err);
+  /* complete what was posted even after an error: the peers posted it too */
+  if (s->n_req) {
+    int wrc = wait_all(s->req, s->n_req, "gradient allreduce", step, rc < 0 ? NULL : err);
+    if (rc == 0) rc = wrc;
+  }
+  if (rc == 0) {
+    size_t o = 0;
+    for (int i = 0; i < s->n_segs; i++) {
+      memcpy(s->grads + s->segs[i].off, s->stage + o, s->segs[i].n * sizeof(float));
+      o += s->segs[i].n;
+    }
+  }
+  s->staged = s->posted = 0;
+  s->n_req = s->next_event = 0;
+  s->hook_rc = 0;
+  return rc;
 }
 
 int tm_dp_sum_doubles(double *v, int n, uint64_t step, tm_error *err) {
@@ -211,8 +313,15 @@ int tm_dp_init(const tm_dp_options *o, tm_error *err) {
 }
 void tm_dp_finalize(void) {}
 void tm_dp_abort(int code) { (void)code; }
-int tm_dp_allreduce_sum(float *buf, size_t n, uint64_t step, tm_error *err) {
-  (void)buf, (void)n, (void)step, (void)err;
+int tm_dp_sync_create(tm_dp_sync **out, const tm_gpt_config *cfg, float *grads, tm_error *err) {
+  (void)cfg, (void)grads, (void)err;
+  *out = NULL;
+  return 0;
+}
+void tm_dp_sync_free(tm_dp_sync *s) { (void)s; }
+void tm_dp_sync_hook(void *s, int layer) { (void)s, (void)layer; }
+int tm_dp_sync_finish(tm_dp_sync *s, uint64_t step, tm_error *err) {
+  (void)s, (void)step, (void)err;
   return 0;
 }
 int tm_dp_sum_doubles(double *v, int n, uint64_t step, tm_error *err) {

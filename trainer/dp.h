@@ -15,10 +15,19 @@
  *     data cursor counts global windows: it is the same on every rank and
  *     independent of W. File and synthetic sources are opened with batch
  *     W*B on every rank, and rank r trains on rows [r*B, (r+1)*B) of each.
- *   - gradients: backward runs with loss scale 1/(grad_accum*W) and the flat
- *     gradient buffer is summed over ranks with MPI_Iallreduce in buckets of
- *     [dp] bucket_mb, posted last-layer-first and completed together: the
- *     sum is the gradient of the global batch's mean loss. Every rank then
+ *   - gradients: backward runs with loss scale 1/(grad_accum*W), so the sum
+ *     over ranks of the flat gradient buffers is the gradient of the global
+ *     batch's mean loss. The sum is bucketed and overlapped with backward
+ *     (tm_dp_sync): during the last micro-batch's backward a hook
+ *     (tm_gpt_set_backward_hook) packs each layer's gradients into a staging
+ *     buffer as soon as they are final (final LayerNorm, blocks L-1..0, then
+ *     the embeddings) and posts an MPI_Iallreduce whenever [dp] bucket_kb
+ *     have gathered; the hook also tests the posted requests, which is what
+ *     drives MPI's progress. After backward the rest is posted, all are
+ *     waited for and the sums copied back. Every rank posts the same
+ *     buckets in the same order every step, even a rank whose data ended or
+ *     that was asked to stop (it posts its partial gradients; the step is
+ *     then dropped by all), so collectives always match. Every rank then
  *     computes the same norm, clip and AdamW update.
  *   - agreement: once per step one small allreduce carries the mean loss and
  *     each rank's status (data ended, stop requested); any rank's stop or end
@@ -45,14 +54,16 @@
 #include "batch_source.h"
 #include "config.h"
 #include "error.h"
+#include "gpt.h"
 
-/* [dp] keys (hash_every, bucket_mb, timeout_s); add to the command's schemas. */
+/* [dp] keys (hash_every, bucket_kb, timeout_s, overlap); add to the command's schemas. */
 extern const tm_config_key tm_dp_config_keys[];
 
 typedef struct tm_dp_options {
   int64_t hash_every; /* compare parameter hashes every N steps; 0 = only at checkpoints */
-  int64_t bucket_mb;  /* allreduce bucket size */
+  int64_t bucket_kb;  /* allreduce bucket size */
   int64_t timeout_s;  /* a collective pending this long is an error */
+  int overlap;        /* post buckets during backward (1) or after it (0) */
 } tm_dp_options;
 
 /* Read the [dp] keys; -TM_EINVAL naming the key on a bad value. */
@@ -73,8 +84,18 @@ int tm_dp_world(void);
 /* 1 when this build has MPI support. */
 int tm_dp_built(void);
 
-/* Sum n floats over all ranks in place (bucketed MPI_Iallreduce). */
-int tm_dp_allreduce_sum(float *buf, size_t n, uint64_t step, tm_error *err);
+/* The per-step gradient sum of a model with config cfg whose flat gradient
+ * buffer is grads (see above). NULL *out (and 0) in world 1. */
+typedef struct tm_dp_sync tm_dp_sync;
+int tm_dp_sync_create(tm_dp_sync **out, const tm_gpt_config *cfg, float *grads, tm_error *err);
+void tm_dp_sync_free(tm_dp_sync *s);
+/* The backward hook: tm_gpt_set_backward_hook(m, tm_dp_sync_hook, s) for
+ * the last micro-batch of a step ([dp] overlap = false: never set). */
+void tm_dp_sync_hook(void *s, int layer);
+/* Post every bucket the hook has not posted (all when it did not run), wait
+ * for all of them, copy the sums into the gradient buffer; an error the
+ * hook met is reported here. Call once per step on every rank. */
+int tm_dp_sync_finish(tm_dp_sync *s, uint64_t step, tm_error *err);
 
 /* One small allreduce per step: v[0..n) are summed over ranks in place
  * (n <= 8). Used for the loss and the status flags. */

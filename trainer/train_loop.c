@@ -305,6 +305,8 @@ int tm_train_run(const tm_train_options *o, int resume, volatile sig_atomic_t *s
     return rc;
   }
   tm_gpt *m = r.model;
+  tm_dp_sync *sync = NULL; /* dp: the per-step gradient sum (NULL in world 1) */
+  if ((rc = tm_dp_sync_create(&sync, &r.cfg, tm_gpt_grads_flat(m), err)) < 0) goto out;
   tm_batch_source_set_stop(r.train, stop);
   size_t np = tm_gpt_num_params(&r.cfg);
   int B = o->batch, T = r.cfg.max_seq_len;
@@ -353,20 +355,22 @@ int tm_train_run(const tm_train_options *o, int resume, volatile sig_atomic_t *s
         b.targets += (size_t)dpr * B * b.T;
         b.B = B;
       }
+      if (sync && a == o->grad_accum - 1 && tm_dp_get_options()->overlap) /* dp */
+        tm_gpt_set_backward_hook(m, tm_dp_sync_hook, sync);
       if ((rc = tm_gpt_forward(m, b.inputs, b.targets, b.B, b.T, &loss, err)) < 0 ||
           (rc = tm_gpt_backward(m, 1.0f / (float)(o->grad_accum * dpw), err)) < 0)
         goto out;
+      tm_gpt_set_backward_hook(m, NULL, NULL);
       loss_sum += loss;
       step_cursor = b.cursor;
     }
-    /* --- dp: agree on the step's status and loss, then sum the gradients --- */
+    /* --- dp: sum the gradients (every rank, every step), agree on status and loss --- */
     if (dpw > 1) {
+      if ((rc = tm_dp_sync_finish(sync, r.meta.step, err)) < 0) goto out;
       double st[3] = {end == 1, end == 2 || (stop && *stop), loss_sum};
       if ((rc = tm_dp_sum_doubles(st, 3, r.meta.step, err)) < 0) goto out;
       end = st[1] > 0 ? 2 : st[0] > 0 ? 1 : 0;
       loss_sum = st[2] / dpw;
-      if (!end && (rc = tm_dp_allreduce_sum(tm_gpt_grads_flat(m), np, r.meta.step, err)) < 0)
-        goto out;
     }
     /* --- end dp --- */
     if (end == 2) { /* interrupted mid-step: the partial step is dropped */
@@ -427,6 +431,7 @@ int tm_train_run(const tm_train_options *o, int resume, volatile sig_atomic_t *s
             (unsigned long long)r.meta.step);
   res->best_val = r.meta.best_val;
 out:
+  tm_dp_sync_free(sync);
   teardown(&r);
   return rc < 0 ? rc : 0;
 }

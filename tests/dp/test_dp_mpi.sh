@@ -3,7 +3,8 @@
 #  1. mpirun -np 2, each rank on its own ring (one feeder serving both ranks,
 #     batch 4 each), gives the loss curve of one process with batch 8 on a
 #     world-1 ring, within fp tolerance; the parameters are compared across
-#     ranks every 5 steps (a mismatch would stop the run);
+#     ranks every 5 steps (a mismatch would stop the run); gradient buckets of
+#     64 KiB overlapped with backward give bitwise the sums of [dp] overlap = false;
 #  2. the same with a token file (each rank takes its rows of the global
 #     batch) and evaluation (validation loss averaged over ranks);
 #  3. SIGKILL of rank 1 mid-run: the job stops (mpirun exits non-zero naming
@@ -82,6 +83,7 @@ every = 5
 keep = 20
 [dp]
 hash_every = 5
+bucket_kb = 64
 INI
 }
 # compare A B TOL [KEY]: same steps, |a-b| <= TOL*|a| for loss (and grad_norm)
@@ -123,6 +125,11 @@ check "mpirun -np 2 trains (rc $rc)" "[ $rc -eq 0 ] && [ \$(steps_in $W/b/metric
 check "both ranks joined (world 2)" "grep -q 'rank=1 world=2 global_batch=8' $W/b.err"
 check "one summary (rank 0)" "[ \$(grep -c '^steps=60' $W/b.out) -eq 1 ]"
 check "2 ranks = 1 process with the same global batch" "compare $W/a/metrics.jsonl $W/b/metrics.jsonl 2e-3"
+# the same without overlap (buckets posted after backward): the same sums
+feed d2 2 4
+ini b2 d2 4 > "$W/b2.ini"
+mpi 2 "$TOKENMILL_TRAIN" run -c "$W/b2.ini" --set dp.overlap=false > /dev/null 2> "$W/b2.err"
+check "overlap off: the same curve, bitwise" "compare $W/b/metrics.jsonl $W/b2/metrics.jsonl 0"
 check "checkpoints written once, by rank 0" "[ -f $W/b/ckpt-00000060.tmc ] && [ \$(ls $W/b | grep -c tmp) -eq 0 ]"
 
 # 2. token file source with evaluation
