@@ -59,8 +59,10 @@ for cfg in "S 4 256 4" "M 6 384 6"; do
   for th in 1 2; do
     args="--layers $L --d-model $D --heads $H --seq-len 256 --vocab 8192 --batch 8 --steps $STEPS --threads $th"
     ours=$(best_of "$TRAIN" bench $args --matmuls)
-    t_pt=$(best_of $PY "$HERE/bench_torch.py" $args)
-    t_omp=$(best_of env LD_LIBRARY_PATH=$OMPLIB $PY "$HERE/bench_torch.py" $args)
+    # torch.set_num_threads does not reach the pthread OpenBLAS: pin it too
+    t_pt=$(best_of env OPENBLAS_NUM_THREADS=$th OMP_NUM_THREADS=$th $PY "$HERE/bench_torch.py" $args)
+    t_omp=$(best_of env OPENBLAS_NUM_THREADS=$th OMP_NUM_THREADS=$th LD_LIBRARY_PATH=$OMPLIB \
+            $PY "$HERE/bench_torch.py" $args)
     o_tps=$(echo "$ours" | field tokens_per_s)
     p1=$(echo "$t_pt" | field tokens_per_s)
     p2=$(echo "$t_omp" | field tokens_per_s)
