@@ -7,4 +7,4 @@ set -uo pipefail
 : "${TM_BUILD_DIR:?}" "${TM_SOURCE_DIR:?}"
 budget=${FUZZ_SMOKE_SECONDS:-290}
 exec bash "$TM_SOURCE_DIR/tests/fuzz/run_fuzz.sh" -b "$TM_BUILD_DIR/fuzz-clang" \
-  -s "$TM_BUILD_DIR/tests/fuzz/seeds" -c "$TM_BUILD_DIR/fuzz-corpus" -t 20 -T "$budget" -j 2
+  -s "$TM_BUILD_DIR/tests/fuzz/seeds" -c "$TM_BUILD_DIR/fuzz-corpus" -t 20 -T "$budget" -j "$(nproc)"
