@@ -18,8 +18,9 @@
  * connections that are receiving a body stop reading (uv_read_stop): the
  * client's writes block in TCP; the request timer is stopped meanwhile.
  *
- * Ingest batches are checked and stored on the libuv thread pool
- * (uv_queue_work): JSON parsing and fsync never run on the loop.
+ * Ingest batches are checked (jsonl_check.h: jansson's verdict without
+ * building the objects) and stored on the libuv thread pool
+ * (uv_queue_work): JSON checking and fsync never run on the loop.
  */
 #include <http_parser.h>
 #include <inttypes.h>
@@ -31,6 +32,7 @@
 #include <unistd.h>
 
 #include "io.h"
+#include "jsonl_check.h"
 #include "log.h"
 #include "serve_daemon.h"
 
@@ -325,22 +327,23 @@ static void ingest_work(uv_work_t *req) {
                  n, j->max_doc);
         return;
       }
-      json_error_t je;
-      json_t *o = json_loadb(p, n, 0, &je);
-      if (!o || !json_is_object(o)) {
+      const char *why = NULL;
+      size_t col = 0;
+      switch (tm_jsonl_check(p, n, j->text_field, &why, &col)) {
+      case TM_JSONL_OK: break;
+      case TM_JSONL_NOT_OBJECT:
         j->status = 400;
-        snprintf(j->msg, sizeof j->msg, "line %" PRIu64 ": %s", line,
-                 o ? "not a JSON object" : je.text);
-        json_decref(o);
+        snprintf(j->msg, sizeof j->msg, "line %" PRIu64 ": not a JSON object", line);
         return;
-      }
-      if (!json_is_string(json_object_get(o, j->text_field))) {
+      case TM_JSONL_NO_FIELD:
         j->status = 400;
         snprintf(j->msg, sizeof j->msg, "line %" PRIu64 ": no string field \"%s\"", line, j->text_field);
-        json_decref(o);
+        return;
+      default:
+        j->status = 400;
+        snprintf(j->msg, sizeof j->msg, "line %" PRIu64 ": column %zu: %s", line, col, why ? why : "invalid JSON");
         return;
       }
-      json_decref(o);
       j->docs++;
     }
     p = nl ? nl + 1 : end;
