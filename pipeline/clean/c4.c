@@ -3,6 +3,9 @@
 
 #include <ctype.h>
 #include <pthread.h>
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -132,10 +135,37 @@ static size_t strip_citations(const char *s, size_t n, char *buf) {
  * counted up to `enough`, and the longest token in code points (computed
  * only when the line is longer than long_from bytes: a shorter line cannot
  * hold a longer word). */
+/* Is there a run of more than max bytes without a space or tab? (A word of
+ * more than max code points needs one.) Sixteen bytes a step with SSE2. */
+static int has_long_run(const char *s, size_t n, size_t max) {
+  if (n <= max) return 0;
+  size_t run = 0, i = 0;
+#ifdef __SSE2__
+  const __m128i sp = _mm_set1_epi8(' '), tab = _mm_set1_epi8('\t');
+  for (; i + 16 <= n; i += 16) {
+    __m128i x = _mm_loadu_si128((const __m128i *)(s + i));
+    unsigned m = (unsigned)_mm_movemask_epi8(_mm_or_si128(_mm_cmpeq_epi8(x, sp), _mm_cmpeq_epi8(x, tab)));
+    if (!m) {
+      run += 16;
+    } else {
+      run += (size_t)__builtin_ctz(m);
+      if (run > max) return 1;
+      run = 15 - (size_t)(31 - __builtin_clz(m)); /* bytes after the last space */
+    }
+    if (run > max) return 1;
+  }
+#endif
+  for (; i < n; i++) {
+    run = (s[i] == ' ' || s[i] == '\t') ? 0 : run + 1;
+    if (run > max) return 1;
+  }
+  return 0;
+}
+
 static void line_words(const char *s, size_t n, int cjk, size_t enough, size_t long_from,
                        size_t *words, size_t *longest) {
   size_t w = 0, cur = 0, best = 0;
-  int in = 0, need_long = n > long_from;
+  int in = 0, need_long = has_long_run(s, n, long_from);
   for (size_t i = 0; i < n;) {
     uint32_t cp = (unsigned char)s[i];
     int k = cp < 0x80 ? 1 : tm_utf8_next((const unsigned char *)s + i, n - i, &cp);

@@ -359,6 +359,21 @@ static void test_c4(void) {
   strcpy(longw + 1001, " is long.\n");
   drop = c4(longw, 0, &out, &cn);
   CHECK(cn.too_long_word == 1);
+  /* long lines of ordinary words keep; exactly 1000 characters is not too long */
+  static char longline[8192];
+  size_t o = 0;
+  for (int i = 0; i < 600; i++) o += (size_t)sprintf(longline + o, "%s ", uword(i));
+  memset(longline + o, 'b', 1000);
+  o += 1000;
+  strcpy(longline + o, " ends here.\n");
+  drop = c4(longline, 0, &out, &cn);
+  CHECKF(cn.too_long_word == 0 && cn.lines_removed == 0, "long line removed: %llu",
+         (unsigned long long)cn.too_long_word);
+  longline[o - 1000 + 7] = 0x41; /* still 1000 */
+  memmove(longline + o + 1, longline + o, strlen(longline + o) + 1);
+  longline[o] = 'b'; /* now 1001 */
+  drop = c4(longline, 0, &out, &cn);
+  CHECK(cn.too_long_word == 1);
   /* CJK: characters are words, 。 ends sentences */
   drop = c4("\xe6\x88\x91\xe5\x96\x9c\xe6\xac\xa2\xe8\xaf\xbb\xe4\xb9\xa6\xe3\x80\x82" /* 我喜欢读书。 */
             "\xe4\xbb\x96\xe4\xb9\x9f\xe6\x98\xaf\xe3\x80\x82\xe5\xa5\xbd\xe3\x80\x82"
