@@ -1,6 +1,8 @@
 /* dp.c - data parallelism over MPI; see dp.h. */
 #include "dp.h"
 
+#include "log.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -29,6 +31,10 @@ static tm_dp_options g_opt = {100, 16384, 300, 1};
 static int g_rank = 0, g_world = 1;
 #ifdef TOKENMILL_MPI
 static int g_mpi; /* we called MPI_Init */
+/* reported by tm_dp_finalize: steps synced, buckets, floats summed, and the
+ * time spent in tm_dp_sync_finish (communication not hidden by backward) */
+static uint64_t g_syncs, g_buckets, g_floats;
+static double g_exposed_s;
 #endif
 
 int tm_dp_options_from_config(const tm_config *c, tm_dp_options *o, tm_error *err) {
@@ -80,6 +86,12 @@ int tm_dp_init(const tm_dp_options *o, tm_error *err) {
 }
 
 void tm_dp_finalize(void) {
+  if (g_mpi && g_syncs)
+    tm_info("dp_end", "rank=%d world=%d steps=%llu buckets_per_step=%.1f mb_per_step=%.2f "
+            "exposed_comm_ms_per_step=%.2f overlap=%d", g_rank, g_world,
+            (unsigned long long)g_syncs, (double)g_buckets / (double)g_syncs,
+            4.0 * (double)g_floats / (double)g_syncs / 1048576.0,
+            1e3 * g_exposed_s / (double)g_syncs, g_opt.overlap);
   if (g_mpi) MPI_Finalize();
   g_mpi = 0;
 }
@@ -209,6 +221,8 @@ static int sync_event(tm_dp_sync *s, int e, uint64_t step, tm_error *err) {
   if (mrc != MPI_SUCCESS) return mpi_fail(err, mrc, "gradient allreduce", step);
   s->n_req++;
   s->posted = s->staged;
+  g_buckets++;
+  g_floats += n;
   return 0;
 }
 
@@ -230,6 +244,7 @@ void tm_dp_sync_hook(void *ctx, int layer) {
 
 int tm_dp_sync_finish(tm_dp_sync *s, uint64_t step, tm_error *err) {
   if (!s) return 0;
+  double t0 = now_s();
   int rc = s->hook_rc;
   if (rc < 0) *err = s->hook_err;
   while (rc == 0 && s->next_event < s->n_events) rc = sync_event(s, s->next_event, step, err);
@@ -248,6 +263,8 @@ int tm_dp_sync_finish(tm_dp_sync *s, uint64_t step, tm_error *err) {
   s->staged = s->posted = 0;
   s->n_req = s->next_event = 0;
   s->hook_rc = 0;
+  g_syncs++;
+  g_exposed_s += now_s() - t0;
   return rc;
 }
 
