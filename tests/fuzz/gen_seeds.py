@@ -100,6 +100,13 @@ def gen_readers(out):
     put(out, "jsonl", "bad-lines", b"\x00" + b'{"text": "ok"}\n{"text": \n[1,2]\n{"id": null, "text": 5}\n'
         b'{"text": "a", "text": "b"}\n{"text": "\\ud800 lone \\u0000 nul"}\n' + b'{"text": "x"}' * 3 + b"\n"
         + b"[" * 200 + b"\n" + b'{"text": "' + b"\xc0\xaf\xed\xa0\x80\xf4\x90\x80\x80\xff" + b'"}\n')
+    for i, line in enumerate(jl.splitlines()):
+        put(out, "jsonl_check", "line%d" % i, line.encode())
+    for name, line in (("nested", b'{"text": "a", "x": ' + b"[" * 30 + b"]" * 30 + b"}"),
+                       ("escapes", b'{"t\\u0065xt": "\\ud83d\\ude00 \\u0000", "n": -1.5e300, "i": 18446744073709551615}'),
+                       ("dup", b'{"text": 1, "text": "later"}'), ("nul", b'{"text": "a\x00b"}'),
+                       ("bad-utf8", b'{"text": "\xc0\xaf"}'), ("not-object", b'["text"]')):
+        put(out, "jsonl_check", name, line)
     put(out, "warc", "wet", b"\x00" + warc_file())
     put(out, "warc", "lying-length", b"\x00" + warc_file(lie=50))
     put(out, "warc", "short-length", b"\x04" + warc_file(lie=-40))
