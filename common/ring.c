@@ -21,6 +21,10 @@
 #include <sched.h>
 #include <stdio.h>
 #include <string.h>
+/* XXH3 compiled here (inline) rather than called in the shared library:
+ * with the build's -march it vectorises for this CPU (measured 13.8 GB/s
+ * against 5.0 for Debian's SSE2 libxxhash on 4 KiB slots); same hash values. */
+#define XXH_INLINE_ALL
 #include <xxhash.h>
 
 #include "log.h"
