@@ -126,7 +126,7 @@ static int ring_wait(tm_ring *r, ring_cond cond, int timeout_ms, tm_error *err) 
   }
   uint64_t start = tm_proc_now_ns();
   uint64_t spin = (r->flags & TM_RING_SPIN) ? SPIN_NS_LONG : SPIN_NS_DEFAULT;
-  if (r->woke_peer && !(r->flags & TM_RING_SPIN)) spin = 0;
+  if ((r->woke_peer && !(r->flags & TM_RING_SPIN)) || timeout_ms == 0) spin = 0;
   r->woke_peer = 0;
   for (unsigned i = 0; spin; i++) {
     if (cond(r)) {
