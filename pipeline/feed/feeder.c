@@ -290,7 +290,7 @@ static int seek_cursor(feeder *f, rank_state *rs, const tm_ring_cursor *c, tm_er
  * when the rank has reached its limit (nothing published). */
 static int produce(feeder *f, rank_state *rs, tm_ring_slot *slot, tm_error *err) {
   const tm_feed_options *o = f->o;
-  for (int guard = 0;; guard++) {
+  for (;;) {
     if (!rs->positioned) {
       int rc = start_pass(f, rs, 0, 1, err);
       if (rc < 0) return rc;
@@ -354,7 +354,6 @@ static int produce(feeder *f, rank_state *rs, tm_ring_slot *slot, tm_error *err)
     /* next pass: the manifest's current generation joins */
     if (o->passes && rs->pass + 1 >= o->passes) return 1;
     if ((rc = start_pass(f, rs, rs->pass + 1, 0, err)) < 0) return rc;
-    (void)guard;
   }
 }
 
