@@ -556,9 +556,9 @@ static int recover(const char *out, uint64_t committed, tm_error *err) {
 }
 
 static void remove_index(const char *dir) {
-  const char *names[] = {"records.bin", "ids.bin", "checkpoint", "checkpoint.tmp"};
+  const char *names[] = {"records.bin", "ids.bin", "checkpoint", "checkpoint.tmp", "lock"};
   char p[PATH_MAX + 32];
-  for (int i = 0; i < 4; i++) {
+  for (int i = 0; i < 5; i++) {
     snprintf(p, sizeof p, "%s/%s", dir, names[i]);
     tm_io_unlink(p, SITE, NULL);
   }

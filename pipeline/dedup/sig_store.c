@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -36,7 +37,7 @@ typedef struct ckpt {
 struct tm_sig_store {
   char *dir;
   char rec_path[PATH_MAX], ids_path[PATH_MAX], ckp_path[PATH_MAX];
-  int rec_fd, ids_fd;
+  int rec_fd, ids_fd, lock_fd;
   int k;
   size_t rs;            /* record size */
   uint64_t params_hash;
@@ -160,7 +161,7 @@ int tm_sig_store_open(tm_sig_store **out, const char *dir, int k, uint64_t param
   if (rc < 0) return rc;
   tm_sig_store *s = calloc(1, sizeof *s);
   if (!s) return tm_err(err, TM_ENOMEM, "%s: out of memory", dir);
-  s->rec_fd = s->ids_fd = -1;
+  s->rec_fd = s->ids_fd = s->lock_fd = -1;
   s->k = k;
   s->rs = 40 + 4 * (size_t)k;
   s->params_hash = params_hash;
@@ -173,6 +174,20 @@ int tm_sig_store_open(tm_sig_store **out, const char *dir, int k, uint64_t param
   s->pend = malloc(PENDING_RECORDS * s->rs);
   if (!s->pend) {
     rc = tm_err(err, TM_ENOMEM, "%s: out of memory", dir);
+    goto fail;
+  }
+  /* one process per index: a second one would interleave appends */
+  char lock_path[PATH_MAX + 8];
+  snprintf(lock_path, sizeof lock_path, "%s/lock", dir);
+  s->lock_fd = tm_io_open(lock_path, O_RDWR | O_CREAT, 0644, SITE, err);
+  if (s->lock_fd < 0) {
+    rc = s->lock_fd;
+    goto fail;
+  }
+  if (flock(s->lock_fd, LOCK_EX | LOCK_NB) != 0) {
+    rc = errno == EWOULDBLOCK
+             ? tm_err(err, TM_ESTATE, "%s: the index is open in another process", lock_path)
+             : tm_err_sys(err, "%s: flock", lock_path);
     goto fail;
   }
   ckpt c;
@@ -231,6 +246,7 @@ void tm_sig_store_close(tm_sig_store *s) {
   if (s->map) munmap((void *)s->map, s->map_len);
   if (s->rec_fd >= 0) close(s->rec_fd);
   if (s->ids_fd >= 0) close(s->ids_fd);
+  if (s->lock_fd >= 0) close(s->lock_fd); /* releases the lock */
   free(s->pend);
   free(s->pend_ids);
   free(s);

@@ -6,6 +6,7 @@
  *   DIR/records.bin   header (64 bytes) then fixed-size records, ref order
  *   DIR/ids.bin       the documents' ids, concatenated (no separators)
  *   DIR/checkpoint    the committed state (written atomically, see below)
+ *   DIR/lock          flock'd while open: a second process gets TM_ESTATE
  *
  * records.bin header, little-endian:
  *   0  u8[8]  magic "TMDXREC1"

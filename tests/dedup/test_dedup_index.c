@@ -154,6 +154,11 @@ static void test_persistence(void) {
   CHECKF(d != NULL, "%s", err.msg);
   if (!d) return;
   CHECK(tm_dedup_committed_token(d) == 77);
+  { /* a second opener of the same directory is refused */
+    tm_dedup *d2 = open_stage(&p, &err);
+    CHECKF(!d2 && err.code == TM_ESTATE && strstr(err.msg, "another process"), "%s", err.msg);
+    tm_dedup_close(d2);
+  }
   int dups = 1, fresh = 1;
   for (int i = 0; i < N; i++) {
     snprintf(id, sizeof id, "again-%d", i);
