@@ -182,32 +182,37 @@ static tm_textbuf *next_buf(run *r) {
   return b;
 }
 
+/* Count one document modified by `step`. */
+static void count_step(run *r, const char *step) {
+  tm_rule_stat *s = rule_slot(r->c->st.mods, &r->c->st.n_mods, step);
+  if (s) s->docs++, s->bytes += r->bytes_in;
+}
+
 /* Adopt the buffer just written as the current text; record a modification
- * under `step` when it differs. */
-static void adopt(run *r, tm_textbuf *b, const char *step) {
+ * under `step` (if not NULL) when it differs. Returns 1 when it differs. */
+static int adopt(run *r, tm_textbuf *b, const char *step) {
   int changed = b->len != r->len || memcmp(b->p, r->cur, b->len) != 0;
   r->cur = b->p;
   r->len = b->len;
   r->which ^= 1;
-  if (changed && step) {
-    tm_rule_stat *s = rule_slot(r->c->st.mods, &r->c->st.n_mods, step);
-    if (s) s->docs++, s->bytes += r->bytes_in;
-  }
+  if (changed && step) count_step(r, step);
+  return changed;
 }
 
 /* Trim white space at both ends of the current text in place (it is in our
  * buffer after the repair pass): most files end with a newline, and this
  * saves the whitespace pass on text that needs nothing else. */
-static void trim_current(run *r) {
+static int trim_current(run *r) {
   tm_textbuf *b = &r->c->buf[r->which ^ 1];
-  if (r->cur != b->p) return;
+  if (r->cur != b->p) return 0;
   size_t a = 0, z = r->len;
   while (a < z && (b->p[a] == ' ' || b->p[a] == '\n' || b->p[a] == '\t')) a++;
   while (z > a && (b->p[z - 1] == ' ' || b->p[z - 1] == '\n' || b->p[z - 1] == '\t')) z--;
-  if (a == 0 && z == r->len) return;
+  if (a == 0 && z == r->len) return 0;
   memmove(b->p, b->p + a, z - a);
   b->len = r->len = z - a;
   b->p[b->len] = 0;
+  return 1;
 }
 
 static void lap(run *r, int step) {
@@ -298,12 +303,13 @@ int tm_clean_doc(tm_clean *c, tm_document *d, tm_clean_result *res, tm_rule_trac
     if (tm_text_normalize(r.cur, r.len, p->norm, b) < 0) OOM();
     adopt(&r, b, "normalize");
   }
-  trim_current(&r);
+  int ws = trim_current(&r);
   if (tm_text_whitespace_needed(r.cur, r.len)) {
     b = next_buf(&r);
     if (tm_text_whitespace(r.cur, r.len, b) < 0) OOM();
-    adopt(&r, b, "whitespace");
+    ws |= adopt(&r, b, NULL);
   }
+  if (ws) count_step(&r, "whitespace");
   lap(&r, TM_STEP_NORMALIZE);
 
   /* 4. hard wraps (plain text only: HTML lines are block elements), source rules */
