@@ -444,8 +444,18 @@ static int authorized(tm_serve_conn *c) {
   return const_time_eq(c->auth + 7, c->auth_len - 7, d->token, d->token_len);
 }
 
+/* The pipeline's queue alone is full (whole batches wait for this). */
+static int queue_full(tm_serve_daemon *d) { return tm_serve_pipe_queued_bytes(d->pipe) >= d->lim.queue_bytes; }
+
 static void dispatch(tm_serve_conn *c) {
   tm_serve_daemon *d = c->d;
+  if (c->role == TM_ROLE_INGEST && c->body && queue_full(d)) {
+    /* a whole batch arrived while the queue is full: it waits here (its
+     * client waits for the answer) until tm_serve_http_resume finds room */
+    c->paused = 2;
+    d->backpressure_pauses++;
+    return;
+  }
   d->requests++;
   char path[256];
   const char *query;
@@ -707,7 +717,13 @@ static void read_cb(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf) {
 void tm_serve_http_resume(tm_serve_daemon *d) {
   for (tm_serve_conn *c = d->conns; c; c = c->next) {
     if (!c->paused || c->closing) continue;
-    if (over_limit(d)) return;
+    if (c->paused == 2) { /* a complete batch waiting for room */
+      if (queue_full(d)) continue;
+      c->paused = 0;
+      dispatch(c);
+      continue;
+    }
+    if (over_limit(d)) continue;
     c->paused = 0;
     arm_timer(c, d->lim.request_timeout_ms);
     uv_read_start(&c->h.stream, alloc_cb, read_cb);

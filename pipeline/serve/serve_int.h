@@ -102,7 +102,8 @@ tm_serve_input *tm_serve_pipe_reserve(tm_serve_pipe *p, int kind, int profile, u
 /* The file is in place (ok) or accepting failed (the input is dropped). */
 void tm_serve_pipe_ready(tm_serve_pipe *p, tm_serve_input *in, int ok);
 
-/* Bytes of inputs accepted and not yet read (the backpressure measure). */
+/* Bytes of inputs accepted and not yet read, each counted as at least
+ * 64 KiB (the backpressure measure). */
 uint64_t tm_serve_pipe_queued_bytes(tm_serve_pipe *p);
 void tm_serve_pipe_get_state(tm_serve_pipe *p, tm_serve_pipe_state *st);
 void tm_serve_pipe_set_seal_age(tm_serve_pipe *p, double seconds);

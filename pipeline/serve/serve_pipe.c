@@ -198,13 +198,17 @@ static void input_path(tm_serve_pipe *p, tm_serve_input *in) {
              p->profiles[in->profile].name, in->name);
 }
 
+/* What an input counts against the queue limit: its bytes, at least 64 KiB
+ * (so that a flood of tiny batches is bounded in number too). */
+static uint64_t queue_cost(const tm_serve_input *in) { return in->bytes < 65536 ? 65536 : in->bytes; }
+
 /* Insert keeping the list sorted by seq (callers hold mu). */
 static void queue_insert(tm_serve_pipe *p, tm_serve_input *in) {
   tm_serve_input **pp = &p->head;
   while (*pp && (*pp)->seq < in->seq) pp = &(*pp)->next;
   in->next = *pp;
   *pp = in;
-  p->queued_bytes += in->bytes;
+  p->queued_bytes += queue_cost(in);
   p->queued_inputs++;
 }
 
@@ -384,7 +388,7 @@ static void *reader_main(void *arg) {
       in = p->head;
       if (in && in->state == TM_INPUT_VOID) {
         p->head = in->next;
-        p->queued_bytes -= in->bytes;
+        p->queued_bytes -= queue_cost(in);
         p->queued_inputs--;
         free(in);
         continue;
@@ -402,7 +406,7 @@ static void *reader_main(void *arg) {
     if (!in) break;
     int rc = read_input(p, in);
     pthread_mutex_lock(&p->mu);
-    p->queued_bytes -= in->bytes;
+    p->queued_bytes -= queue_cost(in);
     p->queued_inputs--;
     pthread_mutex_unlock(&p->mu);
     if (rc < 0) break; /* aborting: the input is freed with the batches' owners below */

@@ -346,8 +346,35 @@ try:
     pauses = int(re.search(r"tokenmill_backpressure_pauses_total (\d+)", get(d6.http_port, "/metrics")[1]).group(1))
     check(pauses > 0, "no connection was paused with a 256 KiB queue and 18 batches of %d KB" % (len(body) // 1000))
     wait_until(lambda: get(d6.http_port, "/status")[1]["counters"]["documents_in"] == n_docs[0], "all committed")
+    # a flood of tiny batches: each counts 64 KiB against the queue, so their number stays bounded
+    tiny_st, peak = [], [0]
+    stop_poll = threading.Event()
+
+    def tiny(k):
+        c = conn_tcp(d6.ingest_port)
+        for i in range(60):
+            tiny_st.append(request(c, "POST", "/ingest", json.dumps({"id": "tiny-%d-%d" % (k, i), "text": webl[i]}) + "\n")[0])
+
+    def poll():
+        while not stop_poll.is_set():
+            peak[0] = max(peak[0], get(d6.http_port, "/status")[1]["queue"]["inputs"])
+            time.sleep(0.02)
+
+    pt = threading.Thread(target=poll)
+    pt.start()
+    ts = [threading.Thread(target=tiny, args=(k,)) for k in range(8)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join(300)
+    stop_poll.set()
+    pt.join()
+    check(tiny_st == [200] * 480, "tiny batches: %s" % sorted(set(tiny_st)))
+    # 256 KiB / 64 KiB = 4 queued, plus batches being checked on the 4 thread-pool threads
+    check(peak[0] <= 12, "%d tiny batches queued at once with a 256 KiB queue" % peak[0])
     check(d6.stop() == 0, "stop")
-    print("5. backpressure: %d pauses (uv_read_stop), all 18 large batches acknowledged and committed" % pauses)
+    print("5. backpressure: %d pauses (uv_read_stop), all 18 large batches acknowledged and committed; 480 tiny "
+          "batches, at most %d queued at once" % (pauses, peak[0]))
 
     # ---- 6. injected faults: a failed inbox fsync, a crash between seal and publish --------------
     cfg7 = json.loads(json.dumps(cfg))
