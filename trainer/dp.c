@@ -17,7 +17,7 @@ const tm_config_key tm_dp_config_keys[] = {
     {"dp", "hash_every", TM_CFG_INT, "100",
      "data parallel (mpirun): compare the parameter hash across ranks every N steps (and before "
      "every checkpoint); 0 = only before checkpoints"},
-    {"dp", "bucket_kb", TM_CFG_INT, "16384", "data parallel: gradient allreduce bucket size in KiB"},
+    {"dp", "bucket_kb", TM_CFG_INT, "4096", "data parallel: gradient allreduce bucket size in KiB"},
     {"dp", "timeout_s", TM_CFG_INT, "300",
      "data parallel: a collective still pending after this many seconds is an error (a peer "
      "rank is hung or dead)"},
@@ -27,7 +27,7 @@ const tm_config_key tm_dp_config_keys[] = {
     {NULL, NULL, 0, NULL, NULL},
 };
 
-static tm_dp_options g_opt = {100, 16384, 300, 1};
+static tm_dp_options g_opt = {100, 4096, 300, 1};
 static int g_rank = 0, g_world = 1;
 #ifdef TOKENMILL_MPI
 static int g_mpi; /* we called MPI_Init */
