@@ -11,7 +11,9 @@
 #     the rank) and does not hang; --resume with 2 ranks ends with exactly the
 #     uninterrupted 2-rank curve; --resume of the same checkpoint with ONE
 #     process and batch 8 (same global batch) matches within fp tolerance;
-#  4. a config error on every rank stops the job with the message.
+#  4. a hung rank (SIGSTOP): the peer's collective times out ([dp] timeout_s)
+#     and the job ends with that error;
+#  5. a config error on every rank stops the job with the message.
 set -u
 if ! command -v mpirun > /dev/null 2>&1; then
   echo "SKIP: mpirun not found (apt-get install openmpi-bin libopenmpi-dev)"
@@ -200,7 +202,34 @@ cp -r "$W/e" "$W/g"
 rc=$?
 check "another global batch is refused (rc $rc)" "[ $rc -ne 0 ] && grep -q 'not a multiple of the global batch' $W/g.err"
 
-# 4. an error on the ranks stops the job with its message
+# 4. a hung rank (SIGSTOP): rank 0's allreduce times out ([dp] timeout_s), it
+#    reports the step and MPI_Abort ends every rank
+feed h 2 4
+ini hang h 4 > "$W/hang.ini"
+"${mpi_env[@]}" mpirun --oversubscribe -np 2 "$TOKENMILL_TRAIN" run -c "$W/hang.ini" \
+  --set dp.timeout_s=2 > /dev/null 2> "$W/hang.err" &
+mp=$!
+for _ in $(seq 1 3000); do
+  [ "$(steps_in "$W/hang/metrics.jsonl")" -ge 3 ] && break
+  sleep 0.01
+done
+victim=""
+for p in $(pgrep -P $mp); do
+  if tr '\0' '\n' < /proc/$p/environ 2> /dev/null | grep -qx 'OMPI_COMM_WORLD_RANK=1'; then victim=$p; fi
+done
+[ -n "$victim" ] && kill -STOP "$victim"
+for _ in $(seq 1 600); do kill -0 $mp 2> /dev/null || break; sleep 0.1; done
+if kill -0 $mp 2> /dev/null; then
+  check "hung rank: job ended within 60 s" "false"
+  [ -n "$victim" ] && kill -KILL "$victim"
+  kill -KILL $mp
+fi
+wait $mp
+rc=$?
+check "hung rank: job fails (rc $rc) naming the timeout" "[ $rc -ne 0 ] && grep -q 'did not complete within 2 s' $W/hang.err"
+[ -n "$victim" ] && kill -KILL "$victim" 2> /dev/null
+
+# 5. an error on the ranks stops the job with its message
 mpi 2 "$TOKENMILL_TRAIN" run -c "$W/b.ini" --set data.ring_rank=1 > /dev/null 2> "$W/h.err"
 rc=$?
 check "config error: job fails (rc $rc) with the message" "[ $rc -ne 0 ] && grep -q 'ring_rank = 1' $W/h.err"
