@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "charset.h"
 #include "html_text.h"
 #include "io.h"
 #include "langid.h"
@@ -279,6 +280,17 @@ int tm_clean_doc(tm_clean *c, tm_document *d, tm_clean_result *res, tm_rule_trac
   c->st.docs_in++;
   c->st.bytes_in += d->len;
   tm_textbuf *b;
+
+  /* 0. an HTML page that is not UTF-8 and declares another charset */
+  if (d->format == TM_DOC_HTML && !tm_utf8_valid(r.cur, r.len)) {
+    char cs[40];
+    if (tm_html_charset(r.cur, r.len, cs, sizeof cs) && strcmp(cs, "utf-8") && strcmp(cs, "utf8")) {
+      b = next_buf(&r);
+      int crc = tm_charset_to_utf8(cs, r.cur, r.len, b);
+      if (crc == -TM_ENOMEM) OOM();
+      if (crc == 0) adopt(&r, b, "charset"); /* an unknown charset is left to the repair */
+    }
+  }
 
   /* 1. repair */
   b = next_buf(&r);

@@ -8,6 +8,8 @@
  *   ... tm_clean_get_stats(c) ...; tm_clean_free(c);
  *
  * Steps, in order (each can be switched off in the profile):
+ *   0. an HTML page that is not valid UTF-8 is converted from the charset it
+ *      declares (charset.h)
  *   1. utf8 repair and control characters (normalize.h)
  *   2. HTML to text when doc.format is HTML (html_text.h); the title goes to
  *      metadata "title"

@@ -30,9 +30,10 @@
  *          header lines ("From ", "Return-Path:", "Received:" ...), HTML if
  *          it starts with '<' (after a BOM/whitespace), otherwise text.
  *
- * Text is taken as UTF-8 (the clean stage repairs invalid sequences); only
- * e-mail parts are converted from their declared charset. An HTML page in
- * another charset (a <meta charset>) is not converted.
+ * Text is handed over as bytes: e-mail parts are converted from their
+ * declared charset here; an HTML page that is not valid UTF-8 is converted
+ * from the charset its <meta> declares by the clean stage (charset.h), and
+ * anything else invalid is repaired there.
  *
  * Compression is detected by magic bytes, never by name: gzip (1f 8b,
  * multi-member) and zstd (28 b5 2f fd, multi-frame) are decompressed as a

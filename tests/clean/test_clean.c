@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clean/charset.h"
 #include "clean/clean.h"
 #include "clean/langid.h"
 #include "clean/pii.h"
@@ -184,6 +185,36 @@ static void test_books(void) {
   tm_tb_free(&out);
 }
 
+static void test_charset(void) {
+  char cs[40];
+  CHECK(tm_html_charset("<meta http-equiv=Content-Type content=\"text/html; charset=Windows-1252\">", 70, cs, sizeof cs) &&
+        !strcmp(cs, "windows-1252"));
+  CHECK(tm_html_charset("<meta charset='koi8-r'>", 23, cs, sizeof cs) && !strcmp(cs, "koi8-r"));
+  CHECK(!tm_html_charset("<p>no declaration</p>", 21, cs, sizeof cs));
+  CHECK(tm_utf8_valid("caf\xc3\xa9", 5) && !tm_utf8_valid("caf\xe9", 4) && !tm_utf8_valid("\xe4\xbd", 2));
+  /* a windows-1252 page becomes UTF-8; a UTF-8 page declaring latin1 stays as it is */
+  tm_clean_params p;
+  tm_error err = {0};
+  tm_clean_params_preset(&p, "web", &err);
+  p.c4_enabled = p.gq_enabled = p.gr_enabled = p.fw_enabled = p.langid_enabled = 0;
+  tm_clean *c;
+  CHECK(tm_clean_new(&c, &p, &err) == 0);
+  tm_document d;
+  tm_document_init(&d);
+  const char *w1252 = "<html><head><meta charset=windows-1252></head><body><p>Caf\xe9 \x93quoted\x94 \x80 5</p></body></html>";
+  tm_clean_result r = clean_text(c, &d, w1252, TM_DOC_HTML);
+  CHECKF(r.verdict == TM_CLEAN_MODIFIED && !strcmp(d.text, "Caf\xc3\xa9 \xe2\x80\x9cquoted\xe2\x80\x9d \xe2\x82\xac 5"),
+         "verdict %d %s '%s'", r.verdict, r.reason ? r.reason : "", d.text);
+  const char *utf8 = "<html><head><meta charset=iso-8859-1></head><body><p>Caf\xc3\xa9 ok</p></body></html>";
+  r = clean_text(c, &d, utf8, TM_DOC_HTML);
+  CHECKF(!strcmp(d.text, "Caf\xc3\xa9 ok"), "'%s'", d.text);
+  const char *unknown = "<meta charset=no-such-charset><p>Caf\xe9</p>";
+  r = clean_text(c, &d, unknown, TM_DOC_HTML);
+  CHECKF(!strcmp(d.text, "Caf\xef\xbf\xbd"), "'%s'", d.text); /* repaired instead */
+  tm_document_free(&d);
+  tm_clean_free(c);
+}
+
 static void test_unwrap(void) {
   const char *mail =
       "Hi all,\n\n"
@@ -330,6 +361,7 @@ int main(int argc, char **argv) {
   test_books();
   test_pii();
   test_unwrap();
+  test_charset();
   test_random();
   if (argc > 1) test_profiles(argv[1]);
   return tm_test_finish("test_clean");
