@@ -1,6 +1,7 @@
 """Helpers for the `tokenmill serve` tests: start/stop the daemon, talk HTTP
 over TCP or the Unix socket, read shard ids. Loopback addresses only; every
 wait has a deadline (a hang fails the test, nothing asserts on speed)."""
+import atexit
 import http.client
 import json
 import os
@@ -35,6 +36,18 @@ def write_ini(path, sections):
             f.write("\n")
 
 
+_live = []
+
+
+@atexit.register
+def _kill_live():
+    """A failed test (sys.exit) must not leave daemons behind."""
+    for p in _live:
+        if p.poll() is None:
+            p.kill()
+            p.wait(30)
+
+
 class Daemon:
     def __init__(self, config, log, env=None):
         self.config, self.log = config, log
@@ -46,6 +59,7 @@ class Daemon:
         start_len = os.path.getsize(self.log) if os.path.exists(self.log) else 0
         self.p = subprocess.Popen([TM, "serve", "-c", self.config], stdout=subprocess.DEVNULL,
                                   stderr=open(self.log, "ab"), env=self.env)
+        _live.append(self.p)
         deadline = time.time() + timeout
         while time.time() < deadline:
             text = self.log_text(start_len)
