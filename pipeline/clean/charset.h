@@ -2,8 +2,9 @@
  *
  * Readers hand over bytes as they are. Most pages are UTF-8; a page that is
  * not valid UTF-8 and declares another charset in its first 4 KiB
- * (<meta charset="...">, or http-equiv Content-Type "...; charset=...") is
- * converted from that charset with iconv before the UTF-8 repair. Valid
+ * (<meta charset="...">, or http-equiv Content-Type "...; charset=...") or
+ * in its HTTP Content-Type (metadata "content_type", from a WARC response)
+ * is converted from that charset with iconv before the UTF-8 repair. Valid
  * UTF-8 is never converted, whatever it declares (many pages, and pages
  * already decoded by a crawler, declare a charset they no longer have).
  */

@@ -284,7 +284,10 @@ int tm_clean_doc(tm_clean *c, tm_document *d, tm_clean_result *res, tm_rule_trac
   /* 0. an HTML page that is not UTF-8 and declares another charset */
   if (d->format == TM_DOC_HTML && !tm_utf8_valid(r.cur, r.len)) {
     char cs[40];
-    if (tm_html_charset(r.cur, r.len, cs, sizeof cs) && strcmp(cs, "utf-8") && strcmp(cs, "utf8")) {
+    const char *ct = tm_document_meta_get(d, "content_type"); /* HTTP header (WARC) */
+    int have = tm_html_charset(r.cur, r.len, cs, sizeof cs) ||
+               (ct && tm_html_charset(ct, strlen(ct), cs, sizeof cs));
+    if (have && strcmp(cs, "utf-8") && strcmp(cs, "utf8")) {
       b = next_buf(&r);
       int crc = tm_charset_to_utf8(cs, r.cur, r.len, b);
       if (crc == -TM_ENOMEM) OOM();

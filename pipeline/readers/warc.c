@@ -192,6 +192,7 @@ int tm_read_warc(tm_reader *r, tm_document *d, tm_error *err) {
     }
     if (!rc && h.uri) rc = tm_document_set_uri(d, h.uri);
     if (!rc) rc = tm_document_meta_set(d, "warc_type", h.type, 0);
+    if (!rc && ct[0]) rc = tm_document_meta_set(d, "content_type", ct, 0); /* its charset, for the clean stage */
     if (h.date) d->timestamp = tm_timestamp_parse(h.date);
     header_free(&h);
     if (rc < 0) return tm_err(err, TM_ENOMEM, "%s: out of memory", r->name);

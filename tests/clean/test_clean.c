@@ -208,6 +208,13 @@ static void test_charset(void) {
   const char *utf8 = "<html><head><meta charset=iso-8859-1></head><body><p>Caf\xc3\xa9 ok</p></body></html>";
   r = clean_text(c, &d, utf8, TM_DOC_HTML);
   CHECKF(!strcmp(d.text, "Caf\xc3\xa9 ok"), "'%s'", d.text);
+  /* the charset from the HTTP header when the page declares none */
+  tm_document_reset(&d);
+  tm_document_set_id(&d, "w");
+  tm_document_meta_set(&d, "content_type", "text/html; charset=ISO-8859-1", 0);
+  tm_document_set_text(&d, "<p>Caf\xe9 au lait</p>", 19);
+  d.format = TM_DOC_HTML;
+  CHECK(tm_clean_doc(c, &d, &r, NULL, &err) == 0 && !strcmp(d.text, "Caf\xc3\xa9 au lait"));
   const char *unknown = "<meta charset=no-such-charset><p>Caf\xe9</p>";
   r = clean_text(c, &d, unknown, TM_DOC_HTML);
   CHECKF(!strcmp(d.text, "Caf\xef\xbf\xbd"), "'%s'", d.text); /* repaired instead */

@@ -309,6 +309,19 @@ static void test_warc(void) {
   CHECKF(res.docs == 2, "warc docs=%d", res.docs);
   CHECKF(res.errors == 3, "warc errors=%d", res.errors);
   CHECK(!strcmp(res.ids[0], "<urn:uuid:1>") && !strcmp(res.texts[0], html));
+  {
+    tm_reader *r;
+    tm_error err = {0};
+    tm_document d;
+    tm_document_init(&d);
+    CHECK(tm_reader_open(&r, path_of("w.warc"), NULL, &err) == 0);
+    CHECK(tm_reader_next(r, &d, &err) == 1);
+    const char *ct = tm_document_meta_get(&d, "content_type");
+    CHECKF(ct && !strcmp(ct, "text/html; charset=utf-8"), "%s", ct ? ct : "none");
+    CHECK(d.uri && !strcmp(d.uri, "http://e.com/") && d.timestamp == 1588291200);
+    tm_reader_close(r);
+    tm_document_free(&d);
+  }
   CHECK(!strcmp(res.texts[1], wet));
   CHECKF(strstr(res.errs[0], "expected a WARC record"), "%s", res.errs[0]);
   CHECKF(strstr(res.errs[1], "Content-Length"), "%s", res.errs[1]);
