@@ -11,6 +11,8 @@
 #     the rank) and does not hang; --resume with 2 ranks ends with exactly the
 #     uninterrupted 2-rank curve; --resume of the same checkpoint with ONE
 #     process and batch 8 (same global batch) matches within fp tolerance;
+#     SIGTERM to every rank (Slurm's preemption) stops all at the same step
+#     with a checkpoint and exit 0; --resume continues bitwise;
 #  4. a hung rank (SIGSTOP): the peer's collective times out ([dp] timeout_s)
 #     and the job ends with that error;
 #  5. a config error on every rank stops the job with the message.
@@ -201,6 +203,26 @@ cp -r "$W/e" "$W/g"
 "$TOKENMILL_TRAIN" run -c "$W/g.ini" --resume > /dev/null 2> "$W/g.err"
 rc=$?
 check "another global batch is refused (rc $rc)" "[ $rc -ne 0 ] && grep -q 'not a multiple of the global batch' $W/g.err"
+
+# 3b. SIGTERM to every rank (what Slurm does before preemption): all ranks stop
+#     at the same step, rank 0 checkpoints, exit 0; --resume continues bitwise
+feed t 2 4
+ini t t 4 > "$W/t.ini"
+"${mpi_env[@]}" mpirun --oversubscribe -np 2 "$TOKENMILL_TRAIN" run -c "$W/t.ini" > "$W/t.out" 2> "$W/t.err" &
+mp=$!
+for _ in $(seq 1 3000); do
+  [ "$(steps_in "$W/t/metrics.jsonl")" -ge 12 ] && break
+  sleep 0.01
+done
+kill -TERM $(pgrep -P $mp) 2> /dev/null
+wait $mp
+rc=$?
+n=$(steps_in "$W/t/metrics.jsonl")
+echo "SIGTERM after $n steps"
+check "SIGTERM: exit 0 (rc $rc), both ranks stopped at the same step" \
+  "[ $rc -eq 0 ] && [ \$(grep -c \"event=interrupted step=$n \" $W/t.err) -eq 2 ] && [ -f $W/t/ckpt-\$(printf %08d $n).tmc ]"
+mpi 2 "$TOKENMILL_TRAIN" run -c "$W/t.ini" --resume > /dev/null 2> "$W/t2.err"
+check "SIGTERM: resumed curve = uninterrupted (bitwise)" "compare $W/b/metrics.jsonl $W/t/metrics.jsonl 0"
 
 # 4. a hung rank (SIGSTOP): rank 0's allreduce times out ([dp] timeout_s), it
 #    reports the step and MPI_Abort ends every rank
