@@ -25,33 +25,6 @@ int tm_html_charset(const char *html, size_t n, char *out, size_t cap) {
   return 0;
 }
 
-int tm_utf8_valid(const char *text, size_t n) {
-  const unsigned char *s = (const unsigned char *)text;
-  size_t i = 0;
-  while (i < n) {
-    if (s[i] < 0x80) {
-      i++;
-      continue;
-    }
-    unsigned c = s[i];
-    size_t need;
-    unsigned lo = 0x80, hi = 0xbf;
-    if (c >= 0xc2 && c <= 0xdf) need = 1;
-    else if (c == 0xe0) need = 2, lo = 0xa0;
-    else if (c >= 0xe1 && c <= 0xef) need = 2, hi = c == 0xed ? 0x9f : 0xbf;
-    else if (c == 0xf0) need = 3, lo = 0x90;
-    else if (c >= 0xf1 && c <= 0xf3) need = 3;
-    else if (c == 0xf4) need = 3, hi = 0x8f;
-    else return 0;
-    for (size_t k = 1; k <= need; k++) {
-      if (i + k >= n || s[i + k] < lo || s[i + k] > hi) return 0;
-      lo = 0x80, hi = 0xbf;
-    }
-    i += need + 1;
-  }
-  return 1;
-}
-
 int tm_charset_to_utf8(const char *charset, const char *in, size_t n, tm_textbuf *out) {
   iconv_t cd = iconv_open("UTF-8", charset);
   if (cd == (iconv_t)-1) return -TM_EINVAL;

@@ -13,13 +13,11 @@
 
 #include <stddef.h>
 
+#include "normalize.h" /* tm_utf8_valid */
 #include "textbuf.h"
 
 /* The declared charset (lowercased) into out; 0 when none is declared. */
 int tm_html_charset(const char *html, size_t n, char *out, size_t cap);
-
-/* 1 if s[0..n) is valid UTF-8. */
-int tm_utf8_valid(const char *s, size_t n);
 
 /* Convert from charset to UTF-8, appending to out; a byte the charset does
  * not map becomes U+FFFD. Returns 0, -TM_EINVAL for an unknown charset, or

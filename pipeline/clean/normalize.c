@@ -102,6 +102,21 @@ int tm_utf8_repair(const char *in, size_t n, tm_textbuf *out, tm_repair_counts *
   return tm_tb_finish(out);
 }
 
+int tm_utf8_valid(const char *text, size_t n) {
+  const unsigned char *s = (const unsigned char *)text;
+  size_t i = 0, bad;
+  while (i < n) {
+    if (s[i] < 0x80) {
+      i++;
+      continue;
+    }
+    int len = utf8_seq(s + i, n - i, &bad);
+    if (!len) return 0;
+    i += (size_t)len;
+  }
+  return 1;
+}
+
 int tm_text_has_non_ascii(const char *s, size_t n) {
   size_t i = 0;
   uint64_t acc = 0;

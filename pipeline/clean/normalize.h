@@ -41,6 +41,9 @@ typedef struct tm_repair_counts {
 
 int tm_utf8_repair(const char *in, size_t n, tm_textbuf *out, tm_repair_counts *c);
 
+/* 1 if s[0..n) is valid UTF-8 (the repair would replace nothing). */
+int tm_utf8_valid(const char *s, size_t n);
+
 /* 1 if s[0..n) has a byte >= 0x80. */
 int tm_text_has_non_ascii(const char *s, size_t n);
 
