@@ -32,7 +32,11 @@ static void header_free(warc_header *h) {
 static char *trim_dup(const char *s, size_t n) {
   while (n && isspace((unsigned char)*s)) s++, n--;
   while (n && isspace((unsigned char)s[n - 1])) n--;
-  return strndup(s, n);
+  /* not strndup: the line is not NUL-terminated, and ASan's
+   * strict_string_checks (CI) then reports strndup reading past it */
+  char *t = malloc(n + 1);
+  if (t) memcpy(t, s, n), t[n] = 0;
+  return t;
 }
 
 static void copy_field(char *dst, size_t cap, const char *s, size_t n) {
