@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Data-parallel training over MPI (trainer/dp.h), on one machine:
-#  1. mpirun -np 2, each rank on its own ring (one feeder serving both ranks,
-#     batch 4 each), gives the loss curve of one process with batch 8 on a
-#     world-1 ring, within fp tolerance; the parameters are compared across
+#  1. mpirun -np 2, each rank on its own ring (one feeder per rank, as one
+#     per node would be: --rank 0 and --rank 1; batch 4 each), gives the
+#     loss curve of one process with batch 8 on a world-1 ring, within fp
+#     tolerance; the parameters are compared across
 #     ranks every 5 steps (a mismatch would stop the run); gradient buckets of
 #     64 KiB overlapped with backward give bitwise the sums of [dp] overlap = false;
 #  2. the same with a token file (each rank takes its rows of the global
@@ -58,10 +59,13 @@ PY
   "$W"/in/*.txt > /dev/null 2>&1
 check "shards packed" "[ -f $W/shards/manifest.json ]"
 
-# feed NAME WORLD BATCH: one feeder serving every rank of NAME, in the background
+# feed NAME WORLD BATCH [ARGS]: a feeder for ring NAME (every rank, or --rank
+# R0-R1 in ARGS), in the background
 feed() {
-  "$TOKENMILL" --log-level warn feed --shards "$W/shards" --ring "$ring$1" --world "$2" \
-    --batch "$3" --seq-len 32 --seed 7 > "$W/feed-$1.log" 2>&1 &
+  local name=$1 world=$2 batch=$3
+  shift 3
+  "$TOKENMILL" --log-level warn feed --shards "$W/shards" --ring "$ring$name" --world "$world" \
+    --batch "$batch" --seq-len 32 --seed 7 "$@" > "$W/feed-$name$*.log" 2>&1 &
   feeders+=($!)
 }
 # ini OUT RINGSUFFIX BATCH
@@ -121,7 +125,9 @@ steps_in() { local n=0; [ -f "$1" ] && n=$(grep -c "\"loss\"" "$1"); echo "${n:-
 
 # 1. one process, batch 8  vs  2 ranks x batch 4
 feed s 1 8
-feed d 2 4
+# one feeder per "node", each serving its rank, computing the same global order
+feed d 2 4 --rank 0
+feed d 2 4 --rank 1
 ini a s 8 > "$W/a.ini"
 ini b d 4 > "$W/b.ini"
 "$TOKENMILL_TRAIN" run -c "$W/a.ini" > "$W/a.out" 2> "$W/a.err"
