@@ -16,7 +16,8 @@
 #     with a checkpoint and exit 0; --resume continues bitwise;
 #  4. a hung rank (SIGSTOP): the peer's collective times out ([dp] timeout_s)
 #     and the job ends with that error;
-#  5. a config error on every rank stops the job with the message.
+#  5. ranks whose parameters diverge fail the hash comparison;
+#  6. a config error on every rank stops the job with the message.
 set -u
 if ! command -v mpirun > /dev/null 2>&1; then
   echo "SKIP: mpirun not found (apt-get install openmpi-bin libopenmpi-dev)"
@@ -257,7 +258,17 @@ rc=$?
 check "hung rank: job fails (rc $rc) naming the timeout" "[ $rc -ne 0 ] && grep -q 'did not complete within 2 s' $W/hang.err"
 [ -n "$victim" ] && kill -KILL "$victim" 2> /dev/null
 
-# 5. an error on the ranks stops the job with its message
+# 5. ranks that diverge (here: rank 1 given another learning rate, MPMD) are
+#    caught by the parameter hash comparison at step 5
+ini x x 4 > "$W/x.ini"
+sx=(--set data.source=synthetic --set model.seq_len=32)
+mpi 1 "$TOKENMILL_TRAIN" run -c "$W/x.ini" "${sx[@]}" : -np 1 "$TOKENMILL_TRAIN" run -c "$W/x.ini" \
+  "${sx[@]}" --set train.lr=1e-3 > /dev/null 2> "$W/x.err"
+rc=$?
+check "diverged ranks: job fails (rc $rc) at the hash check" \
+  "[ $rc -ne 0 ] && grep -q 'step 5: the parameters of rank 1 (hash [0-9a-f]*) differ' $W/x.err"
+
+# 6. an error on the ranks stops the job with its message
 mpi 2 "$TOKENMILL_TRAIN" run -c "$W/b.ini" --set data.ring_rank=1 > /dev/null 2> "$W/h.err"
 rc=$?
 check "config error: job fails (rc $rc) with the message" "[ $rc -ne 0 ] && grep -q 'ring_rank = 1' $W/h.err"
