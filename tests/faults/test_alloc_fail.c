@@ -22,6 +22,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "checkpoint.h"
 #include "config.h"
 #include "dedup.h"
 #include "log.h"
@@ -281,6 +282,32 @@ static int sc_config(const char *dir, tm_error *err) {
   return rc;
 }
 
+static int sc_checkpoint(const char *dir, tm_error *err) {
+  tm_ckpt_meta meta;
+  memset(&meta, 0, sizeof meta);
+  meta.cfg = (tm_gpt_config){.max_seq_len = 16, .vocab_size = 64, .n_layer = 1, .n_head = 2, .d_model = 16};
+  meta.step = 3;
+  meta.flags = TM_CKPT_HAS_OPT;
+  size_t n = tm_gpt_num_params(&meta.cfg);
+  float *p = calloc(3 * n, sizeof *p);
+  if (!p) return tm_err(err, TM_ENOMEM, "checkpoint: out of memory");
+  for (size_t i = 0; i < 3 * n; i++) p[i] = (float)i * 0.001f;
+  char path[256];
+  int rc = 0;
+  for (uint64_t step = 1; step <= 3 && rc == 0; step++) {
+    meta.step = step;
+    tm_ckpt_path(path, sizeof path, dir, step);
+    rc = tm_ckpt_save(path, &meta, p, p + n, err);
+  }
+  if (rc == 0) rc = tm_ckpt_prune(dir, 2, err);
+  if (rc == 0 && tm_ckpt_latest(dir, path, sizeof path, err) == 1) {
+    tm_ckpt_meta m2;
+    rc = tm_ckpt_load(path, &m2, p, p + n, err);
+  }
+  free(p);
+  return rc;
+}
+
 /* ---- the validity checks after a run ------------------------------------- */
 
 static void check_state(const char *name, const char *dir, long n) {
@@ -301,6 +328,17 @@ static void check_state(const char *name, const char *dir, long n) {
     CHECKF(0, "%s n=%ld: manifest does not load: %s", name, n, e.msg);
   }
   CHECKF(!has_tmp_file(dir), "%s n=%ld: a temporary file was left in %s", name, n, dir);
+  /* every checkpoint present loads */
+  for (uint64_t step = 1; step <= 3; step++) {
+    tm_ckpt_path(path, sizeof path, dir, step);
+    if (stat(path, &st) != 0) continue;
+    tm_ckpt_meta m;
+    int ok = tm_ckpt_read_meta(path, &m, &e) == 0;
+    float *buf = ok ? malloc(3 * tm_gpt_num_params(&m.cfg) * sizeof *buf) : NULL;
+    if (buf) ok = tm_ckpt_load(path, &m, buf, buf + tm_gpt_num_params(&m.cfg), &e) == 0;
+    free(buf);
+    CHECKF(ok, "%s n=%ld: checkpoint %s does not load: %s", name, n, path, e.msg);
+  }
 }
 
 /* with_state: each run starts from a directory where the scenario already
@@ -376,6 +414,7 @@ int main(void) {
   run("reader", sc_reader, 0);
   run("dedup", sc_dedup, 1);
   run("config", sc_config, 0);
+  run("checkpoint", sc_checkpoint, 0);
 
   free(tok_json);
   tm_tokenizer_free(tok);
