@@ -197,6 +197,19 @@ def gen_built(out, tokenmill):
                 j = json.loads(m).get("journal")
                 if j is not None:
                     put(out, "journal", "journal.json", json.dumps(j))
+        # a dedup index, packed as fuzz_dedup_index reads it
+        idx = os.path.join(work, "idx")
+        r = subprocess.run([tokenmill, "dedup", "-o", os.path.join(work, "dd"), "--index", idx, src],
+                           capture_output=True)
+        if r.returncode not in (0, 3):
+            sys.stderr.write("gen_seeds: tokenmill dedup failed (%d): %s\n" % (r.returncode, r.stderr.decode()[-2000:]))
+            return False
+        parts = [open(os.path.join(idx, f), "rb").read() for f in ("checkpoint", "records.bin", "ids.bin")]
+        rec = parts[1][:64 + 3 * 488]  # the header and three records: small inputs fuzz faster
+        put(out, "dedup_index", "three-records", struct.pack("<H", len(parts[0])) + parts[0]
+            + struct.pack("<I", len(rec))[:3] + rec + parts[2])
+        put(out, "dedup_index", "full", struct.pack("<H", len(parts[0])) + parts[0]
+            + struct.pack("<I", len(parts[1]))[:3] + parts[1] + parts[2])
         return True
     finally:
         shutil.rmtree(work, ignore_errors=True)
