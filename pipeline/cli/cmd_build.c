@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "build/build.h"
+#include "builder/build.h"
 #include "commands.h"
 #include "config.h"
 #include "exitcode.h"

@@ -2,7 +2,7 @@
 #include "schemas.h"
 
 #include "bpe/bpe_train.h"
-#include "build/build.h"
+#include "builder/build.h"
 #include "clean/clean.h"
 #include "dedup/dedup.h"
 #include "serve/serve.h"
