@@ -8,4 +8,4 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 BUILD_DIR=${BUILD_DIR:-build}
 KILLS=${1:-25} TOKENMILL=$PWD/$BUILD_DIR/pipeline/tokenmill TM_SOURCE_DIR=$PWD PYTHON=/usr/bin/python3 \
-  bash tests/build/test_build.sh
+  bash tests/builder/test_build.sh

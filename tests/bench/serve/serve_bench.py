@@ -108,7 +108,7 @@ print("input: %d batches, %d from the shared corpora, %.0f MB of JSONL" % (
 
 # ---- tokenizer and config -----------------------------------------------------------------
 ini = WORK + "/serve.ini"
-shutil.copy(ROOT + "/tests/bench/build/shared_corpora.ini", ini)
+shutil.copy(ROOT + "/tests/bench/builder/shared_corpora.ini", ini)
 with open(ini, "a") as f:
     f.write("\n[serve]\noutput = %s/serve_out\ntokenizer = %s/tok/tokenizer.json\ningest_listen = 127.0.0.1:0\n"
             "seal_age_s = 10\nqueue_bytes = 32MiB\n\n[http]\nlisten = 127.0.0.1:0\n" % (WORK, WORK))

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # End-to-end build throughput on ../shared/corpora (or any corpus folder laid
 # out the same way), per core, with the per-stage breakdown and peak RSS.
-#   tests/bench/build/run.sh [BUILD_DIR=build] [CORPUS=../shared/corpora]
+#   tests/bench/builder/run.sh [BUILD_DIR=build] [CORPUS=../shared/corpora]
 # The tokenizer is trained once first (its time is reported apart), then the
 # same build runs with 1 thread and with all cores, each from scratch.
 set -euo pipefail
