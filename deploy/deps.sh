@@ -13,7 +13,8 @@ build_pkgs=(
   libopenblas-dev     # sgemm for the trainer
   libopenblas0-openmp # the trainer links the OpenMP build (one thread pool, trainer/README.md)
   libjansson-dev      # JSON (JSONL input, manifest, tokenizer.json)
-  libgumbo-dev        # HTML parsing
+  libgumbo-dev        # HTML parsing (fallback)
+  libmodest-dev       # myhtml: the faster HTML parser the clean stage uses when present
   libinih-dev         # INI configuration
   zlib1g-dev          # gzip input
   libcld2-dev         # language identification
@@ -23,7 +24,6 @@ build_pkgs=(
 )
 test_pkgs=(
   libcmocka-dev clang python3 python3-numpy python3-zstandard python3-xxhash
-  libmodest-dev       # myhtml: the HTML parser the clean stage uses when present (tests/bench/clean)
   chromium            # tests/serve: the status page rendered headless (test_serve_page.py)
   libopenmpi-dev openmpi-bin # tests/trainer: mpirun -np 2 data-parallel training
 )
