@@ -23,7 +23,7 @@ build_pkgs=(
   libpcre2-dev        # reference regex for pre-tokenizer tests
 )
 test_pkgs=(
-  libcmocka-dev clang python3 python3-numpy python3-zstandard python3-xxhash
+  libcmocka-dev clang libclang-rt-dev valgrind python3 python3-numpy python3-zstandard python3-xxhash
   chromium            # tests/serve: the status page rendered headless (test_serve_page.py)
   libopenmpi-dev openmpi-bin # tests/trainer: mpirun -np 2 data-parallel training
 )
