@@ -25,6 +25,7 @@
 #include "log.h"
 #include "readers/reader.h"
 #include "shard.h"
+#include "shards/shard_commit.h"
 #include "shards/shard_dir.h"
 #include "tokenizer.h"
 
@@ -242,28 +243,15 @@ out:
   return rc;
 }
 
-/* The shard directory's commit hook: quarantine durable, pending journal,
- * dedup checkpoint (see build.h). */
+/* The shard directory's commit hook (shard_commit.h): quarantine durable,
+ * pending journal, dedup checkpoint; the journal is published with the shard. */
 static int commit_hook(void *user, const char *shard, uint64_t shards_after, char **journal,
                        tm_error *err) {
   build *b = user;
   double t0 = now_s();
-  int rc = 0;
-  if (b->qfd >= 0) rc = tm_io_fsync(b->qfd, b->qpath, "quarantine", err);
-  char *j = rc == 0 ? journal_json(b) : NULL;
-  if (rc == 0 && !j) rc = tm_err(err, TM_ENOMEM, "out of memory");
-  if (rc == 0) {
-    json_t *p = json_object();
-    json_object_set_new(p, "shard", json_string(shard));
-    json_object_set_new(p, "shards_after", json_integer((json_int_t)shards_after));
-    json_object_set_new(p, "journal", json_loads(j, 0, NULL));
-    char *text = json_dumps(p, JSON_COMPACT);
-    json_decref(p);
-    rc = text ? tm_io_write_file_atomic(b->pending_path, text, strlen(text), "journal", err)
-              : tm_err(err, TM_ENOMEM, "out of memory");
-    free(text);
-  }
-  if (rc == 0 && b->dedup) rc = tm_dedup_checkpoint(b->dedup, shards_after, err);
+  char *j = journal_json(b);
+  if (!j) return tm_err(err, TM_ENOMEM, "out of memory");
+  int rc = tm_shard_commit_stage(b->pending_path, b->qfd, b->qpath, b->dedup, shard, shards_after, j, err);
   if (rc < 0) {
     free(j);
     return rc;
@@ -274,39 +262,12 @@ static int commit_hook(void *user, const char *shard, uint64_t shards_after, cha
 }
 
 /* After a crash: bring the shard directory and the dedup index to the same
- * commit (see build.h). */
+ * commit, then continue from the manifest's journal. */
 static int recover(build *b, tm_error *err) {
+  int rc = tm_shard_commit_recover(b->sd, b->dedup, b->pending_path, b->o->out_dir, "build", err);
+  if (rc < 0) return rc;
   const tm_manifest *m = tm_shard_dir_manifest(b->sd);
-  /* without an index (verdicts given), the manifest alone is the state */
-  uint64_t token = b->dedup ? tm_dedup_committed_token(b->dedup) : m->n_shards;
-  if (token == m->n_shards + 1) {
-    char *text;
-    size_t len;
-    int rc = tm_io_read_file(b->pending_path, 64u << 20, &text, &len, err);
-    if (rc < 0) return tm_err_prefix(err, "dedup index is one shard ahead of the manifest and the pending journal is unreadable");
-    json_t *p = json_loads(text, 0, NULL);
-    free(text);
-    const char *shard = json_string_value(json_object_get(p, "shard"));
-    char *j = json_dumps(json_object_get(p, "journal"), JSON_COMPACT | JSON_PRESERVE_ORDER);
-    if (!shard || !j || strcmp(shard, tm_shard_dir_next_name(b->sd))) {
-      json_decref(p);
-      free(j);
-      return tm_err(err, TM_ECORRUPT, "%s: pending journal does not name shard %s", b->pending_path,
-                    tm_shard_dir_next_name(b->sd));
-    }
-    rc = tm_shard_dir_adopt(b->sd, j, err);
-    if (rc == 0) tm_info("build_recovered", "dir=%s adopted=%s", b->o->out_dir, shard);
-    json_decref(p);
-    free(j);
-    if (rc < 0) return rc;
-  } else if (token != m->n_shards) {
-    return tm_err(err, TM_ECORRUPT,
-                  "%s: the dedup index was checkpointed at %" PRIu64 " shards but the manifest lists %zu",
-                  b->o->out_dir, token, m->n_shards);
-  }
-  if (m->journal) return journal_restore(b, m->journal, err);
-  if (m->n_shards) return tm_err(err, TM_EINVAL, "%s holds shards not written by tokenmill build", b->o->out_dir);
-  return 0;
+  return m->journal ? journal_restore(b, m->journal, err) : 0;
 }
 
 /* ---- tokenizer ---------------------------------------------------------------- */

@@ -33,6 +33,7 @@
 #include "readers/reader.h"
 #include "serve_int.h"
 #include "shard.h"
+#include "shards/shard_commit.h"
 #include "shards/shard_dir.h"
 #include "tokenizer.h"
 
@@ -558,25 +559,12 @@ static int journal_restore(tm_serve_pipe *p, const char *text, tm_error *err) {
   return rc;
 }
 
-/* The shard directory's commit hook (serve.h / build.h). */
+/* The shard directory's commit hook (shard_commit.h). */
 static int commit_hook(void *user, const char *shard, uint64_t shards_after, char **journal, tm_error *err) {
   tm_serve_pipe *p = user;
-  int rc = 0;
-  if (p->qfd >= 0) rc = tm_io_fsync(p->qfd, p->qpath, "quarantine", err);
-  char *j = rc == 0 ? journal_json(p) : NULL;
-  if (rc == 0 && !j) rc = tm_err(err, TM_ENOMEM, "out of memory");
-  if (rc == 0) {
-    json_t *o = json_object();
-    json_object_set_new(o, "shard", json_string(shard));
-    json_object_set_new(o, "shards_after", json_integer((json_int_t)shards_after));
-    json_object_set_new(o, "journal", json_loads(j, 0, NULL));
-    char *text = json_dumps(o, JSON_COMPACT);
-    json_decref(o);
-    rc = text ? tm_io_write_file_atomic(p->pending_path, text, strlen(text), "journal", err)
-              : tm_err(err, TM_ENOMEM, "out of memory");
-    free(text);
-  }
-  if (rc == 0) rc = tm_dedup_checkpoint(p->dedup, shards_after, err);
+  char *j = journal_json(p);
+  if (!j) return tm_err(err, TM_ENOMEM, "out of memory");
+  int rc = tm_shard_commit_stage(p->pending_path, p->qfd, p->qpath, p->dedup, shard, shards_after, j, err);
   if (rc < 0) {
     free(j);
     return rc;
@@ -586,36 +574,10 @@ static int commit_hook(void *user, const char *shard, uint64_t shards_after, cha
 }
 
 static int recover(tm_serve_pipe *p, tm_error *err) {
+  int rc = tm_shard_commit_recover(p->sd, p->dedup, p->pending_path, p->out_dir, "serve", err);
+  if (rc < 0) return rc;
   const tm_manifest *m = tm_shard_dir_manifest(p->sd);
-  uint64_t token = tm_dedup_committed_token(p->dedup);
-  if (token == m->n_shards + 1) {
-    char *text;
-    size_t len;
-    int rc = tm_io_read_file(p->pending_path, 64u << 20, &text, &len, err);
-    if (rc < 0) return tm_err_prefix(err, "dedup index is one shard ahead of the manifest and the pending journal is unreadable");
-    json_t *o = json_loads(text, 0, NULL);
-    free(text);
-    const char *shard = json_string_value(json_object_get(o, "shard"));
-    char *j = json_dumps(json_object_get(o, "journal"), JSON_COMPACT | JSON_PRESERVE_ORDER);
-    if (!shard || !j || strcmp(shard, tm_shard_dir_next_name(p->sd))) {
-      json_decref(o);
-      free(j);
-      return tm_err(err, TM_ECORRUPT, "%s: pending journal does not name shard %s", p->pending_path,
-                    tm_shard_dir_next_name(p->sd));
-    }
-    rc = tm_shard_dir_adopt(p->sd, j, err);
-    if (rc == 0) tm_info("serve_recovered", "dir=%s adopted=%s", p->out_dir, shard); /* shard lives in o */
-    json_decref(o);
-    free(j);
-    if (rc < 0) return rc;
-  } else if (token != m->n_shards) {
-    return tm_err(err, TM_ECORRUPT,
-                  "%s: the dedup index was checkpointed at %" PRIu64 " shards but the manifest lists %zu",
-                  p->out_dir, token, m->n_shards);
-  }
-  if (m->journal) return journal_restore(p, m->journal, err);
-  if (m->n_shards) return tm_err(err, TM_EINVAL, "%s holds shards not written by tokenmill serve", p->out_dir);
-  return 0;
+  return m->journal ? journal_restore(p, m->journal, err) : 0;
 }
 
 /* ---- finishing inputs ------------------------------------------------------------------ */
