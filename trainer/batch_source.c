@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "batch_source_internal.h"
+#include "io.h"
 #include "rng.h"
 
 tm_batch_source *tm_batch_source_alloc(const tm_batch_source_ops *ops, int B, int T,
@@ -366,6 +367,72 @@ int tm_batch_source_cache(tm_batch_source **out, tm_batch_source *src, int n, tm
     tm_batch_source_free(s);
     return tm_err(err, TM_EFORMAT, "batch cache: the source ended before its first batch");
   }
+  s->batches_per_pass = (uint64_t)c->n;
+  *out = s;
+  return 0;
+}
+
+#define VALSET_MAGIC "TMVALSET"
+
+int tm_batch_source_cache_save(const tm_batch_source *s, const char *path, tm_error *err) {
+  if (s->ops != &cache_ops) return tm_err(err, TM_ESTATE, "%s: not a cached source", path);
+  const cache_src *c = s->impl;
+  size_t bt = (size_t)s->info.B * s->info.T, tok = 2 * bt * (size_t)c->n;
+  size_t len = 24 + tok * sizeof(int32_t);
+  uint8_t *buf = malloc(len);
+  if (!buf) return tm_err(err, TM_ENOMEM, "%s: out of memory", path);
+  int32_t h[4] = {s->info.B, s->info.T, s->info.vocab_size, c->n};
+  memcpy(buf, VALSET_MAGIC, 8);
+  memcpy(buf + 8, h, sizeof h);
+  memcpy(buf + 24, c->tok, tok * sizeof(int32_t));
+  int rc = tm_io_write_file_atomic(path, buf, len, "checkpoint", err);
+  free(buf);
+  return rc;
+}
+
+int tm_batch_source_cache_load(tm_batch_source **out, const char *path, int B, int T,
+                               int vocab_size, tm_error *err) {
+  *out = NULL;
+  char *data = NULL;
+  size_t len = 0;
+  int rc = tm_io_read_file(path, (size_t)1 << 31, &data, &len, err);
+  if (rc < 0) return rc;
+  int32_t h[4] = {0, 0, 0, 0};
+  if (len >= 24) memcpy(h, data + 8, sizeof h);
+  size_t bt = (size_t)B * T;
+  if (len < 24 || memcmp(data, VALSET_MAGIC, 8) || h[3] <= 0 ||
+      len != 24 + 2 * bt * (size_t)h[3] * sizeof(int32_t)) {
+    free(data);
+    return tm_err(err, TM_EFORMAT, "%s: not a validation set of %d x %d batches (bad header "
+                  "or size %zu at byte offset 0)", path, B, T, len);
+  }
+  if (h[0] != B || h[1] != T || h[2] != vocab_size) {
+    free(data);
+    return tm_err(err, TM_EINVAL, "%s: batches of %d x %d, vocabulary %d; the run uses %d x %d, "
+                  "%d", path, h[0], h[1], h[2], B, T, vocab_size);
+  }
+  tm_batch_source *s = tm_batch_source_alloc(&cache_ops, B, T, vocab_size, err);
+  cache_src *c = s ? calloc(1, sizeof *c) : NULL;
+  if (c) {
+    c->tok = malloc(2 * bt * (size_t)h[3] * sizeof(int32_t));
+    c->cur = calloc((size_t)h[3], sizeof(tm_batch_cursor));
+  }
+  if (s) s->impl = c;
+  if (!c || !c->tok || !c->cur) {
+    free(data);
+    tm_batch_source_free(s);
+    return tm_err(err, TM_ENOMEM, "%s: out of memory", path);
+  }
+  memcpy(c->tok, data + 24, 2 * bt * (size_t)h[3] * sizeof(int32_t));
+  free(data);
+  for (size_t i = 0; i < 2 * bt * (size_t)h[3]; i++)
+    if (c->tok[i] < 0 || c->tok[i] >= vocab_size) {
+      size_t off = 24 + i * 4;
+      tm_batch_source_free(s);
+      return tm_err(err, TM_EFORMAT, "%s: token at byte offset %zu outside the vocabulary (%d)",
+                    path, off, vocab_size);
+    }
+  c->n = h[3];
   s->batches_per_pass = (uint64_t)c->n;
   *out = s;
   return 0;

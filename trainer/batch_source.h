@@ -71,6 +71,15 @@ void tm_batch_source_set_stop(tm_batch_source *s, const volatile sig_atomic_t *s
  * stays owned by the caller and may be freed afterwards. */
 int tm_batch_source_cache(tm_batch_source **out, tm_batch_source *src, int n, tm_error *err);
 
+/* Save a cached source's batches to path (atomically; header "TMVALSET",
+ * B, T, vocabulary, count, then int32 inputs and targets per batch), and
+ * load them back as a cached source: a resumed run evaluates on exactly the
+ * batches the interrupted one used, whatever the validation ring holds by
+ * then. Loading checks the geometry against B, T, vocab_size. */
+int tm_batch_source_cache_save(const tm_batch_source *cache, const char *path, tm_error *err);
+int tm_batch_source_cache_load(tm_batch_source **out, const char *path, int B, int T,
+                               int vocab_size, tm_error *err);
+
 void tm_batch_source_info(const tm_batch_source *s, tm_batch_info *info);
 /* Next batch: 0, TM_BATCH_END, or a negative error. */
 int tm_batch_source_next(tm_batch_source *s, tm_batch *b, tm_error *err);

@@ -108,6 +108,12 @@ static int open_sources(run *r, const tm_ckpt_meta *resume, tm_error *err) {
     rc = tm_batch_source_file(&r->val, o->val_file, o->batch * tm_dp_world() /* dp: G */, T, V,
                               0, 0, err);
     if (rc < 0) return tm_err_prefix(err, "validation");
+  } else if (o->val_ring[0] && o->eval_every && resume) {
+    /* the validation set the interrupted run read from the ring */
+    char vpath[2048];
+    snprintf(vpath, sizeof vpath, "%s/val_set.tmv", o->out_dir);
+    rc = tm_batch_source_cache_load(&r->val, vpath, o->batch, T, V, err);
+    if (rc < 0) return tm_err_prefix(err, "validation");
   } else if (o->val_ring[0] && o->eval_every) {
     tm_batch_source *vr = NULL;
     rc = tm_batch_source_ring(&vr, o->val_ring, o->ring_rank, NULL, o->ring_wait_ms, err);
@@ -123,6 +129,9 @@ static int open_sources(run *r, const tm_ckpt_meta *resume, tm_error *err) {
     rc = tm_batch_source_cache(&r->val, vr, (int)o->eval_batches, err);
     tm_batch_source_free(vr);
     if (rc < 0) return tm_err_prefix(err, "validation ring %s", o->val_ring);
+    char vpath[2048];
+    snprintf(vpath, sizeof vpath, "%s/val_set.tmv", o->out_dir);
+    if ((rc = tm_batch_source_cache_save(r->val, vpath, err)) < 0) return rc;
   }
   r->cfg = (tm_gpt_config){.max_seq_len = T, .vocab_size = V, .n_layer = o->model.n_layer,
                            .n_head = o->model.n_head, .d_model = o->model.d_model};

@@ -79,6 +79,22 @@ int main(void) {
       CHECK(tm_batch_source_next(cache, &b, &err) == 0 && b.inputs[0] == 100);
       tm_batch_source_rewind(cache);
       CHECK(tm_batch_source_next(cache, &b, &err) == 0 && b.inputs[0] == 0 && b.targets[0] == 1);
+      /* saved and loaded back: the same batches; another geometry is refused */
+      char vpath[128];
+      snprintf(vpath, sizeof vpath, "/tmp/%s.tmv", name);
+      CHECKF(tm_batch_source_cache_save(cache, vpath, &err) == 0, "%s", err.msg);
+      tm_batch_source *back = NULL;
+      CHECKF(tm_batch_source_cache_load(&back, vpath, NB, NT, 300, &err) == 0, "%s", err.msg);
+      if (back) {
+        CHECK(tm_batch_source_batches_per_pass(back) == 2);
+        CHECK(tm_batch_source_next(back, &b, &err) == 0 && b.inputs[0] == 0);
+        CHECK(tm_batch_source_next(back, &b, &err) == 0 && b.inputs[0] == 100 &&
+              b.targets[2 * NT - 1] == 100 + 2 * (NT + 1) - 1);
+        tm_batch_source_free(back);
+      }
+      CHECK(tm_batch_source_cache_load(&back, vpath, NB, NT + 1, 300, &err) < 0 && !back);
+      CHECK(strstr(err.msg, vpath) != NULL);
+      unlink(vpath);
       tm_batch_source_free(cache);
     }
     tm_ring_close(prod, 1);
