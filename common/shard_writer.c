@@ -10,6 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+/* inlined, so XXH3 is compiled for the build's -march (Debian's libxxhash is an
+ * SSE2 build): the frame checksums are a measured part of the read path */
+#define XXH_INLINE_ALL
 #include <xxhash.h>
 #include <zstd.h>
 
