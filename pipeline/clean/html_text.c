@@ -1,5 +1,6 @@
 /* html_text.c - HTML to text with gumbo; see html_text.h. */
 #include "html_text.h"
+#include "normalize.h"
 
 #include <gumbo.h>
 #include <pthread.h>
@@ -122,7 +123,25 @@ typedef struct {
   unsigned next;
 } frame;
 
+/* gumbo 0.10 emits a raw byte for an out-of-range numeric character
+ * reference (&#xaaaaaaaa...;), so what it appended from `from` on may not be
+ * UTF-8: repair it in place (rare: checked first). */
+static int repair_tail(tm_textbuf *b, size_t from) {
+  if (!b || b->len <= from || tm_utf8_valid(b->p + from, b->len - from)) return 0;
+  tm_textbuf fixed = {0};
+  tm_repair_counts c = {0};
+  int rc = tm_utf8_repair(b->p + from, b->len - from, &fixed, &c);
+  if (rc == 0) {
+    b->len = from;
+    rc = tm_tb_put(b, fixed.p ? fixed.p : "", fixed.len);
+    if (rc == 0) rc = tm_tb_finish(b);
+  }
+  tm_tb_free(&fixed);
+  return rc;
+}
+
 int tm_html_to_text(const char *html, size_t n, tm_textbuf *out, tm_textbuf *title) {
+  size_t out_from = out->len, title_from = title ? title->len : 0;
   pthread_once(&tags_once, init_tags);
   GumboOptions opt = kGumboDefaultOptions;
   opt.max_errors = 0; /* parse errors are not kept: less memory and time on broken pages */
@@ -196,6 +215,8 @@ int tm_html_to_text(const char *html, size_t n, tm_textbuf *out, tm_textbuf *tit
   gumbo_destroy_output(&opt, g);
   if (rc == 0) rc = tm_tb_finish(out);
   if (rc == 0 && title) rc = tm_tb_finish(title);
+  if (rc == 0) rc = repair_tail(out, out_from);
+  if (rc == 0) rc = repair_tail(title, title_from);
   return rc;
 }
 
