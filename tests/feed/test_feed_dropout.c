@@ -92,7 +92,6 @@ int main(void) {
   CHECK(tm_shard_dir_open(&d, dir, &o, &err) == 0);
   tm_encoder *enc = tm_encoder_new(tok);
   uint64_t s = 5;
-  uint64_t text_bytes = 0;
   for (int doc = 0; doc < 150; doc++) {
     char text[4096];
     size_t len = 0;
@@ -102,7 +101,6 @@ int main(void) {
       const char *wd = words[(s >> 33) % (sizeof words / sizeof words[0])];
       len += (size_t)snprintf(text + len, sizeof text - len, w ? " %s" : "%s", wd);
     }
-    text_bytes += len;
     tm_ids ids = {0};
     CHECK(tm_encoder_encode(enc, text, len, 0, &ids, &err) == 0);
     char id[32];

@@ -85,8 +85,8 @@ static int same_splits(tm_pretok_kind k, pcre2_code *re, pcre2_match_data *md, c
 }
 
 static const char *const samples[] = {
-    "Hello world! It's a test. We've got 12345 apples, they'll eat 3.14159 of them; I'm sure "
-    "you'd agree.\n\nNew paragraph:\ttabs\t\tand   spaces   \n  indented line\r\nWindows line\r\n",
+    ("Hello world! It's a test. We've got 12345 apples, they'll eat 3.14159 of them; I'm sure "
+     "you'd agree.\n\nNew paragraph:\ttabs\t\tand   spaces   \n  indented line\r\nWindows line\r\n"),
     "HE'S LOUD, SHE'LL SEE, WE'RE 'QUOTED' — “smart quotes” and ‘single’… ellipsis",
     "def f(x):\n    return x**2  # comment\n\n\nclass A:\n\tpass\n",
     "日本語のテキスト、中文文本。한국어 텍스트! Ελληνικά κείμενα; русский текст: ١٢٣ ٤٥٦",
