@@ -5,7 +5,7 @@
 # d=128 model for STEPS (default 3000) steps. Leaves OUT (default
 # /tmp/tm-real-text) with metrics.jsonl, loss.svg, checkpoints and a sample.
 #
-# Usage: tests/long/train/real_text.sh [BUILD_DIR] [OUT] [STEPS] [THREADS]
+# Usage: tests/bench/train/real_text.sh [BUILD_DIR] [OUT] [STEPS] [THREADS]
 set -euo pipefail
 BUILD=${1:-build}
 OUT=${2:-/tmp/tm-real-text}
