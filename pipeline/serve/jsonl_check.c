@@ -252,6 +252,10 @@ int tm_jsonl_check(const char *line, size_t len, const char *field, const char *
       rc = err(&c, "unexpected token");
       goto out;
     }
+    /* jansson quirk, mirrored so the verdicts agree: one NUL byte right after
+     * a number or a true/false/null literal is skipped (its lexer drops an
+     * ungot NUL); a NUL anywhere else is an error */
+    if (ch != '"' && c.p < c.end && *c.p == 0) c.p++;
   after_value:
     if (depth == 0) break;
     ws(&c);
