@@ -647,7 +647,7 @@ static void progress(build *b, int live, double t_start, int final) {
             (double)done / 1e6, (double)b->total_bytes / 1e6, in, rate / 1e6, pdrop, pdup, eta);
 }
 
-static int produce(build *b, int live, double t_start, uint64_t *rejected_open) {
+static int produce(build *b, int live, double t_start) {
   tm_error rerr = {0};
   uint64_t docs_total = 0;
   /* after SIGINT the commit thread decides where to stop (stop_here);
@@ -675,7 +675,6 @@ static int produce(build *b, int live, double t_start, uint64_t *rejected_open) 
       s->event = 0;
       bt->n = 1;
       bt->file_done = 1;
-      (*rejected_open)++;
       submit(b, bt);
       continue;
     }
@@ -795,7 +794,6 @@ int tm_build_run(const tm_build_options *o, tm_build_result *res, tm_error *err)
   pthread_t *tids = NULL, ctid;
   int n_started = 0, commit_started = 0;
   char path[PATH_MAX];
-  uint64_t rejected_open = 0;
   int lock_fd = -1;
 
   int rc = tm_build_expand_inputs(o->inputs, o->n_inputs, defprof, &b->files, &b->n_files, err);
@@ -975,7 +973,7 @@ dedup:;
   }
   commit_started = 1;
   int live = o->progress < 0 ? isatty(STDERR_FILENO) : o->progress;
-  produce(b, live, t_start, &rejected_open);
+  produce(b, live, t_start);
 stop:
   if (rc < 0) {
     pthread_mutex_lock(&b->mu);
@@ -1144,6 +1142,5 @@ out:
   pthread_mutex_destroy(&b->mu);
   pthread_cond_destroy(&b->cv);
   free(b);
-  (void)rejected_open;
   return rc;
 }

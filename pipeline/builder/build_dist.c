@@ -79,9 +79,6 @@ static int decide(const tm_build_options *o, int world, tm_error *err) {
   if (rc < 0) return rc;
   char dir[PATH_MAX];
   snprintf(dir, sizeof dir, "%s/.dist/dedup", o->out_dir);
-  /* a rerun starts the decision afresh */
-  char cmd[PATH_MAX + 16];
-  (void)cmd;
   tm_dedup *d;
   if ((rc = tm_dedup_open(&d, &dp, dir, err)) < 0) return rc;
   if (tm_dedup_committed_token(d) != 0) {
