@@ -65,7 +65,7 @@ struct tm_gpt {
   work w;
   int32_t *tokens, *targets; /* copies of the last forward's input */
   int B, T, have_targets, have_forward;
-  double t_kernels, t_attention;
+  tm_gpt_times tm; /* tm_gpt_timing */
   void (*bw_hook)(void *ctx, int layer); /* tm_gpt_set_backward_hook (data parallel) */
   void *bw_ctx;
 };
@@ -287,6 +287,21 @@ static double now_s(void) {
   return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
+/* TIMED(acc, statements): add their wall time to acc */
+#define TIMED(acc, ...)        \
+  do {                         \
+    double t_ = now_s();       \
+    __VA_ARGS__;               \
+    (acc) += now_s() - t_;     \
+  } while (0)
+
+static void add_times(tm_gpt *m, double tk, double ta, double tmm, const tm_k_att_time *att) {
+  m->tm.kernels_s += tk;
+  m->tm.attention_s += ta;
+  m->tm.matmul_s += tmm;
+  if (att->total_s > 0.0) m->tm.attention_other_s += ta * att->other_s / att->total_s;
+}
+
 int tm_gpt_forward(tm_gpt *m, const int32_t *tokens, const int32_t *targets, int B, int T,
                    float *loss, tm_error *err) {
   const tm_gpt_config *c = &m->cfg;
@@ -313,9 +328,9 @@ int tm_gpt_forward(tm_gpt *m, const int32_t *tokens, const int32_t *targets, int
   const tm_gpt_params *p = &m->p;
   acts *a = &m->a;
   size_t nc = N * C, att_l = (size_t)B * NH * T * T;
-  double t0 = now_s();
-  tm_k_encoder_forward(a->encoded, tokens, p->wte, p->wpe, B, T, C);
-  double tk = now_s() - t0, ta = 0.0;
+  double tk = 0.0, ta = 0.0, tmm = 0.0; /* kernels, attention, sgemm */
+  tm_k_att_time att_t = {0.0, 0.0};
+  TIMED(tk, tm_k_encoder_forward(a->encoded, tokens, p->wte, p->wpe, B, T, C));
   for (int l = 0; l < L; l++) {
     const float *x = l == 0 ? a->encoded : a->res3 + (size_t)(l - 1) * nc;
     float *ln1 = a->ln1 + l * nc, *ln1m = a->ln1_mean + l * N, *ln1r = a->ln1_rstd + l * N;
@@ -323,46 +338,39 @@ int tm_gpt_forward(tm_gpt *m, const int32_t *tokens, const int32_t *targets, int
     float *res2 = a->res2 + l * nc, *ln2 = a->ln2 + l * nc;
     float *ln2m = a->ln2_mean + l * N, *ln2r = a->ln2_rstd + l * N;
     float *fch = a->fch + l * 4 * nc, *fchg = a->fch_gelu + l * 4 * nc, *res3 = a->res3 + l * nc;
-    double t1 = now_s();
-    tm_k_layernorm_forward(ln1, ln1m, ln1r, x, p->ln1w + l * C, p->ln1b + l * C, (int)N, C);
-    tk += now_s() - t1;
-    tm_k_matmul_forward(qkv, ln1, p->qkvw + (size_t)l * 3 * C * C, p->qkvb + l * 3 * C, (int)N,
-                        C, 3 * C);
-    t1 = now_s();
-    tm_k_attention_forward(atty, att, qkv, B, T, C, NH);
-    ta += now_s() - t1;
-    tm_k_matmul_forward(a->proj, atty, p->attprojw + (size_t)l * C * C, p->attprojb + l * C,
-                        (int)N, C, C);
-    t1 = now_s();
-    tm_k_residual_forward(res2, x, a->proj, nc);
-    tm_k_layernorm_forward(ln2, ln2m, ln2r, res2, p->ln2w + l * C, p->ln2b + l * C, (int)N, C);
-    tk += now_s() - t1;
-    tm_k_matmul_forward(fch, ln2, p->fcw + (size_t)l * 4 * C * C, p->fcb + l * 4 * C, (int)N, C,
-                        4 * C);
-    t1 = now_s();
-    tm_k_gelu_forward(fchg, fch, 4 * nc);
-    tk += now_s() - t1;
-    tm_k_matmul_forward(a->proj, fchg, p->fcprojw + (size_t)l * 4 * C * C, p->fcprojb + l * C,
-                        (int)N, 4 * C, C);
-    t1 = now_s();
-    tm_k_residual_forward(res3, res2, a->proj, nc);
-    tk += now_s() - t1;
+    TIMED(tk, tm_k_layernorm_forward(ln1, ln1m, ln1r, x, p->ln1w + l * C, p->ln1b + l * C, (int)N,
+                                     C));
+    TIMED(tk, tm_k_bias_fill(qkv, p->qkvb + l * 3 * C, (int)N, 3 * C));
+    TIMED(tmm, tm_k_matmul_forward_acc(qkv, ln1, p->qkvw + (size_t)l * 3 * C * C, (int)N, C,
+                                       3 * C));
+    TIMED(ta, tm_k_attention_forward(atty, att, qkv, B, T, C, NH, &att_t));
+    TIMED(tk, tm_k_bias_fill(a->proj, p->attprojb + l * C, (int)N, C));
+    TIMED(tmm, tm_k_matmul_forward_acc(a->proj, atty, p->attprojw + (size_t)l * C * C, (int)N, C,
+                                       C));
+    TIMED(tk, tm_k_residual_forward(res2, x, a->proj, nc);
+          tm_k_layernorm_forward(ln2, ln2m, ln2r, res2, p->ln2w + l * C, p->ln2b + l * C, (int)N,
+                                 C));
+    TIMED(tk, tm_k_bias_fill(fch, p->fcb + l * 4 * C, (int)N, 4 * C));
+    TIMED(tmm, tm_k_matmul_forward_acc(fch, ln2, p->fcw + (size_t)l * 4 * C * C, (int)N, C,
+                                       4 * C));
+    TIMED(tk, tm_k_gelu_forward(fchg, fch, 4 * nc));
+    TIMED(tk, tm_k_bias_fill(a->proj, p->fcprojb + l * C, (int)N, C));
+    TIMED(tmm, tm_k_matmul_forward_acc(a->proj, fchg, p->fcprojw + (size_t)l * 4 * C * C, (int)N,
+                                       4 * C, C));
+    TIMED(tk, tm_k_residual_forward(res3, res2, a->proj, nc));
   }
-  double t1 = now_s();
-  tm_k_layernorm_forward(a->lnf, a->lnf_mean, a->lnf_rstd, a->res3 + (size_t)(L - 1) * nc,
-                         p->lnfw, p->lnfb, (int)N, C);
-  tk += now_s() - t1;
-  tm_k_matmul_forward(a->logits, a->lnf, p->wte, NULL, (int)N, C, V);
+  TIMED(tk, tm_k_layernorm_forward(a->lnf, a->lnf_mean, a->lnf_rstd,
+                                   a->res3 + (size_t)(L - 1) * nc, p->lnfw, p->lnfb, (int)N, C));
+  TIMED(tmm, tm_k_matmul_forward(a->logits, a->lnf, p->wte, NULL, (int)N, C, V));
   if (targets) {
-    t1 = now_s();
+    double t1 = now_s();
     tm_k_softmax_crossentropy_forward(a->logits, a->inv_sum, a->losses, targets, (int)N, V);
     double sum = 0.0;
     for (size_t i = 0; i < N; i++) sum += a->losses[i];
     if (loss) *loss = (float)(sum / (double)N);
     tk += now_s() - t1;
   }
-  m->t_kernels += tk;
-  m->t_attention += ta;
+  add_times(m, tk, ta, tmm, &att_t);
   return 0;
 }
 
@@ -382,61 +390,54 @@ int tm_gpt_backward(tm_gpt *m, float loss_scale, tm_error *err) {
   acts *a = &m->a;
   work *w = &m->w;
 
-  double t0 = now_s();
-  tm_k_softmax_crossentropy_backward(a->logits, a->inv_sum, m->targets, (int)N, V,
-                                     loss_scale / (float)N);
-  double tk = now_s() - t0, ta = 0.0;
+  double tk = 0.0, ta = 0.0, tmm = 0.0; /* kernels, attention, sgemm */
+  tm_k_att_time att_t = {0.0, 0.0};
+  TIMED(tk, tm_k_softmax_crossentropy_backward(a->logits, a->inv_sum, m->targets, (int)N, V,
+                                               loss_scale / (float)N));
   float *dlogits = a->logits;
-  tm_k_matmul_backward(w->dln, g->wte, NULL, dlogits, a->lnf, p->wte, (int)N, C, V, w->colsum);
-  double t1 = now_s();
-  memset(w->dres, 0, nc * sizeof(float));
-  tm_k_layernorm_backward_add(w->dres, g->lnfw, g->lnfb, w->dln, a->res3 + (size_t)(L - 1) * nc,
-                              p->lnfw, a->lnf_mean, a->lnf_rstd, (int)N, C, w->colsum);
-  tk += now_s() - t1;
+  TIMED(tmm, tm_k_matmul_backward(w->dln, g->wte, NULL, dlogits, a->lnf, p->wte, (int)N, C, V,
+                                  w->colsum));
+  TIMED(tk, memset(w->dres, 0, nc * sizeof(float));
+        tm_k_layernorm_backward_add(w->dres, g->lnfw, g->lnfb, w->dln,
+                                    a->res3 + (size_t)(L - 1) * nc, p->lnfw, a->lnf_mean,
+                                    a->lnf_rstd, (int)N, C, w->colsum));
   if (m->bw_hook) m->bw_hook(m->bw_ctx, L); /* lnfw, lnfb final */
   for (int l = L - 1; l >= 0; l--) {
     const float *x = l == 0 ? a->encoded : a->res3 + (size_t)(l - 1) * nc;
     /* dres holds d(res3); the MLP branch */
-    tm_k_matmul_backward(w->dbig, g->fcprojw + (size_t)l * 4 * C * C, g->fcprojb + l * C, w->dres,
-                         a->fch_gelu + l * 4 * nc, p->fcprojw + (size_t)l * 4 * C * C, (int)N,
-                         4 * C, C, w->colsum);
-    t1 = now_s();
-    tm_k_gelu_backward(w->dbig, a->fch + l * 4 * nc, w->dbig, 4 * nc);
-    tk += now_s() - t1;
-    tm_k_matmul_backward(w->dln, g->fcw + (size_t)l * 4 * C * C, g->fcb + l * 4 * C, w->dbig,
-                         a->ln2 + l * nc, p->fcw + (size_t)l * 4 * C * C, (int)N, C, 4 * C,
-                         w->colsum);
-    t1 = now_s();
-    tm_k_layernorm_backward_add(w->dres, g->ln2w + l * C, g->ln2b + l * C, w->dln,
-                                a->res2 + l * nc, p->ln2w + l * C, a->ln2_mean + l * N,
-                                a->ln2_rstd + l * N, (int)N, C, w->colsum);
-    tk += now_s() - t1;
+    TIMED(tmm, tm_k_matmul_backward(w->dbig, g->fcprojw + (size_t)l * 4 * C * C, NULL, w->dres,
+                                    a->fch_gelu + l * 4 * nc, p->fcprojw + (size_t)l * 4 * C * C,
+                                    (int)N, 4 * C, C, NULL));
+    TIMED(tk, tm_k_bias_backward(g->fcprojb + l * C, w->dres, (int)N, C, w->colsum));
+    TIMED(tk, tm_k_gelu_backward(w->dbig, a->fch + l * 4 * nc, w->dbig, 4 * nc));
+    TIMED(tmm, tm_k_matmul_backward(w->dln, g->fcw + (size_t)l * 4 * C * C, NULL, w->dbig,
+                                    a->ln2 + l * nc, p->fcw + (size_t)l * 4 * C * C, (int)N, C,
+                                    4 * C, NULL));
+    TIMED(tk, tm_k_bias_backward(g->fcb + l * 4 * C, w->dbig, (int)N, 4 * C, w->colsum));
+    TIMED(tk, tm_k_layernorm_backward_add(w->dres, g->ln2w + l * C, g->ln2b + l * C, w->dln,
+                                          a->res2 + l * nc, p->ln2w + l * C, a->ln2_mean + l * N,
+                                          a->ln2_rstd + l * N, (int)N, C, w->colsum));
     /* dres now holds d(res2); the attention branch */
-    tm_k_matmul_backward(w->dln, g->attprojw + (size_t)l * C * C, g->attprojb + l * C, w->dres,
-                         a->atty + l * nc, p->attprojw + (size_t)l * C * C, (int)N, C, C,
-                         w->colsum);
-    t1 = now_s();
-    tm_k_attention_backward(w->dqkv, w->dln, a->qkv + l * 3 * nc, a->att + l * att_l, B, T, C, NH,
-                            w->attn);
-    ta += now_s() - t1;
-    tm_k_matmul_backward(w->dln, g->qkvw + (size_t)l * 3 * C * C, g->qkvb + l * 3 * C, w->dqkv,
-                         a->ln1 + l * nc, p->qkvw + (size_t)l * 3 * C * C, (int)N, C, 3 * C,
-                         w->colsum);
-    t1 = now_s();
-    tm_k_layernorm_backward_add(w->dres, g->ln1w + l * C, g->ln1b + l * C, w->dln, x,
-                                p->ln1w + l * C, a->ln1_mean + l * N, a->ln1_rstd + l * N, (int)N,
-                                C, w->colsum);
-    tk += now_s() - t1;
+    TIMED(tmm, tm_k_matmul_backward(w->dln, g->attprojw + (size_t)l * C * C, NULL, w->dres,
+                                    a->atty + l * nc, p->attprojw + (size_t)l * C * C, (int)N, C,
+                                    C, NULL));
+    TIMED(tk, tm_k_bias_backward(g->attprojb + l * C, w->dres, (int)N, C, w->colsum));
+    TIMED(ta, tm_k_attention_backward(w->dqkv, w->dln, a->qkv + l * 3 * nc, a->att + l * att_l, B,
+                                      T, C, NH, w->attn, &att_t));
+    TIMED(tmm, tm_k_matmul_backward(w->dln, g->qkvw + (size_t)l * 3 * C * C, NULL, w->dqkv,
+                                    a->ln1 + l * nc, p->qkvw + (size_t)l * 3 * C * C, (int)N, C,
+                                    3 * C, NULL));
+    TIMED(tk, tm_k_bias_backward(g->qkvb + l * 3 * C, w->dqkv, (int)N, 3 * C, w->colsum));
+    TIMED(tk, tm_k_layernorm_backward_add(w->dres, g->ln1w + l * C, g->ln1b + l * C, w->dln, x,
+                                          p->ln1w + l * C, a->ln1_mean + l * N,
+                                          a->ln1_rstd + l * N, (int)N, C, w->colsum));
     /* dres now holds d(x) */
     if (m->bw_hook) m->bw_hook(m->bw_ctx, l); /* layer l's gradients final */
   }
-  t1 = now_s();
-  tm_k_encoder_backward(g->wte, g->wpe, w->dres, m->tokens, B, T, C);
-  tk += now_s() - t1;
+  TIMED(tk, tm_k_encoder_backward(g->wte, g->wpe, w->dres, m->tokens, B, T, C));
   if (m->bw_hook) m->bw_hook(m->bw_ctx, -1); /* wte, wpe final */
   m->have_forward = 0; /* the probabilities were overwritten by dlogits */
-  m->t_kernels += tk;
-  m->t_attention += ta;
+  add_times(m, tk, ta, tmm, &att_t);
   return 0;
 }
 
@@ -463,9 +464,6 @@ double tm_gpt_step_flops(const tm_gpt_config *c, int B, int T) {
   return 3.0 * (lin + attn);                            /* backward = 2x forward */
 }
 
-void tm_gpt_timing(const tm_gpt *m, double *kernels_s, double *attention_s) {
-  if (kernels_s) *kernels_s = m->t_kernels;
-  if (attention_s) *attention_s = m->t_attention;
-}
+void tm_gpt_timing(const tm_gpt *m, tm_gpt_times *t) { *t = m->tm; }
 
-void tm_gpt_timing_reset(tm_gpt *m) { m->t_kernels = m->t_attention = 0.0; }
+void tm_gpt_timing_reset(tm_gpt *m) { memset(&m->tm, 0, sizeof m->tm); }

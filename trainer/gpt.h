@@ -111,11 +111,20 @@ const float *tm_gpt_losses(const tm_gpt *m);
  * backward) on B x T tokens, counting full T x T attention as computed. */
 double tm_gpt_step_flops(const tm_gpt_config *cfg, int B, int T);
 
-/* Wall time spent, since the last tm_gpt_timing_reset, in the element-wise
- * kernels (layernorm, GELU, residual, embeddings, softmax + cross-entropy;
- * no sgemm inside) and in the attention blocks (per-head sgemm + causal
- * softmax, which are interleaved), in seconds. */
-void tm_gpt_timing(const tm_gpt *m, double *kernels_s, double *attention_s);
+/* Wall time spent, since the last tm_gpt_timing_reset, in seconds:
+ *   matmul_s     the sgemm calls outside attention (linear layers, head);
+ *   kernels_s    the element-wise kernels (layernorm, GELU, residual,
+ *                embeddings, softmax + cross-entropy; no sgemm inside);
+ *   attention_s  the attention blocks (per-head sgemm and causal softmax,
+ *                interleaved in one parallel loop), of which
+ *   attention_other_s  the part outside sgemm (attention_s times the
+ *                threads' share of time in the softmax loops).
+ * Forward/backward time not in any of these (input checks, copies, the
+ * loss sum) is bookkeeping; the bench counts it as non-matmul. */
+typedef struct tm_gpt_times {
+  double matmul_s, kernels_s, attention_s, attention_other_s;
+} tm_gpt_times;
+void tm_gpt_timing(const tm_gpt *m, tm_gpt_times *t);
 void tm_gpt_timing_reset(tm_gpt *m);
 
 #endif

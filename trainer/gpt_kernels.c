@@ -8,6 +8,7 @@
 #include <float.h>
 #include <math.h>
 #include <string.h>
+#include <time.h>
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -144,6 +145,20 @@ void tm_k_matmul_forward(float *out, const float *inp, const float *w, const flo
               OC);
 }
 
+void tm_k_bias_fill(float *out, const float *bias, int N, int OC) {
+#pragma omp parallel for schedule(static)
+  for (int i = 0; i < N; i++) memcpy(out + (size_t)i * OC, bias, sizeof(float) * (size_t)OC);
+}
+
+void tm_k_bias_backward(float *dbias, const float *dout, int N, int OC, float *scratch) {
+  colsum_add(dbias, dout, N, OC, OC, scratch);
+}
+
+void tm_k_matmul_forward_acc(float *out, const float *inp, const float *w, int N, int C, int OC) {
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, OC, C, 1.0f, inp, C, w, C, 1.0f, out,
+              OC);
+}
+
 void tm_k_matmul_backward(float *dinp, float *dw, float *dbias, const float *dout,
                           const float *inp, const float *w, int N, int C, int OC, float *scratch) {
   if (dinp)
@@ -203,6 +218,20 @@ void tm_k_residual_forward(float *out, const float *a, const float *b, size_t n)
  * in parallel; OpenBLAS (OpenMP build) runs sgemm calls made inside a
  * parallel region on the calling thread only. */
 
+static double att_now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+static void att_time_add(tm_k_att_time *tt, double other, double total) {
+  if (!tt) return;
+#pragma omp atomic
+  tt->other_s += other;
+#pragma omp atomic
+  tt->total_s += total;
+}
+
 static void causal_softmax_rows(float *S, int T, int r0, int r1) {
   for (int t = r0; t < r1; t++) {
     float *row = S + (size_t)t * T;
@@ -228,10 +257,13 @@ int tm_k_attention_block(int T, int blk, int *r0, int *r1) {
 }
 
 void tm_k_attention_forward(float *out, float *att, const float *qkv, int B, int T, int C,
-                            int NH) {
+                            int NH, tm_k_att_time *tt) {
   int hs = C / NH, C3 = 3 * C;
   float scale = 1.0f / sqrtf((float)hs);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel
+  {
+  double t_other = 0.0, t_start = tt ? att_now() : 0.0;
+#pragma omp for schedule(static) nowait
   for (int bh = 0; bh < B * NH; bh++) {
     int b = bh / NH, h = bh % NH;
     const float *q = qkv + (size_t)b * T * C3 + (size_t)h * hs;
@@ -242,10 +274,14 @@ void tm_k_attention_forward(float *out, float *att, const float *qkv, int B, int
     for (int blk = 0; tm_k_attention_block(T, blk, &r0, &r1); blk++) {
       cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, r1 - r0, r1, hs, scale,
                   q + (size_t)r0 * C3, C3, k, C3, 0.0f, S + (size_t)r0 * T, T);
+      double t0 = tt ? att_now() : 0.0;
       causal_softmax_rows(S, T, r0, r1);
+      if (tt) t_other += att_now() - t0;
       cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, r1 - r0, hs, r1, 1.0f,
                   S + (size_t)r0 * T, T, v, C3, 0.0f, o + (size_t)r0 * C, C);
     }
+  }
+  if (tt) att_time_add(tt, t_other, att_now() - t_start);
   }
 }
 
@@ -256,12 +292,15 @@ size_t tm_k_attention_scratch_floats(int T) { return (size_t)T * T; }
  *   dP = dO V^T; dS = P * (dP - rowsum(P * dP)) (causal part);
  *   dQ = dS K / sqrt(hs); dK += dS^T Q / sqrt(hs); dV += P^T dO. */
 void tm_k_attention_backward(float *dqkv, const float *dout, const float *qkv, const float *att,
-                             int B, int T, int C, int NH, float *scratch) {
+                             int B, int T, int C, int NH, float *scratch, tm_k_att_time *tt) {
   int hs = C / NH, C3 = 3 * C;
   float scale = 1.0f / sqrtf((float)hs);
   int nblk = 0, r0, r1;
   while (tm_k_attention_block(T, nblk, &r0, &r1)) nblk++;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel
+  {
+  double t_other = 0.0, t_start = tt ? att_now() : 0.0;
+#pragma omp for schedule(static) nowait
   for (int bh = 0; bh < B * NH; bh++) {
     int tid = 0;
 #ifdef _OPENMP
@@ -281,6 +320,7 @@ void tm_k_attention_backward(float *dqkv, const float *dout, const float *qkv, c
       float beta = blk == nblk - 1 ? 0.0f : 1.0f;
       cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, a1 - a0, a1, hs, 1.0f,
                   dO + (size_t)a0 * C, C, v, C3, 0.0f, dS + (size_t)a0 * T, T);
+      double t0 = tt ? att_now() : 0.0;
       for (int t = a0; t < a1; t++) {
         const float *p = P + (size_t)t * T;
         float *d = dS + (size_t)t * T;
@@ -289,6 +329,7 @@ void tm_k_attention_backward(float *dqkv, const float *dout, const float *qkv, c
         for (int j = 0; j <= t; j++) d[j] = p[j] * (d[j] - dot);
         for (int j = t + 1; j < a1; j++) d[j] = 0.0f;
       }
+      if (tt) t_other += att_now() - t0;
       cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, a1 - a0, hs, a1, scale,
                   dS + (size_t)a0 * T, T, k, C3, 0.0f, dq + (size_t)a0 * C3, C3);
       cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, a1, hs, a1 - a0, scale,
@@ -296,6 +337,8 @@ void tm_k_attention_backward(float *dqkv, const float *dout, const float *qkv, c
       cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, a1, hs, a1 - a0, 1.0f,
                   P + (size_t)a0 * T, T, dO + (size_t)a0 * C, C, beta, dv, C3);
     }
+  }
+  if (tt) att_time_add(tt, t_other, att_now() - t_start);
   }
 }
 

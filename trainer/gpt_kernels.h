@@ -48,6 +48,15 @@ void tm_k_matmul_forward(float *out, const float *inp, const float *w, const flo
 void tm_k_matmul_backward(float *dinp, float *dw, float *dbias, const float *dout,
                           const float *inp, const float *w, int N, int C, int OC, float *scratch);
 
+/* The bias apart from the sgemm (for callers that time sgemm alone):
+ * tm_k_bias_fill sets every row of out(N,OC) to bias (then
+ * tm_k_matmul_forward_acc adds the product); tm_k_bias_backward adds the
+ * column sums of dout(N,OC) to dbias (fixed chunks, as above). */
+void tm_k_bias_fill(float *out, const float *bias, int N, int OC);
+void tm_k_bias_backward(float *dbias, const float *dout, int N, int OC, float *scratch);
+/* out(N,OC) += inp(N,C) W(OC,C)^T (sgemm with beta 1) */
+void tm_k_matmul_forward_acc(float *out, const float *inp, const float *w, int N, int C, int OC);
+
 /* GELU, tanh approximation (as GPT-2) */
 void tm_k_gelu_forward(float *out, const float *inp, size_t n);
 /* dinp = gelu'(inp) * dout; dinp may alias dout */
@@ -56,15 +65,23 @@ void tm_k_gelu_backward(float *dinp, const float *inp, const float *dout, size_t
 /* out = a + b */
 void tm_k_residual_forward(float *out, const float *a, const float *b, size_t n);
 
+/* Where attention's time goes (the sgemm calls and the softmax loops are
+ * interleaved inside one parallel loop): seconds summed over threads, spent
+ * outside sgemm (other_s) and in all (total_s). ADDED to by each call given
+ * a non-NULL pointer; other_s / total_s is the non-matmul fraction. */
+typedef struct tm_k_att_time {
+  double other_s, total_s;
+} tm_k_att_time;
+
 /* Causal multi-head attention. qkv (B,T,3C) holds q | k | v per row, head h
  * at channels h*hs..; att (B,NH,T,T) receives the softmax probabilities
- * (zero above the diagonal); out (B,T,C). */
+ * (zero above the diagonal); out (B,T,C). tt may be NULL. */
 void tm_k_attention_forward(float *out, float *att, const float *qkv, int B, int T, int C,
-                            int NH);
+                            int NH, tm_k_att_time *tt);
 /* dqkv (B,T,3C) overwritten; scratch needs tm_k_attention_scratch_floats(T)
- * floats per OpenMP thread (omp_get_max_threads()). */
+ * floats per OpenMP thread (omp_get_max_threads()). tt may be NULL. */
 void tm_k_attention_backward(float *dqkv, const float *dout, const float *qkv, const float *att,
-                             int B, int T, int C, int NH, float *scratch);
+                             int B, int T, int C, int NH, float *scratch, tm_k_att_time *tt);
 size_t tm_k_attention_scratch_floats(int T);
 /* Row blocks of the causal attention: block blk is rows [*r0, *r1); returns
  * 0 past the last block. Row block [r0, r1) attends to keys [0, r1). */

@@ -154,7 +154,7 @@ typedef struct {
 } att_ctx;
 static double att_loss(void *p) {
   att_ctx *c = p;
-  tm_k_attention_forward(c->out, c->att, c->qkv, c->B, c->T, c->C, c->NH);
+  tm_k_attention_forward(c->out, c->att, c->qkv, c->B, c->T, c->C, c->NH, NULL);
   return dot(c->out, c->R, (size_t)c->B * c->T * c->C);
 }
 static void test_attention(void) {
@@ -173,7 +173,7 @@ static void test_attention(void) {
   att_loss(&c);
   /* causal: row 0 attends to itself only, zeros above the diagonal */
   CHECK(fabsf(c.att[0] - 1.0f) < 1e-6f && c.att[1] == 0.0f);
-  tm_k_attention_backward(dqkv, c.R, c.qkv, c.att, c.B, c.T, c.C, c.NH, scratch);
+  tm_k_attention_backward(dqkv, c.R, c.qkv, c.att, c.B, c.T, c.C, c.NH, scratch, NULL);
   CHECK(fd_check("attn.dqkv", c.qkv, n3, dqkv, att_loss, &c, 1e-2f, 240) < TOL);
   free(c.qkv); free(c.R); free(c.out); free(c.att); free(dqkv); free(scratch);
 }

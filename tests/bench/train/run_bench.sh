@@ -11,9 +11,13 @@
 #
 # For configs S (4 layers, d 256, 4 heads) and M (6 layers, d 384, 6 heads),
 # T 256, V 8192, B 8, with 1 and 2 threads, prints
-#   - our step (ms, tokens/s, GFLOP/s), its kernel/attention/AdamW times, and
-#     the same step's sgemm calls alone (matmul_only_ms; the non-matmul share
-#     of the step is 1 - matmul_only/step),
+#   - our step (ms, tokens/s, GFLOP/s), its kernel/attention/AdamW times,
+#   - the split of the step measured inside it: the sgemm calls (linear
+#     layers, head, attention's products) against everything else
+#     (in_step_non_matmul_share; best_: each part's fastest step),
+#   - the same step's sgemm calls alone, run right after each step
+#     (matmul_only_ms; non_matmul_share_vs_probe = 1 - matmul_only/step: the
+#     probe reuses small buffers that stay in cache, so it is a floor),
 #   - PyTorch's step with the default (pthread) OpenBLAS and with Debian's
 #     OpenMP OpenBLAS (LD_LIBRARY_PATH), and the better of the two,
 #   - the ratios tokens/s ours / PyTorch's best, and the same from CPU time
@@ -77,8 +81,11 @@ for cfg in "S 4 256 4" "M 6 384 6"; do
         -v m="$(echo "$ours" | field matmul_only_ms)" -v k="$(echo "$ours" | field kernels_ms)" \
         -v a="$(echo "$ours" | field adamw_ms)" -v oc="$(echo "$ours" | field cpu_ms_per_step)" \
         -v mc="$(echo "$ours" | field matmul_only_cpu_ms)" -v p1="$pc1" -v p2="$pc2" \
+        -v sm="$(echo "$ours" | field step_matmul_ms)" -v so="$(echo "$ours" | field step_other_ms)" \
+        -v bs="$(echo "$ours" | field best_non_matmul_share)" \
         'BEGIN { pc = p1 < p2 ? p1 : p2;
-                 printf "RESULT config=%s threads=%s ours_tokens_per_s=%d torch_best_tokens_per_s=%d ratio=%.2f matmul_only_ms=%s step_ms=%s non_matmul_share=%.3f kernels_plus_adamw_share=%.3f", n, t, o, b, o / b, m, s, (s - m) / s, (k + a) / s
+                 printf "RESULT config=%s threads=%s ours_tokens_per_s=%d torch_best_tokens_per_s=%d ratio=%.2f step_ms=%s in_step_matmul_ms=%s in_step_other_ms=%s in_step_non_matmul_share=%.3f best_non_matmul_share=%s", n, t, o, b, o / b, s, sm, so, so / s, bs
+                 printf " matmul_only_ms=%s non_matmul_share_vs_probe=%.3f kernels_plus_adamw_share=%.3f", m, (s - m) / s, (k + a) / s
                  printf " cpu_ms_ours=%s cpu_ms_torch_best=%.1f cpu_ratio=%.2f non_matmul_share_cpu=%.3f\n", oc, pc, pc / oc, (oc - mc) / oc }'
   done
 done
