@@ -1,5 +1,6 @@
 /* html_text.c - HTML to text with gumbo; see html_text.h. */
 #include "html_text.h"
+#include "html_depth.h"
 #include "normalize.h"
 
 #include <gumbo.h>
@@ -140,7 +141,7 @@ static int repair_tail(tm_textbuf *b, size_t from) {
   return rc;
 }
 
-int tm_html_to_text(const char *html, size_t n, tm_textbuf *out, tm_textbuf *title) {
+static int gumbo_to_text(const char *html, size_t n, tm_textbuf *out, tm_textbuf *title) {
   size_t out_from = out->len, title_from = title ? title->len : 0;
   pthread_once(&tags_once, init_tags);
   GumboOptions opt = kGumboDefaultOptions;
@@ -217,6 +218,26 @@ int tm_html_to_text(const char *html, size_t n, tm_textbuf *out, tm_textbuf *tit
   if (rc == 0 && title) rc = tm_tb_finish(title);
   if (rc == 0) rc = repair_tail(out, out_from);
   if (rc == 0) rc = repair_tail(title, title_from);
+  return rc;
+}
+
+/* Either parser is quadratic in nesting depth: a document nested deeper
+ * than TM_HTML_MAX_DEPTH is parsed from a bounded copy (html_depth.h). */
+static int bound_depth(const char **html, size_t *n, tm_textbuf *tmp) {
+  long r = tm_html_bound_depth(*html, *n, TM_HTML_MAX_DEPTH, tmp);
+  if (r < 0) return -TM_ENOMEM;
+  if (r > 0) {
+    *html = tmp->p;
+    *n = tmp->len;
+  }
+  return 0;
+}
+
+int tm_html_to_text(const char *html, size_t n, tm_textbuf *out, tm_textbuf *title) {
+  tm_textbuf tmp = {0};
+  int rc = bound_depth(&html, &n, &tmp);
+  if (rc == 0) rc = gumbo_to_text(html, n, out, title);
+  tm_tb_free(&tmp);
   return rc;
 }
 
@@ -417,9 +438,15 @@ static int mh_extract(tm_html_parser *p, const char *html, size_t n, tm_textbuf 
 
 int tm_html_extract(tm_html_parser *p, const char *html, size_t n, tm_textbuf *out,
                     tm_textbuf *title) {
+  tm_textbuf tmp = {0};
+  int rc = bound_depth(&html, &n, &tmp), myhtml = 0;
 #ifdef TM_HAVE_MODEST
-  if (p->backend == TM_HTML_MYHTML) return mh_extract(p, html, n, out, title);
-#endif
+  myhtml = p->backend == TM_HTML_MYHTML;
+  if (rc == 0 && myhtml) rc = mh_extract(p, html, n, out, title);
+#else
   (void)p;
-  return tm_html_to_text(html, n, out, title);
+#endif
+  if (rc == 0 && !myhtml) rc = gumbo_to_text(html, n, out, title);
+  tm_tb_free(&tmp);
+  return rc;
 }

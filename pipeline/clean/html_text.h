@@ -18,6 +18,9 @@
  *  - white space inside text collapses (except in pre); the result still
  *    goes through tm_text_whitespace.
  *
+ * A document nested deeper than TM_HTML_MAX_DEPTH elements is parsed from
+ * a copy bounded to that depth (html_depth.h): parsing is quadratic in depth.
+ *
  * Appends the text to out and the title (collapsed) to title (may be NULL).
  * Returns 0 or -TM_ENOMEM. Input must be UTF-8 (run tm_utf8_repair first).
  */
@@ -30,7 +33,7 @@
 
 int tm_html_to_text(const char *html, size_t n, tm_textbuf *out, tm_textbuf *title);
 
-/* Parse only, no extraction (the benchmark's floor). Returns 0 or
+/* Parse only, no extraction and no depth bound (the benchmark's floor). Returns 0 or
  * -TM_ENOMEM. */
 int tm_html_parse_only(const char *html, size_t n);
 
