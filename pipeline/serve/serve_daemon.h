@@ -8,6 +8,7 @@
 #include <uv.h>
 
 #include "serve_int.h"
+#include "serve_req.h"
 
 /* Reloadable settings (SIGHUP). */
 typedef struct tm_serve_limits {
@@ -17,8 +18,6 @@ typedef struct tm_serve_limits {
   double seal_age_s;
   uint64_t rescan_ms, settle_ms;
 } tm_serve_limits;
-
-enum { TM_ROLE_INGEST = 0, TM_ROLE_ADMIN = 1 };
 
 #define TM_SERVE_LAT_BUCKETS 16 /* ack latency histogram: 1 ms * 2^i */
 #define TM_SERVE_HISTORY_MAX 3600

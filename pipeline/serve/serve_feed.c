@@ -7,6 +7,10 @@
  * published shards; they stop when the daemon stops (their stop flag). A
  * feeder that fails (no shared memory, a consumer with another tokenizer)
  * is logged and reported in /status; ingestion goes on.
+ *
+ * tm_serve_feeders_peek reads each ring's header without attaching
+ * (ring_peek.h): published and consumed batches, the lag, whether the
+ * trainer lives, and its data cursor, for /metrics and /status.
  */
 #include <inttypes.h>
 #include <pthread.h>
@@ -124,6 +128,25 @@ int tm_serve_feeders_get(tm_serve_feeders *f, tm_serve_feeder_state *out, int ca
   int n = f->n < cap ? f->n : cap;
   memcpy(out, f->st, (size_t)n * sizeof *out);
   pthread_mutex_unlock(&f->mu);
+  return n;
+}
+
+int tm_serve_feeders_peek(tm_serve_feeders *f, tm_serve_ring_view *out, int cap) {
+  if (!f) return 0;
+  int n = 0;
+  for (int i = 0; i < f->n; i++) {
+    /* the options are fixed once the threads run: no lock needed */
+    unsigned w = f->opt[i].world ? f->opt[i].world : 1;
+    for (unsigned r = 0; r < w && n < cap; r++) {
+      tm_serve_ring_view *v = &out[n++];
+      memset(v, 0, sizeof *v);
+      snprintf(v->ring, sizeof v->ring, "%s", f->st[i].ring);
+      v->rank = r;
+      tm_error e = {0};
+      v->ok = tm_ring_peek(v->ring, r, &v->info, &e) == 0;
+      if (!v->ok) snprintf(v->error, sizeof v->error, "%.255s", e.msg);
+    }
+  }
   return n;
 }
 

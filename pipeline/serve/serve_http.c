@@ -21,10 +21,13 @@
  * Ingest batches are checked (jsonl_check.h: jansson's verdict without
  * building the objects) and stored on the libuv thread pool
  * (uv_queue_work): JSON checking and fsync never run on the loop.
+ *
+ * What a request's bytes decide (parsing, routing, token, limits, the batch
+ * check, the response bytes) is serve_req.c, which needs no libuv and is
+ * fuzzed on its own; this file is the glue: sockets, timers, backpressure,
+ * the thread pool and the daemon's counters.
  */
-#include <http_parser.h>
 #include <inttypes.h>
-#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,9 +35,9 @@
 #include <unistd.h>
 
 #include "io.h"
-#include "jsonl_check.h"
 #include "log.h"
 #include "serve_daemon.h"
+#include "serve_req.h"
 
 enum { C_IDLE, C_READING, C_BUSY, C_LINGER };
 
@@ -48,22 +51,8 @@ struct tm_serve_conn {
   uv_timer_t timer;
   tm_serve_daemon *d;
   int role, is_tcp, state, open_handles, closing, paused, dead;
-  http_parser parser;
-  char url[2048];
-  size_t url_len;
-  char field[32];
-  size_t field_len;
-  int last_was_value, in_auth, expect_continue;
-  char auth[512];
-  size_t auth_len;
-  size_t header_bytes;
-  char *body;
-  size_t body_len, body_cap;
-  int msg_complete;
-  int err_status;
-  char err_msg[600];
-  int profile;
-  char *rest;
+  tm_serve_req req; /* the request being read (serve_req.h) */
+  char *rest;       /* bytes of a pipelined next request */
   size_t rest_len;
   double t_complete;
   tm_serve_conn *next, *prev;
@@ -90,32 +79,12 @@ typedef struct {
   uint64_t seq, docs;
 } ingest_job;
 
-static http_parser_settings g_settings;
-
-static const char *reason_phrase(int s) {
-  switch (s) {
-  case 200: return "OK";
-  case 400: return "Bad Request";
-  case 401: return "Unauthorized";
-  case 404: return "Not Found";
-  case 405: return "Method Not Allowed";
-  case 408: return "Request Timeout";
-  case 413: return "Payload Too Large";
-  case 414: return "URI Too Long";
-  case 431: return "Request Header Fields Too Large";
-  case 500: return "Internal Server Error";
-  case 503: return "Service Unavailable";
-  case 507: return "Insufficient Storage";
-  default: return "Error";
-  }
-}
-
 /* ---- lifecycle ---------------------------------------------------------------------- */
 
 static void conn_free_cb(uv_handle_t *h) {
   tm_serve_conn *c = h->data;
   if (--c->open_handles > 0) return;
-  free(c->body);
+  tm_serve_req_free(&c->req);
   free(c->rest);
   free(c);
 }
@@ -124,12 +93,8 @@ static void conn_close(tm_serve_conn *c) {
   if (c->closing) return;
   c->closing = 1;
   tm_serve_daemon *d = c->d;
-  if (c->body) {
-    d->buffered_bytes -= c->body_len;
-    free(c->body);
-    c->body = NULL;
-    c->body_len = c->body_cap = 0;
-  }
+  d->buffered_bytes -= c->req.body_len;
+  tm_serve_req_free(&c->req);
   if (c->prev) c->prev->next = c->next;
   else d->conns = c->next;
   if (c->next) c->next->prev = c->prev;
@@ -140,24 +105,10 @@ static void conn_close(tm_serve_conn *c) {
   tm_serve_maybe_close_input(d);
 }
 
+/* The next request on the connection. */
 static void reset_request(tm_serve_conn *c) {
-  c->url_len = 0;
-  c->url[0] = 0;
-  c->field_len = 0;
-  c->last_was_value = 0;
-  c->in_auth = 0;
-  c->expect_continue = 0;
-  c->auth_len = 0;
-  c->auth[0] = 0;
-  c->header_bytes = 0;
-  if (c->body) c->d->buffered_bytes -= c->body_len;
-  free(c->body);
-  c->body = NULL;
-  c->body_len = c->body_cap = 0;
-  c->msg_complete = 0;
-  c->err_status = 0;
-  c->err_msg[0] = 0;
-  c->profile = 0;
+  c->d->buffered_bytes -= c->req.body_len;
+  tm_serve_req_next(&c->req);
 }
 
 static void on_timeout(uv_timer_t *t);
@@ -225,7 +176,6 @@ static void write_cb(uv_write_t *req, int status) {
   /* next request on this connection */
   c->state = C_IDLE;
   reset_request(c);
-  http_parser_pause(&c->parser, 0);
   arm_timer(c, c->d->lim.idle_timeout_ms);
   if (c->rest_len) {
     char *r = c->rest;
@@ -244,13 +194,11 @@ static void respond(tm_serve_conn *c, int status, const char *ctype, const char 
   if (c->closing) return;
   tm_serve_daemon *d = c->d;
   if (d->draining) close_after = 1;
-  if (!http_should_keep_alive(&c->parser)) close_after = 1;
+  if (!tm_serve_req_keep_alive(&c->req)) close_after = 1;
   write_job *w = calloc(1, sizeof *w);
   char head[512];
-  int hn = snprintf(head, sizeof head,
-                    "HTTP/1.1 %d %s\r\nContent-Type: %s\r\nContent-Length: %zu\r\nCache-Control: no-store\r\n%s\r\n",
-                    status, reason_phrase(status), ctype, blen, close_after ? "Connection: close\r\n" : "");
-  char *buf = w ? malloc((size_t)hn + blen) : NULL;
+  int hn = tm_serve_http_head(head, sizeof head, status, ctype, blen, close_after);
+  char *buf = w && hn > 0 ? malloc((size_t)hn + blen) : NULL;
   if (!w || !buf) {
     free(w);
     conn_close(c);
@@ -282,14 +230,8 @@ static void respond_error(tm_serve_conn *c, int status, const char *msg) {
   case 408: d->refused_timeout++; break;
   default: d->refused_other++;
   }
-  json_t *o = json_object();
-  json_object_set_new(o, "error", json_string(msg));
-  json_object_set_new(o, "status", json_integer(status));
-  char *s = json_dumps(o, JSON_COMPACT | JSON_ENSURE_ASCII);
-  json_decref(o);
-  size_t n = s ? strlen(s) : 0;
-  char *t = s ? realloc(s, n + 2) : NULL;
-  if (t) t[n++] = '\n', s = t;
+  size_t n = 0;
+  char *s = tm_serve_http_error_body(status, msg, &n);
   tm_info("http_refused", "status=%d reason=\"%.200s\"", status, msg);
   /* after a refused request the stream position is unknown: close */
   respond(c, status, "application/json", s ? s : "", n, 1);
@@ -310,49 +252,8 @@ static void on_timeout(uv_timer_t *t) {
 
 static void ingest_work(uv_work_t *req) {
   ingest_job *j = req->data;
-  const char *p = j->body, *end = j->body + j->len;
-  uint64_t line = 0;
-  j->status = 200;
-  while (p < end) {
-    const char *nl = memchr(p, '\n', (size_t)(end - p));
-    const char *le = nl ? nl : end;
-    line++;
-    size_t n = (size_t)(le - p);
-    const char *q = p;
-    while (q < le && (*q == ' ' || *q == '\t' || *q == '\r')) q++;
-    if (q < le) {
-      if (n > j->max_doc) {
-        j->status = 413;
-        snprintf(j->msg, sizeof j->msg, "line %" PRIu64 ": a document of %zu bytes, over max_doc_bytes (%" PRIu64 ")", line,
-                 n, j->max_doc);
-        return;
-      }
-      const char *why = NULL;
-      size_t col = 0;
-      switch (tm_jsonl_check(p, n, j->text_field, &why, &col)) {
-      case TM_JSONL_OK: break;
-      case TM_JSONL_NOT_OBJECT:
-        j->status = 400;
-        snprintf(j->msg, sizeof j->msg, "line %" PRIu64 ": not a JSON object", line);
-        return;
-      case TM_JSONL_NO_FIELD:
-        j->status = 400;
-        snprintf(j->msg, sizeof j->msg, "line %" PRIu64 ": no string field \"%s\"", line, j->text_field);
-        return;
-      default:
-        j->status = 400;
-        snprintf(j->msg, sizeof j->msg, "line %" PRIu64 ": column %zu: %s", line, col, why ? why : "invalid JSON");
-        return;
-      }
-      j->docs++;
-    }
-    p = nl ? nl + 1 : end;
-  }
-  if (!j->docs) {
-    j->status = 400;
-    snprintf(j->msg, sizeof j->msg, "an empty batch (no JSON lines)");
-    return;
-  }
+  j->status = tm_serve_req_check_batch(j->body, j->len, j->text_field, j->max_doc, &j->docs, j->msg, sizeof j->msg);
+  if (j->status != 200) return;
   tm_serve_input *in = tm_serve_pipe_reserve(j->d->pipe, TM_INPUT_SOCKET, j->profile, j->len, NULL);
   if (!in) {
     j->status = 503;
@@ -404,52 +305,13 @@ static void ingest_done(uv_work_t *req, int status) {
 
 /* ---- routing ------------------------------------------------------------------------------- */
 
-static void url_split(const char *url, char *path, size_t pcap, const char **query) {
-  const char *q = strchr(url, '?');
-  size_t n = q ? (size_t)(q - url) : strlen(url);
-  if (n >= pcap) n = pcap - 1;
-  memcpy(path, url, n);
-  path[n] = 0;
-  *query = q ? q + 1 : "";
-}
-
-/* The value of key in a query string (no percent-decoding: names are plain). */
-static int query_get(const char *q, const char *key, char *out, size_t cap) {
-  size_t kl = strlen(key);
-  while (*q) {
-    const char *amp = strchr(q, '&');
-    size_t n = amp ? (size_t)(amp - q) : strlen(q);
-    if (n > kl && !strncmp(q, key, kl) && q[kl] == '=') {
-      size_t vl = n - kl - 1;
-      if (vl >= cap) vl = cap - 1;
-      memcpy(out, q + kl + 1, vl);
-      out[vl] = 0;
-      return 1;
-    }
-    q = amp ? amp + 1 : q + n;
-  }
-  return 0;
-}
-
-static int const_time_eq(const char *a, size_t al, const char *b, size_t bl) {
-  unsigned char r = (unsigned char)(al != bl);
-  for (size_t i = 0; i < bl; i++) r |= (unsigned char)(a[i < al ? i : 0] ^ b[i]);
-  return r == 0;
-}
-
-static int authorized(tm_serve_conn *c) {
-  tm_serve_daemon *d = c->d;
-  if (!d->token_len) return 1;
-  if (c->auth_len < 7 || strncasecmp(c->auth, "Bearer ", 7)) return 0;
-  return const_time_eq(c->auth + 7, c->auth_len - 7, d->token, d->token_len);
-}
-
 /* The pipeline's queue alone is full (whole batches wait for this). */
 static int queue_full(tm_serve_daemon *d) { return tm_serve_pipe_queued_bytes(d->pipe) >= d->lim.queue_bytes; }
 
 static void dispatch(tm_serve_conn *c) {
   tm_serve_daemon *d = c->d;
-  if (c->role == TM_ROLE_INGEST && c->body && queue_full(d)) {
+  int route = c->req.route;
+  if (route == TM_ROUTE_INGEST && queue_full(d)) {
     /* a whole batch arrived while the queue is full: it waits here (its
      * client waits for the answer) until tm_serve_http_resume finds room */
     c->paused = 2;
@@ -457,11 +319,7 @@ static void dispatch(tm_serve_conn *c) {
     return;
   }
   d->requests++;
-  char path[256];
-  const char *query;
-  url_split(c->url, path, sizeof path, &query);
-  int get = c->parser.method == HTTP_GET || c->parser.method == HTTP_HEAD;
-  if (!strcmp(path, "/healthz") && get) {
+  if (route == TM_ROUTE_HEALTHZ) {
     tm_serve_pipe_state st;
     tm_serve_pipe_get_state(d->pipe, &st);
     if (st.failed) respond(c, 503, "text/plain", "failed\n", 7, 0);
@@ -469,8 +327,7 @@ static void dispatch(tm_serve_conn *c) {
     else respond(c, 200, "text/plain", "ok\n", 3, 0);
     return;
   }
-  if (c->role == TM_ROLE_INGEST) {
-    /* POST /ingest: checked in on_headers_complete */
+  if (route == TM_ROUTE_INGEST) {
     ingest_job *j = calloc(1, sizeof *j);
     if (!j) {
       respond_error(c, 500, "out of memory");
@@ -478,21 +335,13 @@ static void dispatch(tm_serve_conn *c) {
     }
     j->c = c;
     j->d = d;
-    j->body = c->body;
-    j->len = c->body_len;
-    c->body = NULL; /* the job owns it; still counted in buffered_bytes */
-    c->body_len = c->body_cap = 0;
-    j->profile = c->profile;
-    j->text_field = tm_serve_pipe_text_field(d->pipe, c->profile);
+    j->body = tm_serve_req_take_body(&c->req, &j->len); /* still counted in buffered_bytes */
+    j->profile = c->req.profile;
+    j->text_field = tm_serve_pipe_text_field(d->pipe, c->req.profile);
     j->max_doc = d->lim.max_doc_bytes;
     j->req.data = j;
     c->state = C_BUSY;
     c->t_complete = tm_serve_now();
-    if (!j->body) {
-      free(j);
-      respond_error(c, 400, "an empty batch (no body)");
-      return;
-    }
     d->jobs++;
     if (uv_queue_work(d->loop, &j->req, ingest_work, ingest_done) < 0) {
       d->jobs--;
@@ -506,19 +355,19 @@ static void dispatch(tm_serve_conn *c) {
   size_t n = 0;
   char *body = NULL;
   const char *ctype = "application/json";
-  if (!strcmp(path, "/metrics")) {
+  if (route == TM_ROUTE_METRICS) {
     body = tm_serve_metrics_text(d, &n);
     ctype = "text/plain; version=0.0.4";
-  } else if (!strcmp(path, "/status")) {
+  } else if (route == TM_ROUTE_STATUS) {
     body = tm_serve_status_json(d, &n);
-  } else if (!strcmp(path, "/") || !strcmp(path, "/index.html")) {
+  } else if (route == TM_ROUTE_PAGE) {
     size_t pl;
     const char *page = tm_serve_page_html(&pl);
     if (page) respond(c, 200, "text/html; charset=utf-8", page, pl, 0);
     else respond_error(c, 500, "out of memory");
     return;
   } else {
-    respond_error(c, 404, "no such path (GET /, /status, /metrics, /healthz)");
+    respond_error(c, 404, "no such path");
     return;
   }
   if (!body) {
@@ -529,120 +378,23 @@ static void dispatch(tm_serve_conn *c) {
   free(body);
 }
 
-/* ---- parser callbacks -------------------------------------------------------------------------- */
-
-static int fail(tm_serve_conn *c, int status, const char *msg) {
-  c->err_status = status;
-  snprintf(c->err_msg, sizeof c->err_msg, "%s", msg);
-  return 1;
+/* The profile index of an ingest request (serve_req.h's env callback). */
+static int env_profile(void *user, const char *name, tm_error *err) {
+  tm_serve_daemon *d = user;
+  return tm_serve_pipe_profile(d->pipe, name, err);
 }
 
-static int on_message_begin(http_parser *p) {
-  tm_serve_conn *c = p->data;
-  reset_request(c);
-  c->state = C_READING;
-  arm_timer(c, c->d->lim.request_timeout_ms);
-  return 0;
-}
-
-static int on_url(http_parser *p, const char *at, size_t len) {
-  tm_serve_conn *c = p->data;
-  if (c->url_len + len >= sizeof c->url) return fail(c, 414, "URL over 2047 bytes");
-  memcpy(c->url + c->url_len, at, len);
-  c->url_len += len;
-  c->url[c->url_len] = 0;
-  return 0;
-}
-
-static int on_header_field(http_parser *p, const char *at, size_t len) {
-  tm_serve_conn *c = p->data;
-  if ((c->header_bytes += len) > 16384) return fail(c, 431, "headers over 16 KiB");
-  if (c->last_was_value) c->field_len = 0, c->last_was_value = 0;
-  for (size_t i = 0; i < len && c->field_len < sizeof c->field - 1; i++) c->field[c->field_len++] = at[i];
-  c->field[c->field_len] = 0;
-  return 0;
-}
-
-static int on_header_value(http_parser *p, const char *at, size_t len) {
-  tm_serve_conn *c = p->data;
-  if ((c->header_bytes += len) > 16384) return fail(c, 431, "headers over 16 KiB");
-  c->last_was_value = 1;
-  if (!strcasecmp(c->field, "expect") && len >= 12 && !strncasecmp(at, "100-continue", 12)) c->expect_continue = 1;
-  if (!strcasecmp(c->field, "authorization")) {
-    if (c->auth_len + len >= sizeof c->auth) return fail(c, 431, "Authorization header too long");
-    memcpy(c->auth + c->auth_len, at, len);
-    c->auth_len += len;
-    c->auth[c->auth_len] = 0;
-  }
-  return 0;
-}
-
-static int on_headers_complete(http_parser *p) {
-  tm_serve_conn *c = p->data;
+static void req_env(tm_serve_conn *c, tm_serve_req_env *e) {
   tm_serve_daemon *d = c->d;
-  if (!authorized(c)) return fail(c, 401, "missing or wrong Authorization: Bearer token");
-  char path[256];
-  const char *query;
-  url_split(c->url, path, sizeof path, &query);
-  if (!strcmp(path, "/healthz")) return 0;
-  if (c->role == TM_ROLE_ADMIN) {
-    if (p->method != HTTP_GET && p->method != HTTP_HEAD) return fail(c, 405, "only GET here");
-    return 0;
-  }
-  if (strcmp(path, "/ingest")) return fail(c, 404, "no such path (POST /ingest, GET /healthz)");
-  if (p->method != HTTP_POST) return fail(c, 405, "POST a JSONL body to /ingest");
-  if (d->draining) return fail(c, 503, "shutting down: not accepting");
-  if (p->content_length != ULLONG_MAX && p->content_length > d->lim.max_request_bytes) {
-    char m[160];
-    snprintf(m, sizeof m, "a body of %" PRIu64 " bytes, over max_request_bytes (%" PRIu64 ")",
-             (uint64_t)p->content_length, d->lim.max_request_bytes);
-    return fail(c, 413, m);
-  }
-  char prof[64] = "";
-  if (!query_get(query, "profile", prof, sizeof prof)) snprintf(prof, sizeof prof, "%s", tm_serve_pipe_profile_name(d->pipe, d->spool_profile));
-  tm_error e = {0};
-  int pi = tm_serve_pipe_profile(d->pipe, prof, &e);
-  if (pi < 0) return fail(c, 400, e.msg);
-  c->profile = pi;
-  if (c->expect_continue) {
-    /* the client waits for this before sending the body (curl: 1 s) */
-    static char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
-    uv_buf_t b = uv_buf_init(cont, sizeof cont - 1);
-    if (uv_try_write(&c->h.stream, &b, 1) != (int)b.len) return fail(c, 500, "cannot send 100 Continue");
-  }
-  return 0;
-}
-
-static int on_body(http_parser *p, const char *at, size_t len) {
-  tm_serve_conn *c = p->data;
-  tm_serve_daemon *d = c->d;
-  if (c->role != TM_ROLE_INGEST) return 0; /* bodies of GETs are ignored */
-  if (c->body_len + len > d->lim.max_request_bytes) {
-    char m[128];
-    snprintf(m, sizeof m, "body over max_request_bytes (%" PRIu64 ")", d->lim.max_request_bytes);
-    return fail(c, 413, m);
-  }
-  if (c->body_len + len > c->body_cap) {
-    size_t cap = c->body_cap ? c->body_cap : 65536;
-    while (cap < c->body_len + len) cap *= 2;
-    if (p->content_length != ULLONG_MAX && cap > c->body_len + len + p->content_length)
-      cap = c->body_len + len + (size_t)p->content_length;
-    char *nb = realloc(c->body, cap);
-    if (!nb) return fail(c, 503, "out of memory");
-    c->body = nb;
-    c->body_cap = cap;
-  }
-  memcpy(c->body + c->body_len, at, len);
-  c->body_len += len;
-  d->buffered_bytes += len;
-  return 0;
-}
-
-static int on_message_complete(http_parser *p) {
-  tm_serve_conn *c = p->data;
-  c->msg_complete = 1;
-  http_parser_pause(p, 1);
-  return 0;
+  memset(e, 0, sizeof *e);
+  e->role = c->role;
+  e->draining = d->draining;
+  e->max_request_bytes = d->lim.max_request_bytes;
+  e->token = d->token;
+  e->token_len = d->token_len;
+  e->default_profile = tm_serve_pipe_profile_name(d->pipe, d->spool_profile);
+  e->profile = env_profile;
+  e->user = d;
 }
 
 /* ---- reading ---------------------------------------------------------------------------------- */
@@ -657,19 +409,38 @@ static int over_limit(tm_serve_daemon *d) {
 }
 
 static void process(tm_serve_conn *c, const char *data, size_t len) {
-  size_t np = http_parser_execute(&c->parser, &g_settings, data, len);
+  tm_serve_daemon *d = c->d;
+  tm_serve_req_env env;
+  req_env(c, &env);
+  size_t before = c->req.body_len, used = 0;
+  int rc = tm_serve_req_feed(&c->req, &env, data, len, &used);
+  d->buffered_bytes += c->req.body_len - before;
   if (c->closing) return;
-  enum http_errno e = HTTP_PARSER_ERRNO(&c->parser);
-  if (c->err_status) {
-    respond_error(c, c->err_status, c->err_msg);
+  if (rc == TM_REQ_REFUSE) {
+    respond_error(c, c->req.status, c->req.msg);
     return;
   }
-  if (c->msg_complete) {
-    if (np < len) {
-      size_t n = len - np;
+  if (c->req.want_continue) {
+    /* the client waits for this before sending the body (curl: 1 s) */
+    static char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+    c->req.want_continue = 0;
+    uv_buf_t b = uv_buf_init(cont, sizeof cont - 1);
+    if (uv_try_write(&c->h.stream, &b, 1) != (int)b.len) {
+      respond_error(c, 500, "cannot send 100 Continue");
+      return;
+    }
+  }
+  if (c->state == C_IDLE && c->req.in_message) {
+    /* the whole request must arrive within request_timeout_ms of its first byte */
+    c->state = C_READING;
+    arm_timer(c, d->lim.request_timeout_ms);
+  }
+  if (rc == TM_REQ_DONE) {
+    if (used < len) {
+      size_t n = len - used;
       char *r = malloc(n);
       if (r) {
-        memcpy(r, data + np, n);
+        memcpy(r, data + used, n);
         free(c->rest);
         c->rest = r;
         c->rest_len = n;
@@ -680,18 +451,12 @@ static void process(tm_serve_conn *c, const char *data, size_t len) {
     dispatch(c);
     return;
   }
-  if (e != HPE_OK) {
-    char m[256];
-    snprintf(m, sizeof m, "malformed HTTP: %s", http_errno_description(e));
-    respond_error(c, 400, m);
-    return;
-  }
-  if (c->role == TM_ROLE_INGEST && c->state == C_READING && over_limit(c->d)) {
+  if (c->role == TM_ROLE_INGEST && c->state == C_READING && over_limit(d)) {
     /* backpressure: let TCP push back on the client */
     uv_read_stop(&c->h.stream);
     uv_timer_stop(&c->timer);
     c->paused = 1;
-    c->d->backpressure_pauses++;
+    d->backpressure_pauses++;
   }
 }
 
@@ -756,8 +521,7 @@ static void on_connection(uv_stream_t *server, int status) {
     conn_close(c);
     return;
   }
-  http_parser_init(&c->parser, HTTP_REQUEST);
-  c->parser.data = c;
+  tm_serve_req_init(&c->req);
   if (d->n_conns[role] > d->lim.max_connections) {
     d->refused_conns++;
     respond(c, 503, "application/json", "{\"error\":\"too many connections\",\"status\":503}\n", 47, 1);
@@ -795,15 +559,6 @@ static int listen_tcp(tm_serve_daemon *d, uv_tcp_t *t, const char *addr, tm_erro
 
 int tm_serve_http_listen(tm_serve_daemon *d, const char *ingest_addr, const char *ingest_socket, const char *http_addr,
                          tm_error *err) {
-  if (!g_settings.on_message_complete) {
-    g_settings.on_message_begin = on_message_begin;
-    g_settings.on_url = on_url;
-    g_settings.on_header_field = on_header_field;
-    g_settings.on_header_value = on_header_value;
-    g_settings.on_headers_complete = on_headers_complete;
-    g_settings.on_body = on_body;
-    g_settings.on_message_complete = on_message_complete;
-  }
   int rc;
   if (ingest_addr && ingest_addr[0]) {
     if ((rc = listen_tcp(d, &d->ingest_tcp, ingest_addr, err)) < 0) return rc;

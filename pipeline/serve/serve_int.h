@@ -3,7 +3,9 @@
  *   serve_pipe.c    the input queue and the reader/worker/commit threads,
  *                   journal and recovery (no libuv: any thread may call in)
  *   serve_spool.c   spool directory scans, run on the libuv thread pool
- *   serve_http.c    HTTP connections (ingest and admin), limits, auth
+ *   serve_req.c     one HTTP request without libuv: parse, route, token,
+ *                   limits, the batch check, response bytes (serve_req.h)
+ *   serve_http.c    HTTP connections (ingest and admin): the libuv glue
  *   serve_status.c  /metrics, /status, the history and the status page
  *   serve.c         configuration, the loop, signals, reload
  */
@@ -16,6 +18,7 @@
 
 #include "config.h"
 #include "error.h"
+#include "ring_peek.h"
 
 /* ---- the pipeline (serve_pipe.c) -------------------------------------------- */
 
@@ -144,6 +147,22 @@ typedef struct tm_serve_feeders tm_serve_feeders;
 int tm_serve_feeders_start(tm_serve_feeders **out, const tm_config *cfg, const char *out_dir, tm_error *err);
 /* A snapshot of up to cap feeders; returns how many. */
 int tm_serve_feeders_get(tm_serve_feeders *f, tm_serve_feeder_state *out, int cap);
+/* What a feeder's ring shows (a read-only peek at its header, ring_peek.h):
+ * per ring and rank, how many batches were published and consumed, the
+ * consumer's liveness and its data cursor. */
+typedef struct tm_serve_ring_view {
+  char ring[64];
+  unsigned rank;
+  int ok; /* 0: error holds why (no ring yet, a foreign object) */
+  tm_ring_peek_info info;
+  char error[256];
+} tm_serve_ring_view;
+
+/* Peek at every ring and rank the feeders serve (up to cap); returns how
+ * many views were filled. Reads /dev/shm and /proc only: cheap enough for
+ * the loop thread. */
+int tm_serve_feeders_peek(tm_serve_feeders *f, tm_serve_ring_view *out, int cap);
+
 /* Ask the feeders to stop, join them, free. */
 void tm_serve_feeders_stop(tm_serve_feeders *f);
 

@@ -58,6 +58,41 @@ static double lat_quantile(const tm_serve_daemon *d, double q) {
 
 static void set_u(json_t *o, const char *k, uint64_t v) { json_object_set_new(o, k, json_integer((json_int_t)v)); }
 
+static json_t *cursor_json(const tm_ring_cursor *c) {
+  json_t *o = json_object();
+  set_u(o, "seed", c->seed);
+  set_u(o, "pass", c->pass);
+  set_u(o, "generation", c->generation);
+  set_u(o, "window", c->window);
+  return o;
+}
+
+/* One ring and rank of a feeder, as the trainer's side of it looks. */
+static json_t *ring_view_json(const tm_serve_ring_view *v) {
+  json_t *o = json_object();
+  json_object_set_new(o, "rank", json_integer(v->rank));
+  if (!v->ok) {
+    json_object_set_new(o, "error", json_string(v->error));
+    return o;
+  }
+  const tm_ring_peek_info *p = &v->info;
+  set_u(o, "published_batches", p->published);
+  set_u(o, "consumed_batches", p->consumed);
+  set_u(o, "lag_batches", p->published - p->consumed);
+  json_object_set_new(o, "consumer", json_string(tm_ring_side_name(p->consumer)));
+  json_object_set_new(o, "consumer_alive", json_boolean(p->consumer == TM_RING_SIDE_ALIVE));
+  set_u(o, "consumer_pid", p->consumer_pid);
+  if (p->consumer_heartbeat_age_s >= 0)
+    json_object_set_new(o, "consumer_heartbeat_age_s", json_real(p->consumer_heartbeat_age_s));
+  json_object_set_new(o, "producer", json_string(tm_ring_side_name(p->producer)));
+  json_object_set_new(o, "finished", json_boolean(p->finished));
+  /* the data cursor of the last batch the trainer released, and the one it
+   * resumed from (its checkpoint's) */
+  json_object_set_new(o, "cursor", p->consumed_valid ? cursor_json(&p->consumed_cursor) : json_null());
+  json_object_set_new(o, "resume_cursor", p->resume_valid ? cursor_json(&p->resume_cursor) : json_null());
+  return o;
+}
+
 char *tm_serve_status_json(tm_serve_daemon *d, size_t *len) {
   tm_serve_pipe_state st;
   tm_serve_pipe_get_state(d->pipe, &st);
@@ -124,6 +159,8 @@ char *tm_serve_status_json(tm_serve_daemon *d, size_t *len) {
   json_object_set_new(j, "connections", cn);
   tm_serve_feeder_state fs[TM_SERVE_MAX_FEEDERS];
   int nf = tm_serve_feeders_get(d->feeders, fs, TM_SERVE_MAX_FEEDERS);
+  tm_serve_ring_view rv[TM_SERVE_MAX_FEEDERS];
+  int nr = tm_serve_feeders_peek(d->feeders, rv, TM_SERVE_MAX_FEEDERS);
   json_t *fa = json_array();
   for (int i = 0; i < nf; i++) {
     json_t *o = json_object();
@@ -131,6 +168,10 @@ char *tm_serve_status_json(tm_serve_daemon *d, size_t *len) {
     json_object_set_new(o, "running", json_boolean(fs[i].running));
     json_object_set_new(o, "failed", json_boolean(fs[i].failed));
     if (fs[i].failed) json_object_set_new(o, "error", json_string(fs[i].error));
+    json_t *ra = json_array();
+    for (int k = 0; k < nr; k++)
+      if (!strcmp(rv[k].ring, fs[i].ring)) json_array_append_new(ra, ring_view_json(&rv[k]));
+    json_object_set_new(o, "ranks", ra);
     json_array_append_new(fa, o);
   }
   json_object_set_new(j, "feeders", fa);
@@ -194,6 +235,48 @@ static void metric(sbuf *b, const char *name, const char *type, const char *help
   sb_printf(b, "# HELP %s %s\n# TYPE %s %s\n%s %.17g\n", name, help, name, type, name, v);
 }
 
+/* Per ring and rank: the feeder's and the trainer's positions (a peek at
+ * the ring header), one metric family at a time as the format wants. */
+static void feed_metrics(sbuf *b, const tm_serve_ring_view *rv, int nr) {
+  static const struct {
+    const char *name, *type, *help;
+  } fam[] = {
+      {"tokenmill_feed_ring_readable", "gauge", "1 when the ring's header could be read (0: not created yet, or foreign)."},
+      {"tokenmill_feed_published_batches", "counter", "Batches the live feeder published into the ring."},
+      {"tokenmill_feed_consumed_batches", "counter", "Batches the trainer consumed (released) from the ring."},
+      {"tokenmill_feed_lag_batches", "gauge", "Published minus consumed batches."},
+      {"tokenmill_feed_consumer_alive", "gauge", "1 while the trainer attached to the ring lives and beats."},
+      {"tokenmill_feed_consumer_heartbeat_age_seconds", "gauge", "Age of the trainer's heartbeat."},
+      {"tokenmill_feed_cursor_pass", "gauge", "Data cursor of the last consumed batch: pass."},
+      {"tokenmill_feed_cursor_generation", "gauge", "Data cursor of the last consumed batch: manifest generation."},
+      {"tokenmill_feed_cursor_window", "gauge", "Data cursor of the last consumed batch: global window to continue from."},
+  };
+  if (!nr) return;
+  for (size_t f = 0; f < sizeof fam / sizeof fam[0]; f++) {
+    sb_printf(b, "# HELP %s %s\n# TYPE %s %s\n", fam[f].name, fam[f].help, fam[f].name, fam[f].type);
+    for (int k = 0; k < nr; k++) {
+      const tm_serve_ring_view *v = &rv[k];
+      const tm_ring_peek_info *p = &v->info;
+      double val;
+      switch (f) {
+      case 0: val = v->ok; break;
+      case 1: val = (double)p->published; break;
+      case 2: val = (double)p->consumed; break;
+      case 3: val = (double)(p->published - p->consumed); break;
+      case 4: val = p->consumer == TM_RING_SIDE_ALIVE; break;
+      case 5: val = p->consumer_heartbeat_age_s; break;
+      case 6: val = (double)p->consumed_cursor.pass; break;
+      case 7: val = (double)p->consumed_cursor.generation; break;
+      default: val = (double)p->consumed_cursor.window; break;
+      }
+      if (f > 0 && !v->ok) continue;
+      if (f == 5 && val < 0) continue;
+      if (f >= 6 && !p->consumed_valid) continue;
+      sb_printf(b, "%s{ring=\"%s\",rank=\"%u\"} %.17g\n", fam[f].name, v->ring, v->rank, val);
+    }
+  }
+}
+
 char *tm_serve_metrics_text(tm_serve_daemon *d, size_t *len) {
   tm_serve_pipe_state st;
   tm_serve_pipe_get_state(d->pipe, &st);
@@ -254,6 +337,9 @@ char *tm_serve_metrics_text(tm_serve_daemon *d, size_t *len) {
   int nf = tm_serve_feeders_get(d->feeders, fs, TM_SERVE_MAX_FEEDERS);
   if (nf) sb_printf(&b, "# HELP tokenmill_feeder_running 1 while the live feeder of a ring runs.\n# TYPE tokenmill_feeder_running gauge\n");
   for (int i = 0; i < nf; i++) sb_printf(&b, "tokenmill_feeder_running{ring=\"%s\"} %d\n", fs[i].ring, fs[i].running);
+  tm_serve_ring_view rv[TM_SERVE_MAX_FEEDERS];
+  int nr = tm_serve_feeders_peek(d->feeders, rv, TM_SERVE_MAX_FEEDERS);
+  feed_metrics(&b, rv, nr);
   struct rusage ru;
   getrusage(RUSAGE_SELF, &ru);
   metric(&b, "tokenmill_peak_rss_bytes", "gauge", "Peak resident memory.", (double)ru.ru_maxrss * 1024.0);
@@ -282,7 +368,8 @@ static const char *const page_parts[] = {
     "<div class=\"row\"><div class=\"card\"><b>Ingest rate (MB/s, docs/s)</b><canvas id=\"rate\" width=\"520\" height=\"220\"></canvas></div>\n"
     "<div class=\"card\"><b>Drop reasons (documents)</b><canvas id=\"drops\" width=\"520\" height=\"220\"></canvas></div>\n"
     "<div class=\"card\"><b>Duplicate and drop rate (% of documents, per second)</b><canvas id=\"dups\" width=\"520\" height=\"220\"></canvas></div>\n"
-    "<div class=\"card\"><b>Now</b><table id=\"now\"></table></div></div>\n"
+    "<div class=\"card\"><b>Now</b><table id=\"now\"></table></div>\n"
+    "<div class=\"card\"><b>Feeders (trainers on live rings)</b><table id=\"feeders\"></table></div></div>\n"
     "<script>\n"
     "'use strict';\n"
     "function axes(g,w,h,ymax,label){g.clearRect(0,0,w,h);g.strokeStyle='#999';g.beginPath();g.moveTo(40,10);g.lineTo(40,h-20);"
@@ -315,6 +402,12 @@ static const char *const page_parts[] = {
     " ['queue',s.queue.inputs+' inputs, '+(s.queue.bytes/1e6).toFixed(1)+' MB'],['MB/s (10 s)',s.ingest.mb_per_s.toFixed(2)],"
     " ['ack p99',(1000*s.ingest.ack_latency_p99_s).toFixed(0)+' ms'],['dedup index',(s.dedup_index.ram_bytes/1e6).toFixed(1)+' MB RAM']];"
     " document.getElementById('now').innerHTML=rows.map(function(r){return '<tr><td class=k>'+r[0]+'</td><td>'+r[1]+'</td></tr>';}).join('');\n"
+    " var fr=[['ring/rank','published','consumed','lag','trainer','cursor (pass/window)']];(s.feeders||[]).forEach(function(f){"
+    " (f.ranks||[]).forEach(function(r){fr.push(r.error?[f.ring+'/'+r.rank,'-','-','-',r.error.slice(0,40),'-']:[f.ring+'/'+r.rank,"
+    " r.published_batches,r.consumed_batches,r.lag_batches,r.consumer+(r.consumer_pid?' (pid '+r.consumer_pid+')':''),"
+    " r.cursor?(r.cursor.pass+'/'+r.cursor.window):'-']);});});if(fr.length==1)fr.push(['no [feed] rings','','','','','']);"
+    " var ft=document.getElementById('feeders');ft.innerHTML=fr.map(function(r,i){return '<tr>'+r.map(function(v){"
+    " return (i?'<td>':'<td class=k>')+String(v).replace(/[&<>]/g,'')+'</td>';}).join('')+'</tr>';}).join('');ft.dataset.rows=fr.length-1;\n"
     " document.body.dataset.samples=h.t.length;document.body.dataset.drawn='1';}\n"
     "function poll(){fetch('/status').then(function(r){return r.json();}).then(function(s){draw(s);"
     "document.getElementById('err').textContent=s.failed?('pipeline failed: '+s.error):'';})"

@@ -129,6 +129,46 @@ def gen_readers(out):
     put(out, "decompress", "gzip-text", b"\x10" + gzip.compress(("\n\n".join(DOCS) + "\n").encode(), mtime=0))
 
 
+def gen_http(out):
+    """fuzz_http: byte 0 the daemon's settings (bit 0 admin, bit 1 token,
+    bit 2 draining, bits 3-4 max_request_bytes, bits 5-6 max_doc_bytes),
+    byte 1 the split seed, then the bytes a client sends."""
+    body = "".join(json.dumps({"id": i, "text": d}) + "\n" for i, d in enumerate(DOCS)).encode()
+
+    def post(b, path="/ingest", extra=b""):
+        return (b"POST " + path.encode() + b" HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/x-ndjson\r\n"
+                + extra + b"Content-Length: " + str(len(b)).encode() + b"\r\n\r\n" + b)
+
+    def chunked(b, size):
+        parts = [b[i:i + size] for i in range(0, len(b), size)]
+        return (b"POST /ingest?profile=books HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+                + b"".join(b"%x\r\n" % len(p) + p + b"\r\n" for p in parts) + b"0\r\n\r\n")
+
+    get = lambda path, extra=b"": b"GET " + path.encode() + b" HTTP/1.1\r\nHost: x\r\n" + extra + b"\r\n"
+    auth = b"Authorization: Bearer fuzz-token-0123456789\r\n"
+    big, small = 0x18 | 0x60, 0x18 | 0x40  # 1 MiB requests; 16 MiB / 4 KiB documents
+    put(out, "http", "post", bytes([big, 0]) + post(body))
+    put(out, "http", "post-profile", bytes([big, 1]) + post(body, "/ingest?profile=social&x=1"))
+    put(out, "http", "post-token", bytes([big | 2, 2]) + post(body, extra=auth))
+    put(out, "http", "post-no-token", bytes([big | 2, 3]) + post(body))
+    put(out, "http", "post-continue", bytes([big, 4]) + post(body, extra=b"Expect: 100-continue\r\n"))
+    put(out, "http", "chunked", bytes([big, 5]) + chunked(body, 37))
+    put(out, "http", "pipelined", bytes([big, 6]) + post(body[:80]) + get("/healthz") + post(body) + post(b'{"text": 1}\n'))
+    put(out, "http", "pipelined-close", bytes([big, 7]) + get("/healthz", b"Connection: close\r\n") + post(body))
+    put(out, "http", "too-large", bytes([0x08, 8]) + post(body))
+    put(out, "http", "doc-too-large", bytes([0x18, 9]) + post(body))
+    put(out, "http", "bad-line", bytes([big, 10]) + post(b'{"text": "ok"}\n\n  \r\n{"text": \n'))
+    put(out, "http", "draining", bytes([big | 4, 11]) + post(body))
+    put(out, "http", "admin", bytes([1, 12]) + get("/metrics") + get("/status") + get("/") + get("/index.html?x")
+        + get("/healthz") + get("/nope"))
+    put(out, "http", "admin-token", bytes([3, 13]) + get("/status", auth) + get("/metrics"))
+    put(out, "http", "admin-post", bytes([1, 14]) + post(body, "/status"))
+    put(out, "http", "http10", bytes([big, 15]) + b"POST /ingest HTTP/1.0\r\nContent-Length: 15\r\n\r\n{\"text\": \"a\"}\n")
+    put(out, "http", "malformed", bytes([big, 16]) + b"POST /ingest HTTP/1.1\r\nContent-Length: 5\r\nContent-Length: 7\r\n\r\nabcde")
+    put(out, "http", "long-url", bytes([big, 17]) + get("/" + "a" * 3000))
+    put(out, "http", "bad-profile", bytes([big, 18]) + post(body, "/ingest?profile=../etc"))
+
+
 def gen_html(out):
     put(out, "html", "page", HTML)
     put(out, "html", "nested", "<div>" * 300 + "deep" + "</div>" * 300)
@@ -257,6 +297,7 @@ def main():
     os.makedirs(a.out)
     gen_readers(a.out)
     gen_html(a.out)
+    gen_http(a.out)
     gen_config(a.out, src)
     gen_ring(a.out)
     gen_handmade_tokenizer(a.out)

@@ -9,6 +9,8 @@
     wrong methods; the connection limit; SIGHUP reload of a limit
  3. a bearer token: required when configured, refused when its file is
     readable by others; a non-loopback address without a token is refused
+ 4. a live feeder; a trainer stand-in (ring_hold) that consumed K batches
+    shows K consumed, the lag, alive and its cursor in /metrics and /status
 """
 import gzip
 import json
@@ -303,13 +305,39 @@ try:
         feeders = get(d5.http_port, "/status")[1]["feeders"]
         check(len(feeders) == 1 and feeders[0]["ring"] == ring and feeders[0]["running"], "feeders: %s" % feeders)
         check(os.path.exists("/dev/shm/tokenmill.%s.0" % ring), "the feeder's ring does not exist")
+        # a trainer stand-in consumes K batches and stays attached: /metrics and
+        # /status show its cursor (a read-only peek at the ring header)
+        K = 3
+        hold = subprocess.Popen([os.path.join(os.environ["TM_BUILD_DIR"], "tests/serve/ring_hold"), ring, "0", str(K)],
+                                stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        check(hold.stdout.readline().strip() == "consumed %d" % K, "ring_hold did not consume %d batches" % K)
+        metrics = get(d5.http_port, "/metrics")[1]
+
+        def mval(name):
+            m = re.search(r'^%s\{ring="%s",rank="0"\} (\S+)$' % (name, ring), metrics, re.M)
+            check(m, "%s for ring %s missing from /metrics" % (name, ring))
+            return float(m.group(1))
+
+        pub, con = mval("tokenmill_feed_published_batches"), mval("tokenmill_feed_consumed_batches")
+        check(con == K and pub >= K and mval("tokenmill_feed_lag_batches") == pub - con,
+              "feed metrics: published %s consumed %s (want %d consumed)" % (pub, con, K))
+        check(mval("tokenmill_feed_consumer_alive") == 1, "the attached trainer is not alive in /metrics")
+        check(mval("tokenmill_feed_cursor_window") > 0, "no data cursor in /metrics")
+        rk = get(d5.http_port, "/status")[1]["feeders"][0]["ranks"]
+        check(len(rk) == 1 and rk[0]["consumed_batches"] == K and rk[0]["consumer"] == "alive" and
+              rk[0]["consumer_pid"] == hold.pid and rk[0]["cursor"]["window"] > 0, "status ranks: %s" % rk)
+        hold.stdin.close()
+        check(hold.wait(30) == 0, "ring_hold failed")
+        rk = get(d5.http_port, "/status")[1]["feeders"][0]["ranks"][0]
+        check(rk["consumer"] == "absent" and rk["consumed_batches"] == K, "after the trainer left: %s" % rk)
         check(d5.stop() == 0, "stop with a feeder")
         check("event=serve_feeder_stopped ring=" + ring in d5.log_text(), "the feeder did not stop")
     finally:
         for f in os.listdir("/dev/shm"):
             if f.startswith("tokenmill.%s." % ring):
                 os.unlink("/dev/shm/" + f)
-    print("4. live feeder: ring %s filled from the sealed shards, stopped with the daemon" % ring)
+    print("4. live feeder: ring %s filled from the sealed shards; a trainer that consumed %d batches shows them "
+          "(published %d, lag %d, alive, cursor) in /metrics and /status; stopped with the daemon" % (ring, K, pub, pub - con))
 
     # ---- 5. backpressure: a small queue, one worker, many large batches at once ------------------
     cfg6 = json.loads(json.dumps(cfg))
