@@ -83,6 +83,7 @@ struct tm_serve_pipe {
   void *user;
   tm_tokenizer *tok;
   tm_dedup *dedup;
+  tm_encoder *commit_enc; /* the commit thread's: re-tokenizes text that line dedup shortened */
   tm_shard_dir *sd;
   /* profiles: filled under prof_mu, entries never move */
   pthread_mutex_t prof_mu;
@@ -710,12 +711,22 @@ static int commit_batch(tm_serve_pipe *p, batch *bt, tm_error *err) {
     tm_dedup_verdict v;
     int rc = tm_dedup_process(p->dedup, s->doc.id, strlen(s->doc.id), s->doc.text, s->doc.len, &v, err);
     if (rc < 0) return rc;
+    if (v.kind == TM_DEDUP_UNIQUE && v.lines_removed > 0) {
+      /* line-level dedup shortened the text (as in build): emit and
+       * tokenize what is left */
+      if (tm_document_set_text(&s->doc, v.text, v.len) < 0) return tm_err(err, TM_ENOMEM, "out of memory");
+      s->ids.len = 0;
+      if (tm_encoder_encode(p->commit_enc, s->doc.text, s->doc.len, 0, &s->ids, err) < 0) return -TM_ENOMEM;
+    }
     pthread_mutex_lock(&p->smu);
     p->c.docs_in++;
     p->c.bytes_in += s->raw_bytes;
     if (v.kind == TM_DEDUP_EXACT) p->c.exact_dups++;
-    else if (v.kind != TM_DEDUP_UNIQUE) p->c.near_dups++;
-    else {
+    else if (v.kind == TM_DEDUP_NEAR) p->c.near_dups++;
+    else if (v.kind == TM_DEDUP_LINES) { /* every line was a repeated boilerplate line: build's drop reason */
+      p->c.dropped++;
+      count_drop(&p->c, "dedup.repeated_lines");
+    } else {
       p->c.kept++;
       p->c.bytes_kept += s->doc.len;
       p->c.tokens += s->ids.len + 1;
@@ -1076,6 +1087,7 @@ int tm_serve_pipe_open(tm_serve_pipe **out, const tm_serve_pipe_options *o, tm_e
     p->workers[i].enc = tm_encoder_new(p->tok);
     if (!p->workers[i].enc) return tm_err(err, TM_ENOMEM, "out of memory");
   }
+  if (!(p->commit_enc = tm_encoder_new(p->tok))) return tm_err(err, TM_ENOMEM, "out of memory");
   for (int i = 0; i < p->threads; i++) {
     if (pthread_create(&p->worker_tids[i], NULL, worker_main, &p->workers[i]) != 0)
       return tm_err(err, TM_EIO, "cannot start worker threads");
@@ -1147,6 +1159,7 @@ int tm_serve_pipe_free(tm_serve_pipe *p, tm_error *err) {
       for (int k = 0; k < TM_SERVE_MAX_PROFILES; k++) tm_clean_free(p->workers[i].cleaners[k]);
       tm_encoder_free(p->workers[i].enc);
     }
+  tm_encoder_free(p->commit_enc);
   free(p->workers);
   free(p->worker_tids);
   free_inputs(p->head);
