@@ -52,6 +52,7 @@ typedef struct work {
   float *dbig;    /* (N,4C) gradient of fch_gelu then fch */
   float *dqkv;    /* (N,3C) */
   float *colsum;  /* tm_k_scratch_floats(2C) */
+  float *bscratch; /* (maxB,3C) attention's qkv-bias partial sums */
   float *attn;    /* threads * T*T */
 } work;
 
@@ -174,13 +175,15 @@ static void carve_acts(carver *cv, acts *a, const tm_gpt_config *cfg, size_t N, 
   a->proj = carve(cv, N * C);
 }
 
-static void carve_work(carver *cv, work *w, const tm_gpt_config *cfg, size_t N, int threads) {
+static void carve_work(carver *cv, work *w, const tm_gpt_config *cfg, size_t N, int maxB,
+                       int threads) {
   size_t C = (size_t)cfg->d_model;
   w->dres = carve(cv, N * C);
   w->dln = carve(cv, N * C);
   w->dbig = carve(cv, N * 4 * C);
   w->dqkv = carve(cv, N * 3 * C);
   w->colsum = carve(cv, tm_k_scratch_floats(2 * cfg->d_model));
+  w->bscratch = carve(cv, (size_t)maxB * 3 * C);
   w->attn = carve(cv, (size_t)threads * tm_k_attention_scratch_floats(cfg->max_seq_len));
 }
 
@@ -225,11 +228,11 @@ tm_gpt *tm_gpt_create(const tm_gpt_config *cfg, int max_batch, int with_grads, t
   carve_acts(&cv, &m->a, cfg, m->n_act_rows, max_batch);
   if (with_grads) {
     cv = (carver){NULL, 0};
-    carve_work(&cv, &m->w, cfg, m->n_act_rows, m->threads);
+    carve_work(&cv, &m->w, cfg, m->n_act_rows, max_batch, m->threads);
     m->work_mem = alloc_floats(cv.used);
     if (!m->work_mem) goto oom;
     cv = (carver){m->work_mem, 0};
-    carve_work(&cv, &m->w, cfg, m->n_act_rows, m->threads);
+    carve_work(&cv, &m->w, cfg, m->n_act_rows, max_batch, m->threads);
   }
   m->tokens = malloc(m->n_act_rows * sizeof(int32_t));
   m->targets = malloc(m->n_act_rows * sizeof(int32_t));
@@ -287,19 +290,34 @@ static double now_s(void) {
   return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-/* TIMED(acc, statements): add their wall time to acc */
-#define TIMED(acc, ...)        \
-  do {                         \
-    double t_ = now_s();       \
-    __VA_ARGS__;               \
-    (acc) += now_s() - t_;     \
+static double cpu_now_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* TIMED(kind, statements): add their wall and process CPU time to tw[kind]
+ * and tc[kind] (locals of the caller) */
+enum { TK_KERN, TK_ATT, TK_MM };
+#define TIMED(kind, ...)                \
+  do {                                  \
+    double t_ = now_s(), c_ = cpu_now_s(); \
+    __VA_ARGS__;                        \
+    tw[kind] += now_s() - t_;           \
+    tc[kind] += cpu_now_s() - c_;       \
   } while (0)
 
-static void add_times(tm_gpt *m, double tk, double ta, double tmm, const tm_k_att_time *att) {
-  m->tm.kernels_s += tk;
-  m->tm.attention_s += ta;
-  m->tm.matmul_s += tmm;
-  if (att->total_s > 0.0) m->tm.attention_other_s += ta * att->other_s / att->total_s;
+static void add_times(tm_gpt *m, const double tw[3], const double tc[3],
+                      const tm_k_att_time *att) {
+  double f = att->total_s > 0.0 ? att->other_s / att->total_s : 0.0;
+  m->tm.kernels_s += tw[TK_KERN];
+  m->tm.attention_s += tw[TK_ATT];
+  m->tm.matmul_s += tw[TK_MM];
+  m->tm.attention_other_s += tw[TK_ATT] * f;
+  m->tm.kernels_cpu_s += tc[TK_KERN];
+  m->tm.attention_cpu_s += tc[TK_ATT];
+  m->tm.matmul_cpu_s += tc[TK_MM];
+  m->tm.attention_other_cpu_s += tc[TK_ATT] * f;
 }
 
 int tm_gpt_forward(tm_gpt *m, const int32_t *tokens, const int32_t *targets, int B, int T,
@@ -328,49 +346,57 @@ int tm_gpt_forward(tm_gpt *m, const int32_t *tokens, const int32_t *targets, int
   const tm_gpt_params *p = &m->p;
   acts *a = &m->a;
   size_t nc = N * C, att_l = (size_t)B * NH * T * T;
-  double tk = 0.0, ta = 0.0, tmm = 0.0; /* kernels, attention, sgemm */
+  double tw[3] = {0.0, 0.0, 0.0}, tc[3] = {0.0, 0.0, 0.0}; /* TIMED */
   tm_k_att_time att_t = {0.0, 0.0};
-  TIMED(tk, tm_k_encoder_forward(a->encoded, tokens, p->wte, p->wpe, B, T, C));
+  /* The bias of each sgemm that follows a LayerNorm is written into its
+   * output by the LayerNorm's pass (the sgemm adds with beta 1); the
+   * projections' biases are added by the residual + LayerNorm pass after
+   * them. Three parallel regions per layer besides sgemm and attention. */
+  TIMED(TK_KERN, tm_k_encoder_forward(a->encoded, tokens, p->wte, p->wpe, B, T, C);
+        tm_k_residual_layernorm_forward(NULL, a->ln1, a->ln1_mean, a->ln1_rstd, a->encoded, NULL,
+                                        NULL, p->ln1w, p->ln1b, a->qkv, p->qkvb, 3 * C, (int)N,
+                                        C));
   for (int l = 0; l < L; l++) {
     const float *x = l == 0 ? a->encoded : a->res3 + (size_t)(l - 1) * nc;
-    float *ln1 = a->ln1 + l * nc, *ln1m = a->ln1_mean + l * N, *ln1r = a->ln1_rstd + l * N;
+    float *ln1 = a->ln1 + l * nc;
     float *qkv = a->qkv + l * 3 * nc, *atty = a->atty + l * nc, *att = a->att + l * att_l;
     float *res2 = a->res2 + l * nc, *ln2 = a->ln2 + l * nc;
     float *ln2m = a->ln2_mean + l * N, *ln2r = a->ln2_rstd + l * N;
     float *fch = a->fch + l * 4 * nc, *fchg = a->fch_gelu + l * 4 * nc, *res3 = a->res3 + l * nc;
-    TIMED(tk, tm_k_layernorm_forward(ln1, ln1m, ln1r, x, p->ln1w + l * C, p->ln1b + l * C, (int)N,
-                                     C));
-    TIMED(tk, tm_k_bias_fill(qkv, p->qkvb + l * 3 * C, (int)N, 3 * C));
-    TIMED(tmm, tm_k_matmul_forward_acc(qkv, ln1, p->qkvw + (size_t)l * 3 * C * C, (int)N, C,
-                                       3 * C));
-    TIMED(ta, tm_k_attention_forward(atty, att, qkv, B, T, C, NH, &att_t));
-    TIMED(tk, tm_k_bias_fill(a->proj, p->attprojb + l * C, (int)N, C));
-    TIMED(tmm, tm_k_matmul_forward_acc(a->proj, atty, p->attprojw + (size_t)l * C * C, (int)N, C,
-                                       C));
-    TIMED(tk, tm_k_residual_forward(res2, x, a->proj, nc);
-          tm_k_layernorm_forward(ln2, ln2m, ln2r, res2, p->ln2w + l * C, p->ln2b + l * C, (int)N,
-                                 C));
-    TIMED(tk, tm_k_bias_fill(fch, p->fcb + l * 4 * C, (int)N, 4 * C));
-    TIMED(tmm, tm_k_matmul_forward_acc(fch, ln2, p->fcw + (size_t)l * 4 * C * C, (int)N, C,
-                                       4 * C));
-    TIMED(tk, tm_k_gelu_forward(fchg, fch, 4 * nc));
-    TIMED(tk, tm_k_bias_fill(a->proj, p->fcprojb + l * C, (int)N, C));
-    TIMED(tmm, tm_k_matmul_forward_acc(a->proj, fchg, p->fcprojw + (size_t)l * 4 * C * C, (int)N,
-                                       4 * C, C));
-    TIMED(tk, tm_k_residual_forward(res3, res2, a->proj, nc));
+    TIMED(TK_MM, tm_k_matmul_forward_acc(qkv, ln1, p->qkvw + (size_t)l * 3 * C * C, (int)N, C,
+                                         3 * C));
+    TIMED(TK_ATT, tm_k_attention_forward(atty, att, qkv, B, T, C, NH, &att_t));
+    TIMED(TK_MM, tm_k_matmul_forward(a->proj, atty, p->attprojw + (size_t)l * C * C, NULL, (int)N,
+                                     C, C));
+    TIMED(TK_KERN, tm_k_residual_layernorm_forward(res2, ln2, ln2m, ln2r, x, a->proj,
+                                                   p->attprojb + l * C, p->ln2w + l * C,
+                                                   p->ln2b + l * C, fch, p->fcb + l * 4 * C,
+                                                   4 * C, (int)N, C));
+    TIMED(TK_MM, tm_k_matmul_forward_acc(fch, ln2, p->fcw + (size_t)l * 4 * C * C, (int)N, C,
+                                         4 * C));
+    TIMED(TK_KERN, tm_k_gelu_forward(fchg, fch, 4 * nc));
+    TIMED(TK_MM, tm_k_matmul_forward(a->proj, fchg, p->fcprojw + (size_t)l * 4 * C * C, NULL,
+                                     (int)N, 4 * C, C));
+    if (l + 1 < L) /* and the next layer's LayerNorm 1 and qkv bias */
+      TIMED(TK_KERN, tm_k_residual_layernorm_forward(
+                         res3, a->ln1 + (l + 1) * nc, a->ln1_mean + (l + 1) * N,
+                         a->ln1_rstd + (l + 1) * N, res2, a->proj, p->fcprojb + l * C,
+                         p->ln1w + (l + 1) * C, p->ln1b + (l + 1) * C, a->qkv + (l + 1) * 3 * nc,
+                         p->qkvb + (l + 1) * 3 * C, 3 * C, (int)N, C));
+    else /* and the final LayerNorm */
+      TIMED(TK_KERN, tm_k_residual_layernorm_forward(res3, a->lnf, a->lnf_mean, a->lnf_rstd, res2,
+                                                     a->proj, p->fcprojb + l * C, p->lnfw,
+                                                     p->lnfb, NULL, NULL, 0, (int)N, C));
   }
-  TIMED(tk, tm_k_layernorm_forward(a->lnf, a->lnf_mean, a->lnf_rstd,
-                                   a->res3 + (size_t)(L - 1) * nc, p->lnfw, p->lnfb, (int)N, C));
-  TIMED(tmm, tm_k_matmul_forward(a->logits, a->lnf, p->wte, NULL, (int)N, C, V));
+  TIMED(TK_MM, tm_k_matmul_forward(a->logits, a->lnf, p->wte, NULL, (int)N, C, V));
   if (targets) {
-    double t1 = now_s();
-    tm_k_softmax_crossentropy_forward(a->logits, a->inv_sum, a->losses, targets, (int)N, V);
     double sum = 0.0;
-    for (size_t i = 0; i < N; i++) sum += a->losses[i];
+    TIMED(TK_KERN,
+          tm_k_softmax_crossentropy_forward(a->logits, a->inv_sum, a->losses, targets, (int)N, V);
+          for (size_t i = 0; i < N; i++) sum += a->losses[i]);
     if (loss) *loss = (float)(sum / (double)N);
-    tk += now_s() - t1;
   }
-  add_times(m, tk, ta, tmm, &att_t);
+  add_times(m, tw, tc, &att_t);
   return 0;
 }
 
@@ -390,54 +416,58 @@ int tm_gpt_backward(tm_gpt *m, float loss_scale, tm_error *err) {
   acts *a = &m->a;
   work *w = &m->w;
 
-  double tk = 0.0, ta = 0.0, tmm = 0.0; /* kernels, attention, sgemm */
+  double tw[3] = {0.0, 0.0, 0.0}, tc[3] = {0.0, 0.0, 0.0}; /* TIMED */
   tm_k_att_time att_t = {0.0, 0.0};
-  TIMED(tk, tm_k_softmax_crossentropy_backward(a->logits, a->inv_sum, m->targets, (int)N, V,
-                                               loss_scale / (float)N));
-  float *dlogits = a->logits;
-  TIMED(tmm, tm_k_matmul_backward(w->dln, g->wte, NULL, dlogits, a->lnf, p->wte, (int)N, C, V,
-                                  w->colsum));
-  TIMED(tk, memset(w->dres, 0, nc * sizeof(float));
-        tm_k_layernorm_backward_add(w->dres, g->lnfw, g->lnfb, w->dln,
-                                    a->res3 + (size_t)(L - 1) * nc, p->lnfw, a->lnf_mean,
-                                    a->lnf_rstd, (int)N, C, w->colsum));
+  /* the head through the cross-entropy without a pass over dlogits
+   * (gpt_kernels.h); dbig is free until the MLP and holds diag(s) lnf */
+  float dloss = loss_scale / (float)N;
+  TIMED(TK_KERN, tm_k_head_crossentropy_prepare(w->dbig, a->lnf, a->inv_sum, dloss, (int)N, C));
+  TIMED(TK_MM, tm_k_matmul_backward(w->dln, g->wte, NULL, a->logits, w->dbig, p->wte, (int)N, C,
+                                    V, NULL));
+  TIMED(TK_KERN, tm_k_head_crossentropy_finish(w->dln, g->wte, a->lnf, p->wte, a->inv_sum,
+                                               m->targets, dloss, (int)N, C));
+  /* every LayerNorm backward also sums the residual-stream gradient it
+   * leaves into the bias of the projection whose output was added there */
+  TIMED(TK_KERN, tm_k_layernorm_backward(w->dres, 0, g->lnfw, g->lnfb, g->fcprojb + (L - 1) * C,
+                                         w->dln, a->res3 + (size_t)(L - 1) * nc, p->lnfw,
+                                         a->lnf_mean, a->lnf_rstd, (int)N, C, w->colsum));
   if (m->bw_hook) m->bw_hook(m->bw_ctx, L); /* lnfw, lnfb final */
   for (int l = L - 1; l >= 0; l--) {
     const float *x = l == 0 ? a->encoded : a->res3 + (size_t)(l - 1) * nc;
     /* dres holds d(res3); the MLP branch */
-    TIMED(tmm, tm_k_matmul_backward(w->dbig, g->fcprojw + (size_t)l * 4 * C * C, NULL, w->dres,
-                                    a->fch_gelu + l * 4 * nc, p->fcprojw + (size_t)l * 4 * C * C,
-                                    (int)N, 4 * C, C, NULL));
-    TIMED(tk, tm_k_bias_backward(g->fcprojb + l * C, w->dres, (int)N, C, w->colsum));
-    TIMED(tk, tm_k_gelu_backward(w->dbig, a->fch + l * 4 * nc, w->dbig, 4 * nc));
-    TIMED(tmm, tm_k_matmul_backward(w->dln, g->fcw + (size_t)l * 4 * C * C, NULL, w->dbig,
-                                    a->ln2 + l * nc, p->fcw + (size_t)l * 4 * C * C, (int)N, C,
-                                    4 * C, NULL));
-    TIMED(tk, tm_k_bias_backward(g->fcb + l * 4 * C, w->dbig, (int)N, 4 * C, w->colsum));
-    TIMED(tk, tm_k_layernorm_backward_add(w->dres, g->ln2w + l * C, g->ln2b + l * C, w->dln,
-                                          a->res2 + l * nc, p->ln2w + l * C, a->ln2_mean + l * N,
-                                          a->ln2_rstd + l * N, (int)N, C, w->colsum));
+    TIMED(TK_MM, tm_k_matmul_backward(w->dbig, g->fcprojw + (size_t)l * 4 * C * C, NULL, w->dres,
+                                      a->fch_gelu + l * 4 * nc,
+                                      p->fcprojw + (size_t)l * 4 * C * C, (int)N, 4 * C, C, NULL));
+    TIMED(TK_KERN, tm_k_gelu_backward_bias(w->dbig, g->fcb + l * 4 * C, a->fch + l * 4 * nc,
+                                           w->dbig, (int)N, 4 * C, w->colsum));
+    TIMED(TK_MM, tm_k_matmul_backward(w->dln, g->fcw + (size_t)l * 4 * C * C, NULL, w->dbig,
+                                      a->ln2 + l * nc, p->fcw + (size_t)l * 4 * C * C, (int)N, C,
+                                      4 * C, NULL));
+    TIMED(TK_KERN, tm_k_layernorm_backward(w->dres, 1, g->ln2w + l * C, g->ln2b + l * C,
+                                           g->attprojb + l * C, w->dln, a->res2 + l * nc,
+                                           p->ln2w + l * C, a->ln2_mean + l * N,
+                                           a->ln2_rstd + l * N, (int)N, C, w->colsum));
     /* dres now holds d(res2); the attention branch */
-    TIMED(tmm, tm_k_matmul_backward(w->dln, g->attprojw + (size_t)l * C * C, NULL, w->dres,
-                                    a->atty + l * nc, p->attprojw + (size_t)l * C * C, (int)N, C,
-                                    C, NULL));
-    TIMED(tk, tm_k_bias_backward(g->attprojb + l * C, w->dres, (int)N, C, w->colsum));
-    TIMED(ta, tm_k_attention_backward(w->dqkv, w->dln, a->qkv + l * 3 * nc, a->att + l * att_l, B,
-                                      T, C, NH, w->attn, &att_t));
-    TIMED(tmm, tm_k_matmul_backward(w->dln, g->qkvw + (size_t)l * 3 * C * C, NULL, w->dqkv,
-                                    a->ln1 + l * nc, p->qkvw + (size_t)l * 3 * C * C, (int)N, C,
-                                    3 * C, NULL));
-    TIMED(tk, tm_k_bias_backward(g->qkvb + l * 3 * C, w->dqkv, (int)N, 3 * C, w->colsum));
-    TIMED(tk, tm_k_layernorm_backward_add(w->dres, g->ln1w + l * C, g->ln1b + l * C, w->dln, x,
-                                          p->ln1w + l * C, a->ln1_mean + l * N,
-                                          a->ln1_rstd + l * N, (int)N, C, w->colsum));
+    TIMED(TK_MM, tm_k_matmul_backward(w->dln, g->attprojw + (size_t)l * C * C, NULL, w->dres,
+                                      a->atty + l * nc, p->attprojw + (size_t)l * C * C, (int)N, C,
+                                      C, NULL));
+    TIMED(TK_ATT, tm_k_attention_backward(w->dqkv, w->dln, a->qkv + l * 3 * nc, a->att + l * att_l,
+                                          B, T, C, NH, w->attn, g->qkvb + l * 3 * C, w->bscratch,
+                                          &att_t));
+    TIMED(TK_MM, tm_k_matmul_backward(w->dln, g->qkvw + (size_t)l * 3 * C * C, NULL, w->dqkv,
+                                      a->ln1 + l * nc, p->qkvw + (size_t)l * 3 * C * C, (int)N, C,
+                                      3 * C, NULL));
+    TIMED(TK_KERN, tm_k_layernorm_backward(w->dres, 1, g->ln1w + l * C, g->ln1b + l * C,
+                                           l > 0 ? g->fcprojb + (l - 1) * C : NULL, w->dln, x,
+                                           p->ln1w + l * C, a->ln1_mean + l * N,
+                                           a->ln1_rstd + l * N, (int)N, C, w->colsum));
     /* dres now holds d(x) */
     if (m->bw_hook) m->bw_hook(m->bw_ctx, l); /* layer l's gradients final */
   }
-  TIMED(tk, tm_k_encoder_backward(g->wte, g->wpe, w->dres, m->tokens, B, T, C));
+  TIMED(TK_KERN, tm_k_encoder_backward(g->wte, g->wpe, w->dres, m->tokens, B, T, C));
   if (m->bw_hook) m->bw_hook(m->bw_ctx, -1); /* wte, wpe final */
   m->have_forward = 0; /* the probabilities were overwritten by dlogits */
-  add_times(m, tk, ta, tmm, &att_t);
+  add_times(m, tw, tc, &att_t);
   return 0;
 }
 

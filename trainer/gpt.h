@@ -120,9 +120,13 @@ double tm_gpt_step_flops(const tm_gpt_config *cfg, int B, int T);
  *   attention_other_s  the part outside sgemm (attention_s times the
  *                threads' share of time in the softmax loops).
  * Forward/backward time not in any of these (input checks, copies, the
- * loss sum) is bookkeeping; the bench counts it as non-matmul. */
+ * loss sum) is bookkeeping; the bench counts it as non-matmul. The *_cpu_s
+ * fields are the same for the process's CPU time (all threads; idle pool
+ * threads sleep under OMP_WAIT_POLICY=PASSIVE and cost none): on a machine
+ * shared with other work they are the stable figures. */
 typedef struct tm_gpt_times {
   double matmul_s, kernels_s, attention_s, attention_other_s;
+  double matmul_cpu_s, kernels_cpu_s, attention_cpu_s, attention_other_cpu_s;
 } tm_gpt_times;
 void tm_gpt_timing(const tm_gpt *m, tm_gpt_times *t);
 void tm_gpt_timing_reset(tm_gpt *m);

@@ -14,7 +14,7 @@
 #include <omp.h>
 #endif
 
-size_t tm_k_scratch_floats(int C) { return (size_t)TM_K_CHUNKS * 2 * (size_t)C; }
+size_t tm_k_scratch_floats(int C) { return (size_t)TM_K_CHUNKS * 3 * (size_t)C; }
 
 /* ---- column sums in fixed chunks ------------------------------------------
  * acc[c] += sum_i src[i*ld + c] for i < N, summed as TM_K_CHUNKS partials
@@ -51,12 +51,19 @@ void tm_k_encoder_forward(float *out, const int32_t *tokens, const float *wte, c
 
 void tm_k_encoder_backward(float *dwte, float *dwpe, const float *dout, const int32_t *tokens,
                            int B, int T, int C) {
-  for (int i = 0; i < B * T; i++) {
-    const float *d = dout + (size_t)i * C;
-    float *e = dwte + (size_t)tokens[i] * C, *p = dwpe + (size_t)(i % T) * C;
-    for (int c = 0; c < C; c++) {
-      e[c] += d[c];
-      p[c] += d[c];
+  /* rows may share a token: each thread owns a range of columns and walks
+   * every row in order (the same sums for any thread count) */
+  int nc = (C + 15) / 16;
+#pragma omp parallel for schedule(static)
+  for (int k = 0; k < nc; k++) {
+    int c0 = k * 16, c1 = c0 + 16 < C ? c0 + 16 : C;
+    for (int i = 0; i < B * T; i++) {
+      const float *d = dout + (size_t)i * C;
+      float *e = dwte + (size_t)tokens[i] * C, *p = dwpe + (size_t)(i % T) * C;
+      for (int c = c0; c < c1; c++) {
+        e[c] += d[c];
+        p[c] += d[c];
+      }
     }
   }
 }
@@ -64,33 +71,63 @@ void tm_k_encoder_backward(float *dwte, float *dwpe, const float *dout, const in
 /* ---- layernorm -------------------------------------------------------------
  * y = (x - mean) * rstd * w + b, rstd = 1/sqrt(var + 1e-5) (biased var). */
 
+static inline void layernorm_row(float *restrict o, float *mean, float *rstd,
+                                 const float *restrict x, const float *restrict w,
+                                 const float *restrict b, int C) {
+  float m = 0.0f;
+  for (int c = 0; c < C; c++) m += x[c];
+  m /= (float)C;
+  float v = 0.0f;
+  for (int c = 0; c < C; c++) {
+    float d = x[c] - m;
+    v += d * d;
+  }
+  v /= (float)C;
+  float s = 1.0f / sqrtf(v + 1e-5f);
+  for (int c = 0; c < C; c++) o[c] = (x[c] - m) * s * w[c] + b[c];
+  *mean = m;
+  *rstd = s;
+}
+
 void tm_k_layernorm_forward(float *out, float *mean, float *rstd, const float *inp,
                             const float *w, const float *b, int N, int C) {
 #pragma omp parallel for schedule(static)
+  for (int i = 0; i < N; i++)
+    layernorm_row(out + (size_t)i * C, mean + i, rstd + i, inp + (size_t)i * C, w, b, C);
+}
+
+static inline void residual_row(float *restrict r, const float *restrict x,
+                                const float *restrict p, const float *restrict pb, int C) {
+  if (pb)
+    for (int c = 0; c < C; c++) r[c] = x[c] + p[c] + pb[c];
+  else
+    for (int c = 0; c < C; c++) r[c] = x[c] + p[c];
+}
+
+void tm_k_residual_layernorm_forward(float *res, float *ln, float *mean, float *rstd,
+                                     const float *x, const float *proj, const float *pbias,
+                                     const float *w, const float *b, float *fill,
+                                     const float *fill_bias, int fill_w, int N, int C) {
+#pragma omp parallel for schedule(static)
   for (int i = 0; i < N; i++) {
-    const float *x = inp + (size_t)i * C;
-    float m = 0.0f;
-    for (int c = 0; c < C; c++) m += x[c];
-    m /= (float)C;
-    float v = 0.0f;
-    for (int c = 0; c < C; c++) {
-      float d = x[c] - m;
-      v += d * d;
+    const float *src = x + (size_t)i * C;
+    if (proj) {
+      residual_row(res + (size_t)i * C, src, proj + (size_t)i * C, pbias, C);
+      src = res + (size_t)i * C;
     }
-    v /= (float)C;
-    float s = 1.0f / sqrtf(v + 1e-5f);
-    float *o = out + (size_t)i * C;
-    for (int c = 0; c < C; c++) o[c] = (x[c] - m) * s * w[c] + b[c];
-    mean[i] = m;
-    rstd[i] = s;
+    layernorm_row(ln + (size_t)i * C, mean + i, rstd + i, src, w, b, C);
+    if (fill) memcpy(fill + (size_t)i * fill_w, fill_bias, sizeof(float) * (size_t)fill_w);
   }
 }
 
 /* One row of the LayerNorm backward; restrict-qualified so GCC vectorises
- * (six streams are more than it versions a loop for at run time). */
-static void layernorm_backward_row(float *restrict dx, float *restrict pw, float *restrict pb,
-                                   const float *restrict x, const float *restrict d,
-                                   const float *restrict w, float m, float s, int C) {
+ * (six streams are more than it versions a loop for at run time). add:
+ * dx += (else =); ps: when not NULL, ps += the resulting dx row. */
+static inline void layernorm_backward_row(float *restrict dx, float *restrict pw,
+                                          float *restrict pb, float *restrict ps,
+                                          const float *restrict x, const float *restrict d,
+                                          const float *restrict w, float m, float s, int C,
+                                          int add) {
   float dmean = 0.0f, dnmean = 0.0f;
   for (int c = 0; c < C; c++) {
     float norm = (x[c] - m) * s, dn = w[c] * d[c];
@@ -99,36 +136,55 @@ static void layernorm_backward_row(float *restrict dx, float *restrict pw, float
   }
   dmean /= (float)C;
   dnmean /= (float)C;
-  for (int c = 0; c < C; c++) {
-    float norm = (x[c] - m) * s, dn = w[c] * d[c];
-    pb[c] += d[c];
-    pw[c] += norm * d[c];
-    dx[c] += (dn - dmean - norm * dnmean) * s;
+  if (add) {
+    for (int c = 0; c < C; c++) {
+      float norm = (x[c] - m) * s, dn = w[c] * d[c];
+      pb[c] += d[c];
+      pw[c] += norm * d[c];
+      dx[c] += (dn - dmean - norm * dnmean) * s;
+    }
+  } else {
+    for (int c = 0; c < C; c++) {
+      float norm = (x[c] - m) * s, dn = w[c] * d[c];
+      pb[c] += d[c];
+      pw[c] += norm * d[c];
+      dx[c] = (dn - dmean - norm * dnmean) * s;
+    }
   }
+  if (ps)
+    for (int c = 0; c < C; c++) ps[c] += dx[c];
 }
 
 /* dnorm = w * dout; dx = rstd * (dnorm - mean(dnorm) - norm * mean(dnorm * norm));
  * dw = sum dout * norm, db = sum dout (chunked partials in scratch: each
- * chunk k owns 2C floats, [dw | db]). */
-void tm_k_layernorm_backward_add(float *dinp, float *dw, float *db, const float *dout,
-                                 const float *inp, const float *w, const float *mean,
-                                 const float *rstd, int N, int C, float *scratch) {
+ * chunk k owns 3C floats, [dw | db | dsum]). */
+void tm_k_layernorm_backward(float *dinp, int add, float *dw, float *db, float *dsum,
+                             const float *dout, const float *inp, const float *w,
+                             const float *mean, const float *rstd, int N, int C, float *scratch) {
 #pragma omp parallel for schedule(static)
   for (int k = 0; k < TM_K_CHUNKS; k++) {
-    float *pw = scratch + (size_t)k * 2 * C, *pb = pw + C;
-    memset(pw, 0, sizeof(float) * 2 * (size_t)C);
+    float *pw = scratch + (size_t)k * 3 * C, *pb = pw + C, *ps = dsum ? pw + 2 * C : NULL;
+    memset(pw, 0, sizeof(float) * 3 * (size_t)C);
     int lo = (int)((int64_t)N * k / TM_K_CHUNKS), hi = (int)((int64_t)N * (k + 1) / TM_K_CHUNKS);
     for (int i = lo; i < hi; i++)
-      layernorm_backward_row(dinp + (size_t)i * C, pw, pb, inp + (size_t)i * C,
-                             dout + (size_t)i * C, w, mean[i], rstd[i], C);
+      layernorm_backward_row(dinp + (size_t)i * C, pw, pb, ps, inp + (size_t)i * C,
+                             dout + (size_t)i * C, w, mean[i], rstd[i], C, add);
   }
   for (int k = 0; k < TM_K_CHUNKS; k++) {
-    const float *pw = scratch + (size_t)k * 2 * C, *pb = pw + C;
+    const float *pw = scratch + (size_t)k * 3 * C, *pb = pw + C, *ps = pw + 2 * C;
     for (int c = 0; c < C; c++) {
       dw[c] += pw[c];
       db[c] += pb[c];
     }
+    if (dsum)
+      for (int c = 0; c < C; c++) dsum[c] += ps[c];
   }
+}
+
+void tm_k_layernorm_backward_add(float *dinp, float *dw, float *db, const float *dout,
+                                 const float *inp, const float *w, const float *mean,
+                                 const float *rstd, int N, int C, float *scratch) {
+  tm_k_layernorm_backward(dinp, 1, dw, db, NULL, dout, inp, w, mean, rstd, N, C, scratch);
 }
 
 /* ---- linear layers --------------------------------------------------------- */
@@ -190,15 +246,42 @@ void tm_k_gelu_forward(float *out, const float *inp, size_t n) {
   }
 }
 
+#if defined(__clang__)
+#define TM_SIMD_TANH
+#else
+#define TM_SIMD_TANH _Pragma("omp simd")
+#endif
+
+static inline float gelu_grad(float x) {
+  float u = GELU_SCALE * (x + 0.044715f * x * x * x);
+  float th = tanhf(u);
+  float sech2 = 1.0f - th * th;
+  return 0.5f * (1.0f + th) + 0.5f * x * sech2 * GELU_SCALE * (1.0f + 3.0f * 0.044715f * x * x);
+}
+
 void tm_k_gelu_backward(float *dinp, const float *inp, const float *dout, size_t n) {
   TM_PAR_FOR_TANH
-  for (size_t i = 0; i < n; i++) {
-    float x = inp[i];
-    float u = GELU_SCALE * (x + 0.044715f * x * x * x);
-    float th = tanhf(u);
-    float sech2 = 1.0f - th * th;
-    float g = 0.5f * (1.0f + th) + 0.5f * x * sech2 * GELU_SCALE * (1.0f + 3.0f * 0.044715f * x * x);
-    dinp[i] = g * dout[i];
+  for (size_t i = 0; i < n; i++) dinp[i] = gelu_grad(inp[i]) * dout[i];
+}
+
+void tm_k_gelu_backward_bias(float *dinp, float *dbias, const float *inp, const float *dout, int N,
+                             int OC, float *scratch) {
+#pragma omp parallel for schedule(static)
+  for (int k = 0; k < TM_K_CHUNKS; k++) {
+    float *part = scratch + (size_t)k * OC;
+    memset(part, 0, sizeof(float) * (size_t)OC);
+    int lo = (int)((int64_t)N * k / TM_K_CHUNKS), hi = (int)((int64_t)N * (k + 1) / TM_K_CHUNKS);
+    for (int i = lo; i < hi; i++) {
+      float *dx = dinp + (size_t)i * OC;
+      const float *x = inp + (size_t)i * OC, *d = dout + (size_t)i * OC;
+      TM_SIMD_TANH
+      for (int c = 0; c < OC; c++) dx[c] = gelu_grad(x[c]) * d[c];
+      for (int c = 0; c < OC; c++) part[c] += dx[c];
+    }
+  }
+  for (int k = 0; k < TM_K_CHUNKS; k++) {
+    const float *part = scratch + (size_t)k * OC;
+    for (int c = 0; c < OC; c++) dbias[c] += part[c];
   }
 }
 
@@ -292,7 +375,8 @@ size_t tm_k_attention_scratch_floats(int T) { return (size_t)T * T; }
  *   dP = dO V^T; dS = P * (dP - rowsum(P * dP)) (causal part);
  *   dQ = dS K / sqrt(hs); dK += dS^T Q / sqrt(hs); dV += P^T dO. */
 void tm_k_attention_backward(float *dqkv, const float *dout, const float *qkv, const float *att,
-                             int B, int T, int C, int NH, float *scratch, tm_k_att_time *tt) {
+                             int B, int T, int C, int NH, float *scratch, float *dbias,
+                             float *bscratch, tm_k_att_time *tt) {
   int hs = C / NH, C3 = 3 * C;
   float scale = 1.0f / sqrtf((float)hs);
   int nblk = 0, r0, r1;
@@ -337,8 +421,34 @@ void tm_k_attention_backward(float *dqkv, const float *dout, const float *qkv, c
       cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, a1, hs, a1 - a0, 1.0f,
                   P + (size_t)a0 * T, T, dO + (size_t)a0 * C, C, beta, dv, C3);
     }
+    if (dbias) {
+      /* this (b, h)'s column sums of dq, dk, dv while they are in cache */
+      double t0 = tt ? att_now() : 0.0;
+      float *pq = bscratch + (size_t)b * C3 + (size_t)h * hs, *pk = pq + C, *pv = pq + 2 * C;
+      memset(pq, 0, sizeof(float) * (size_t)hs);
+      memset(pk, 0, sizeof(float) * (size_t)hs);
+      memset(pv, 0, sizeof(float) * (size_t)hs);
+      for (int t = 0; t < T; t++) {
+        const float *rq = dq + (size_t)t * C3, *rk = dk + (size_t)t * C3, *rv = dv + (size_t)t * C3;
+        for (int j = 0; j < hs; j++) {
+          pq[j] += rq[j];
+          pk[j] += rk[j];
+          pv[j] += rv[j];
+        }
+      }
+      if (tt) t_other += att_now() - t0;
+    }
   }
   if (tt) att_time_add(tt, t_other, att_now() - t_start);
+  if (dbias) {
+#pragma omp barrier
+#pragma omp for schedule(static)
+    for (int c = 0; c < C3; c++) {
+      float acc = 0.0f;
+      for (int b = 0; b < B; b++) acc += bscratch[(size_t)b * C3 + c];
+      dbias[c] += acc;
+    }
+  }
   }
 }
 
@@ -372,5 +482,45 @@ void tm_k_softmax_crossentropy_backward(float *exps, const float *inv_sum,
     float s = inv_sum[i] * dloss;
     for (int j = 0; j < V; j++) p[j] *= s;
     p[targets[i]] -= dloss;
+  }
+}
+
+/* ---- the tied head through the cross-entropy (see gpt_kernels.h) ------- */
+
+void tm_k_head_crossentropy_prepare(float *scaled, const float *inp, const float *inv_sum,
+                                    float dloss, int N, int C) {
+#pragma omp parallel for schedule(static)
+  for (int i = 0; i < N; i++) {
+    float s = inv_sum[i] * dloss;
+    const float *x = inp + (size_t)i * C;
+    float *o = scaled + (size_t)i * C;
+    for (int c = 0; c < C; c++) o[c] = x[c] * s;
+  }
+}
+
+void tm_k_head_crossentropy_finish(float *dinp, float *dw, const float *inp, const float *w,
+                                   const float *inv_sum, const int32_t *targets, float dloss,
+                                   int N, int C) {
+  int nc = (C + 15) / 16;
+#pragma omp parallel
+  {
+#pragma omp for schedule(static)
+    for (int i = 0; i < N; i++) {
+      float s = inv_sum[i] * dloss;
+      float *d = dinp + (size_t)i * C;
+      const float *wt = w + (size_t)targets[i] * C;
+      for (int c = 0; c < C; c++) d[c] = d[c] * s - dloss * wt[c];
+    }
+    /* dW[t_i] -= dloss inp_i: targets repeat, so each thread owns columns
+     * and walks the rows in order */
+#pragma omp for schedule(static)
+    for (int k = 0; k < nc; k++) {
+      int c0 = k * 16, c1 = c0 + 16 < C ? c0 + 16 : C;
+      for (int i = 0; i < N; i++) {
+        float *g = dw + (size_t)targets[i] * C;
+        const float *x = inp + (size_t)i * C;
+        for (int c = c0; c < c1; c++) g[c] -= dloss * x[c];
+      }
+    }
   }
 }

@@ -57,9 +57,10 @@ void tm_matmul_probe_free(tm_matmul_probe *p) {
   free(p);
 }
 
-/* forward y(N,OC) = x(N,C) W^T; backward dx = dy W, dW += dy^T x */
-static void linear_fwd(tm_matmul_probe *p, int N, int C, int OC) {
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, OC, C, 1.0f, p->mid, C, p->w, C, 1.0f,
+/* forward y(N,OC) = x(N,C) W^T + beta y (beta 1 where the bias was written
+ * into y first, 0 where it is added after); backward dx = dy W, dW += dy^T x */
+static void linear_fwd(tm_matmul_probe *p, int N, int C, int OC, float beta) {
+  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, OC, C, 1.0f, p->mid, C, p->w, C, beta,
               p->big, OC);
 }
 static void linear_bwd(tm_matmul_probe *p, int N, int C, int OC) {
@@ -111,13 +112,13 @@ static void attention(tm_matmul_probe *p, int backward) {
 void tm_matmul_probe_run(tm_matmul_probe *p) {
   int N = p->B * p->T, C = p->cfg.d_model, V = p->cfg.vocab_size, L = p->cfg.n_layer;
   for (int l = 0; l < L; l++) {
-    linear_fwd(p, N, C, 3 * C);
+    linear_fwd(p, N, C, 3 * C, 1.0f);
     attention(p, 0);
-    linear_fwd(p, N, C, C);
-    linear_fwd(p, N, C, 4 * C);
-    linear_fwd(p, N, 4 * C, C);
+    linear_fwd(p, N, C, C, 0.0f);
+    linear_fwd(p, N, C, 4 * C, 1.0f);
+    linear_fwd(p, N, 4 * C, C, 0.0f);
   }
-  linear_fwd(p, N, C, V);
+  linear_fwd(p, N, C, V, 0.0f);
   linear_bwd(p, N, C, V);
   for (int l = L - 1; l >= 0; l--) {
     linear_bwd(p, N, 4 * C, C);

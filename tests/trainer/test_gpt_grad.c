@@ -173,7 +173,7 @@ static void test_attention(void) {
   att_loss(&c);
   /* causal: row 0 attends to itself only, zeros above the diagonal */
   CHECK(fabsf(c.att[0] - 1.0f) < 1e-6f && c.att[1] == 0.0f);
-  tm_k_attention_backward(dqkv, c.R, c.qkv, c.att, c.B, c.T, c.C, c.NH, scratch, NULL);
+  tm_k_attention_backward(dqkv, c.R, c.qkv, c.att, c.B, c.T, c.C, c.NH, scratch, NULL, NULL, NULL);
   CHECK(fd_check("attn.dqkv", c.qkv, n3, dqkv, att_loss, &c, 1e-2f, 240) < TOL);
   free(c.qkv); free(c.R); free(c.out); free(c.att); free(dqkv); free(scratch);
 }
@@ -215,6 +215,127 @@ static void test_crossentropy(void) {
   memcpy(d, c.work, n * sizeof(float));
   CHECK(fd_check("ce.dlogits", c.logits, n, d, ce_loss, &c, 1e-2f, 44) < TOL);
   free(c.logits); free(c.work); free(c.losses); free(c.inv); free(c.targets); free(d);
+}
+
+/* ---- fused kernels against the unfused ones they replace ---- */
+/* largest |a - b| relative to max(|b|, floor) */
+static double maxrel_floor(const float *a, const float *b, size_t n, double floor) {
+  double worst = 0;
+  for (size_t i = 0; i < n; i++) {
+    double d = fabs((double)a[i] - b[i]) / fmax(fabs((double)b[i]), floor);
+    if (d > worst) worst = d;
+  }
+  return worst;
+}
+static double maxrel(const float *a, const float *b, size_t n) {
+  return maxrel_floor(a, b, n, 1e-3);
+}
+static void colsum_ref(float *acc, const float *src, int N, int C) {
+  for (int i = 0; i < N; i++)
+    for (int c = 0; c < C; c++) acc[c] += src[(size_t)i * C + c];
+}
+static void test_fused(void) {
+  int N = 37, C = 24, W = 40; /* N not a multiple of the 16 chunks */
+  size_t nc = (size_t)N * C;
+  float *x = randv(nc, 1.0f), *proj = randv(nc, 1.0f), *pb = randv(C, 1.0f);
+  float *w = randv(C, 1.0f), *b = randv(C, 1.0f), *fb = randv(W, 1.0f);
+  float *res = zerov(nc), *ln = zerov(nc), *mean = zerov(N), *rstd = zerov(N);
+  float *fill = zerov((size_t)N * W);
+  float *res_r = zerov(nc), *ln_r = zerov(nc), *mean_r = zerov(N), *rstd_r = zerov(N);
+  float *scratch = zerov(tm_k_scratch_floats(2 * C > W ? 2 * C : W));
+  /* residual + bias + LayerNorm + bias fill */
+  tm_k_residual_layernorm_forward(res, ln, mean, rstd, x, proj, pb, w, b, fill, fb, W, N, C);
+  for (size_t i = 0; i < nc; i++) res_r[i] = x[i] + proj[i] + pb[i % C];
+  tm_k_layernorm_forward(ln_r, mean_r, rstd_r, res_r, w, b, N, C);
+  CHECK(maxrel(res, res_r, nc) < 1e-6 && maxrel(ln, ln_r, nc) < 1e-5);
+  CHECK(maxrel(rstd, rstd_r, N) < 1e-5 && fill[(size_t)(N - 1) * W + 3] == fb[3]);
+  /* without proj: plain LayerNorm of x, res untouched */
+  memset(res, 0, nc * sizeof(float));
+  tm_k_residual_layernorm_forward(res, ln, mean, rstd, x, NULL, NULL, w, b, NULL, NULL, 0, N, C);
+  tm_k_layernorm_forward(ln_r, mean_r, rstd_r, x, w, b, N, C);
+  CHECK(maxrel(ln, ln_r, nc) < 1e-5 && res[7] == 0.0f);
+  /* LayerNorm backward: overwrite vs add, and the column sums of dinp */
+  float *dout = randv(nc, 1.0f), *dres = randv(nc, 1.0f), *dres_r = zerov(nc);
+  memcpy(dres_r, dres, nc * sizeof(float));
+  float *dw = zerov(C), *db = zerov(C), *ds = zerov(C), *dw_r = zerov(C), *db_r = zerov(C);
+  float *ds_r = zerov(C);
+  tm_k_layernorm_backward(dres, 1, dw, db, ds, dout, x, w, mean, rstd, N, C, scratch);
+  tm_k_layernorm_backward_add(dres_r, dw_r, db_r, dout, x, w, mean, rstd, N, C, scratch);
+  colsum_ref(ds_r, dres_r, N, C);
+  CHECK(maxrel(dres, dres_r, nc) < 1e-6 && maxrel(dw, dw_r, C) < 1e-5);
+  CHECKF(maxrel(ds, ds_r, C) < 1e-4, "layernorm dsum off by %g", maxrel(ds, ds_r, C));
+  float *dset = randv(nc, 1.0f);
+  memset(dres_r, 0, nc * sizeof(float));
+  tm_k_layernorm_backward(dset, 0, dw, db, NULL, dout, x, w, mean, rstd, N, C, scratch);
+  tm_k_layernorm_backward_add(dres_r, dw_r, db_r, dout, x, w, mean, rstd, N, C, scratch);
+  CHECK(maxrel(dset, dres_r, nc) < 1e-6);
+  /* GELU backward + bias column sums */
+  size_t nw = (size_t)N * W;
+  float *gx = randv(nw, 2.0f), *gd = randv(nw, 1.0f), *gd2 = zerov(nw), *gref = zerov(nw);
+  memcpy(gd2, gd, nw * sizeof(float));
+  float *gb = zerov(W), *gb_r = zerov(W);
+  tm_k_gelu_backward_bias(gd2, gb, gx, gd2, N, W, scratch); /* in place, as the model */
+  tm_k_gelu_backward(gref, gx, gd, nw);
+  colsum_ref(gb_r, gref, N, W);
+  /* (the row loop and the flat loop may take tanhf's vector or scalar path
+   * for different elements: an ulp apart, where gelu' crosses zero too) */
+  CHECKF(maxrel_floor(gd2, gref, nw, 1.0) < 1e-5 && maxrel(gb, gb_r, W) < 1e-4, "gelu: %g %g",
+         maxrel_floor(gd2, gref, nw, 1.0), maxrel(gb, gb_r, W));
+  /* attention backward's qkv bias sums */
+  int B = 2, T = 9, AC = 16, NH = 2, threads = 1;
+#ifdef _OPENMP
+  threads = omp_get_max_threads();
+#endif
+  size_t n3 = (size_t)B * T * 3 * AC, na = (size_t)B * T * AC;
+  float *qkv = randv(n3, 1.0f), *att = zerov((size_t)B * NH * T * T), *ao = zerov(na);
+  float *ad = randv(na, 1.0f), *dqkv = zerov(n3), *dqkv_r = zerov(n3);
+  float *ascr = zerov((size_t)threads * tm_k_attention_scratch_floats(T));
+  float *bs = zerov((size_t)B * 3 * AC), *qb = randv(3 * AC, 1.0f), *qb_r = zerov(3 * AC);
+  memcpy(qb_r, qb, 3 * AC * sizeof(float));
+  tm_k_attention_forward(ao, att, qkv, B, T, AC, NH, NULL);
+  tm_k_attention_backward(dqkv, ad, qkv, att, B, T, AC, NH, ascr, qb, bs, NULL);
+  tm_k_attention_backward(dqkv_r, ad, qkv, att, B, T, AC, NH, ascr, NULL, NULL, NULL);
+  colsum_ref(qb_r, dqkv_r, B * T, 3 * AC);
+  CHECK(maxrel(dqkv, dqkv_r, n3) == 0.0 && maxrel(qb, qb_r, 3 * AC) < 1e-4);
+  /* the tied head through the cross-entropy without dlogits, against the
+   * explicit path (softmax backward, then the linear backward) */
+  int V = 29;
+  size_t nv = (size_t)N * V;
+  float *hin = randv(nc, 1.0f), *hw = randv((size_t)V * C, 0.5f), *logits = zerov(nv);
+  float *inv = zerov(N), *losses = zerov(N);
+  int32_t *tgt = malloc(sizeof(int32_t) * N);
+  for (int i = 0; i < N; i++) tgt[i] = (int32_t)tm_rng_below(&rng, (uint64_t)V);
+  tgt[3] = tgt[4] = tgt[9]; /* repeated targets */
+  tm_k_matmul_forward(logits, hin, hw, NULL, N, C, V);
+  tm_k_softmax_crossentropy_forward(logits, inv, losses, tgt, N, V);
+  float *hdin = zerov(nc), *hdw = randv((size_t)V * C, 0.1f), *hdw_r = zerov((size_t)V * C);
+  float *hdin_r = zerov(nc), *hscaled = zerov(nc), *dlog = zerov(nv);
+  memcpy(hdw_r, hdw, (size_t)V * C * sizeof(float));
+  float dloss = 1.0f / N;
+  tm_k_head_crossentropy_prepare(hscaled, hin, inv, dloss, N, C);
+  tm_k_matmul_backward(hdin, hdw, NULL, logits, hscaled, hw, N, C, V, NULL);
+  tm_k_head_crossentropy_finish(hdin, hdw, hin, hw, inv, tgt, dloss, N, C);
+  memcpy(dlog, logits, nv * sizeof(float));
+  tm_k_softmax_crossentropy_backward(dlog, inv, tgt, N, V, dloss);
+  tm_k_matmul_backward(hdin_r, hdw_r, NULL, dlog, hin, hw, N, C, V, NULL);
+  double e1 = 0, e2 = 0, m1 = 0, m2 = 0;
+  for (size_t i = 0; i < nc; i++) {
+    e1 = fmax(e1, fabs(hdin[i] - hdin_r[i]));
+    m1 = fmax(m1, fabs(hdin_r[i]));
+  }
+  for (size_t i = 0; i < (size_t)V * C; i++) {
+    e2 = fmax(e2, fabs(hdw[i] - hdw_r[i]));
+    m2 = fmax(m2, fabs(hdw_r[i]));
+  }
+  CHECKF(e1 < 1e-5 * m1 + 1e-7 && e2 < 1e-5 * m2 + 1e-7,
+         "head backward: dinp off by %g (of %g), dW by %g (of %g)", e1, m1, e2, m2);
+  free(x); free(proj); free(pb); free(w); free(b); free(fb); free(res); free(ln); free(mean);
+  free(rstd); free(fill); free(res_r); free(ln_r); free(mean_r); free(rstd_r); free(scratch);
+  free(dout); free(dres); free(dres_r); free(dw); free(db); free(ds); free(dw_r); free(db_r);
+  free(ds_r); free(dset); free(gx); free(gd); free(gd2); free(gref); free(gb); free(gb_r);
+  free(qkv); free(att); free(ao); free(ad); free(dqkv); free(dqkv_r); free(ascr); free(bs);
+  free(qb); free(qb_r); free(hin); free(hw); free(logits); free(inv); free(losses); free(tgt);
+  free(hdin); free(hdw); free(hdw_r); free(hdin_r); free(hscaled); free(dlog);
 }
 
 /* ---- the whole model ---- */
@@ -307,6 +428,7 @@ int main(void) {
   test_gelu();
   test_attention();
   test_crossentropy();
+  test_fused();
   test_model();
   return tm_test_finish("test_gpt_grad");
 }
