@@ -19,7 +19,10 @@
  *           it to DIR/.work/SEQ.PROFILE.NAME, read (any reader format, gz/zst
  *           by content), and once its documents are committed moved to
  *           DIR/done/NAME, or, when unreadable, to DIR/failed/NAME with
- *           DIR/failed/NAME.reason.
+ *           DIR/failed/NAME.reason. A file directly in DIR gets [serve]
+ *           profile; a file in DIR/PROFILE/ gets PROFILE (build's profile
+ *           names: web, books/book, social, or a [clean.PROFILE] section);
+ *           a folder that names no profile is logged once and left alone.
  *   socket  [serve] ingest_listen (TCP) and ingest_socket (Unix). Protocol:
  *           HTTP/1.1 `POST /ingest[?profile=NAME]` with a JSONL body (one
  *           JSON object per line with a string "text" field, or the
@@ -51,8 +54,10 @@
  * keys marked "(reload)" below; other changed keys are logged and ignored.
  *
  * HTTP ([http] listen): GET /metrics (Prometheus text), /status (JSON with
- * counters, queue depths and a per-second history), /healthz, / (a status
- * page drawing its own charts). A non-loopback address (ingest or http)
+ * counters, queue depths, per feeder ring and rank the trainer's consumed
+ * batches, lag, liveness and data cursor (ring_peek.h), and a per-second
+ * history), /healthz, / (a status page drawing its own charts). Request
+ * handling without libuv: serve_req.h. A non-loopback address (ingest or http)
  * needs [serve] token_file (mode 0600, not readable by group/others); with a
  * token every TCP request must carry `Authorization: Bearer TOKEN`
  * (compared in constant time). Limits: max_connections per listener kind,

@@ -2,7 +2,9 @@
 ingests documents with drops and duplicates for a few seconds, then the page
 is loaded; its script must have drawn the three charts with data
 (data-points on each canvas, set by the drawing code) and the screenshot
-must show the chart colours. The screenshot is kept as a test artifact:
+must show the chart colours. A live feeder runs with a trainer stand-in
+(ring_hold) that consumed 2 batches: the page's feeder table must show its
+ring with 2 consumed and the trainer alive. The screenshot is kept as a test artifact:
 $TM_BUILD_DIR/tests/serve/status_page.png (printed at the end)."""
 import json
 import os
@@ -64,6 +66,7 @@ def png_pixels(path):
 
 
 work = tempfile.mkdtemp(prefix="tm_serve_page.")
+ring = "tmpage%d" % os.getpid()
 try:
     subprocess.run([PY, os.path.join(SRC, "corpora/gen_sample.py"), "--docs", "200", work + "/in"], check=True,
                    stdout=subprocess.DEVNULL)
@@ -71,7 +74,8 @@ try:
     ini = work + "/serve.ini"
     write_ini(ini, {"serve": {"output": work + "/out", "tokenizer": tok, "ingest_listen": "127.0.0.1:0",
                               "seal_age_s": "1", "threads": "2"},
-                    "http": {"listen": "127.0.0.1:0"}})
+                    "http": {"listen": "127.0.0.1:0"},
+                    "feed": {"rings": ring, "batch": "2", "seq_len": "32"}})
     d = Daemon(ini, work + "/serve.log")
     d.start()
     web = open(work + "/in/web.jsonl").read()
@@ -84,6 +88,9 @@ try:
         time.sleep(1.2)
     wait_until(lambda: get(d.http_port, "/status")[1]["counters"]["documents_in"] >= 2 * web.count("\n"), "ingested")
     time.sleep(1.2)  # one more history sample
+    hold = subprocess.Popen([os.path.join(os.environ["TM_BUILD_DIR"], "tests/serve/ring_hold"), ring, "0", "2"],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    check(hold.stdout.readline().strip() == "consumed 2", "ring_hold did not consume 2 batches")
     url = "http://127.0.0.1:%d/" % d.http_port
     flags = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
              "--disable-dev-shm-usage", "--disable-extensions", "--no-first-run", "--hide-scrollbars",
@@ -96,6 +103,11 @@ try:
     pts = {m.group(1): int(m.group(2)) for m in re.finditer(r'<canvas id="(\w+)"[^>]*data-points="(\d+)"', dom)}
     check(pts.get("rate", 0) >= 2 and pts.get("dups", 0) >= 2 and pts.get("drops", 0) >= 2,
           "charts without data: %s" % pts)
+    m = re.search(r'<table id="feeders"[^>]*data-rows="(\d+)"[^>]*>(.*?)</table>', dom, re.S)
+    check(m and m.group(1) == "1", "feeder table: %s" % (m.group(0)[:500] if m else "missing"))
+    cells = re.findall(r"<td[^>]*>([^<]*)</td>", m.group(2))
+    check(cells[6:10] == [ring + "/0", cells[7], "2", str(int(cells[7]) - 2)] and cells[10].startswith("alive"),
+          "feeder row: %s" % cells)
     artifact_dir = os.path.join(os.environ.get("TM_BUILD_DIR", work), "tests", "serve")
     os.makedirs(artifact_dir, exist_ok=True)
     shot = os.path.join(artifact_dir, "status_page.png")
@@ -109,7 +121,12 @@ try:
     drawn = {"rate line": count((0x1f, 0x6f, 0xd0)) + count((0xe0, 0x7b, 0x00)),
              "drop bars": count((0xd0, 0x4f, 0x4f)), "duplicate line/bar": count((0x8a, 0x4f, 0xd0))}
     check(all(v > 50 for v in drawn.values()), "chart colours missing from the screenshot: %s" % drawn)
+    hold.stdin.close()
+    check(hold.wait(30) == 0, "ring_hold failed")
     check(d.stop() == 0, "stop")
-    print("test_serve_page: ok: charts %s; pixels %s; screenshot %s" % (pts, drawn, shot))
+    print("test_serve_page: ok: charts %s; pixels %s; feeder row %s; screenshot %s" % (pts, drawn, cells[6:], shot))
 finally:
+    for f in os.listdir("/dev/shm"):
+        if f.startswith("tokenmill.%s." % ring):
+            os.unlink("/dev/shm/" + f)
     shutil.rmtree(work, ignore_errors=True)
