@@ -63,12 +63,33 @@ int tm_ring_consumed_cursor(tm_ring *r, tm_ring_cursor *c) {
   return valid ? 1 : 0;
 }
 
+static int cursor_eq(const tm_ring_cursor *a, const tm_ring_cursor *b) {
+  return a->seed == b->seed && a->pass == b->pass && a->generation == b->generation &&
+         a->window == b->window;
+}
+
+/* A consumer attach not yet handled by the producer, with a resume cursor
+ * that the ring does not already continue after: the producer must drop the
+ * unconsumed slots and continue from *want. Returns 1 then, else 0 (no
+ * attach pending, none with a cursor, or the cursor equals the consumed
+ * cursor, so the published slots are exactly what follows it). The one rule
+ * for both tm_ring_producer_cursor and handle_attach: were they to differ, a
+ * producer taking over a ring would start at the resume cursor while the
+ * ring keeps the slots after it, publishing those batches twice. The
+ * consumer does not release anything while its attach is pending, so the
+ * consumed cursor is stable here. */
+static int attach_needs_reseek(const ring_header *h, tm_ring_cursor *want) {
+  if (LOAD(&h->cons.epoch) == LOAD(&h->prod.epoch) || !LOAD(&h->cur.resume_valid)) return 0;
+  memcpy(want, (const void *)&h->cur.resume, sizeof *want);
+  tm_ring_cursor have;
+  int valid;
+  read_consumed(h, &have, &valid);
+  return !(valid && cursor_eq(want, &have));
+}
+
 int tm_ring_producer_cursor(tm_ring *r, tm_ring_cursor *c) {
   ring_header *h = r->h;
-  if (LOAD(&h->cons.epoch) != LOAD(&h->prod.epoch) && LOAD(&h->cur.resume_valid)) {
-    memcpy(c, &h->cur.resume, sizeof *c);
-    return 1;
-  }
+  if (attach_needs_reseek(h, c)) return 1;
   uint64_t head = LOAD(&h->prod.pos);
   if (head == 0) {
     int valid;
@@ -193,28 +214,16 @@ static int cond_space_or_attach(tm_ring *r) {
   return LOAD(&h->prod.pos) - LOAD(&h->cons.pos2) < h->geo.n_slots;
 }
 
-static int cursor_eq(const tm_ring_cursor *a, const tm_ring_cursor *b) {
-  return a->seed == b->seed && a->pass == b->pass && a->generation == b->generation &&
-         a->window == b->window;
-}
-
 /* Handle a consumer (re)attach. Returns 1 when the producer must reseek. */
 static int handle_attach(tm_ring *r, tm_ring_cursor *reseek) {
   ring_header *h = r->h;
   uint64_t e = LOAD(&h->cons.epoch);
   if (e == LOAD(&h->prod.epoch)) return 0;
-  int need = 0;
-  if (LOAD(&h->cur.resume_valid)) {
-    tm_ring_cursor want, have;
-    memcpy(&want, &h->cur.resume, sizeof want);
-    int valid;
-    read_consumed(h, &have, &valid);
-    /* the ring already continues right after the resume cursor: keep it */
-    if (!(valid && cursor_eq(&want, &have))) {
-      STORE(&h->prod.pos, LOAD(&h->cons.pos2));
-      if (reseek) *reseek = want;
-      need = 1;
-    }
+  tm_ring_cursor want;
+  int need = attach_needs_reseek(h, &want);
+  if (need) {
+    STORE(&h->prod.pos, LOAD(&h->cons.pos2));
+    if (reseek) *reseek = want;
   }
   tm_info("ring_attach", "ring=%s consumer_pid=%u reseek=%d", r->name,
           tm_proc_owner_pid(LOAD(&h->cons.owner)), need);

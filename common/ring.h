@@ -66,7 +66,10 @@
  *  - Producer restarts: tm_ring_create on an existing ring with a dead
  *    producer and the same geometry takes it over, keeping the published
  *    slots; tm_ring_producer_cursor says where to continue (the cursor of
- *    the last published slot, or a reattached consumer's resume cursor).
+ *    the last published slot, or the resume cursor of a consumer that
+ *    reattached before the takeover, unless the ring already continues
+ *    right after it: then the kept slots follow it and the last published
+ *    one is where to continue).
  *  - Stale rings (both sides dead): tm_ring_create reuses the object when
  *    the geometry matches, else unlinks it and creates a fresh one; an
  *    object left half-created (zero header) by a creator that died is
@@ -164,9 +167,12 @@ void tm_ring_params_for(tm_ring_params *p, uint32_t vocab_size, uint32_t batch, 
 int tm_ring_create(tm_ring **out, const char *name, unsigned rank, const tm_ring_params *p,
                    unsigned flags, tm_error *err);
 
-/* Where the producer of a taken-over ring continues: a pending consumer
- * resume cursor if any, else the cursor of the last published slot. Returns
- * 1 and fills *c when there is one, 0 (fresh ring, nothing published). */
+/* Where the producer of a taken-over ring continues: the resume cursor of a
+ * pending consumer attach when the ring will reseek to it (the next
+ * tm_ring_reserve returns TM_RING_RESEEK with it), else the cursor of the
+ * last published slot (also when the pending resume cursor equals the
+ * consumed cursor: the kept slots already follow it). Returns 1 and fills
+ * *c when there is one, 0 (fresh ring, nothing published or consumed). */
 int tm_ring_producer_cursor(tm_ring *r, tm_ring_cursor *c);
 
 /* Wait (up to timeout_ms, -1 = forever) for a free slot and point *slot at

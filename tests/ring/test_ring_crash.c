@@ -5,7 +5,8 @@
  *    producer waits, and a consumer that reattaches continues without loss
  *    or repetition;
  *  - resume at a cursor gives exactly the batches that followed it;
- *  - a producer restarted on the ring continues where the consumer is.
+ *  - a producer restarted on the ring continues where the consumer is, also
+ *    when the consumer reattached with its resume cursor before the takeover.
  * The time bounds are functional limits (a report must come at all, within
  * 2x the timeout), not performance measurements. */
 #include <stdlib.h>
@@ -292,10 +293,56 @@ static void test_producer_restart(void) {
   CHECK(wait_ok(p2));
 }
 
+/* Both sides stop (a trainer interrupted after its checkpoint, its feeder
+ * killed) with batches published but not consumed. The trainer restarts
+ * first and reattaches with the cursor of its last consumed batch; then a
+ * new producer takes the ring over. When that cursor equals the ring's
+ * consumed cursor the ring keeps the published batches, so the new producer
+ * must continue after the last published one, not at the resume cursor
+ * (which would publish those batches twice). With an earlier cursor the
+ * kept batches are dropped and production restarts right after it. */
+static void takeover_after_reattach(int resume_at, const char *tag) {
+  char name[64];
+  rt_name(name, sizeof name, tag);
+  enum { N = 25, CONSUMED = 6 };
+  pid_t p1 = spawn_producer(name, 1000000, -1);
+  tm_ring *c = attach(name, NULL);
+  if (!c) return;
+  tm_error err = {0};
+  tm_ring_cursor at = {0};
+  for (uint64_t k = 0; k < CONSUMED; k++) {
+    tm_ring_slot s;
+    CHECK(tm_ring_acquire(c, &s, 5000, &err) == 0 && rt_check(&s, k));
+    if ((int)k == resume_at) at = s.cursor;
+    CHECK(tm_ring_release(c, &err) == 0);
+  }
+  rt_sleep_ms(30); /* the producer refills the ring with batches CONSUMED.. */
+  tm_ring_close(c, 0);
+  kill(p1, SIGKILL);
+  int st;
+  waitpid(p1, &st, 0);
+  c = attach(name, &at); /* the trainer is back first */
+  if (!c) return;
+  pid_t p2 = spawn_producer(name, N, -1);
+  long got = consume_rest(c, (uint64_t)resume_at + 1, 0, 0);
+  CHECKF(got == N - (resume_at + 1), "%s: resumed after batch %d, got %ld batches, expected %d",
+         tag, resume_at, got, N - (resume_at + 1));
+  tm_ring_close(c, 0);
+  if (got != N - (resume_at + 1)) kill(p2, SIGKILL); /* it would wait for a consumer forever */
+  CHECK(wait_ok(p2));
+  tm_ring_unlink_stale(name, 0, &err);
+}
+
+static void test_takeover_after_reattach(void) {
+  takeover_after_reattach(5, "takeover-eq");   /* cursor == consumed cursor: keep the ring */
+  takeover_after_reattach(2, "takeover-back"); /* an earlier cursor: reseek */
+}
+
 int main(void) {
   test_producer_killed();
   test_consumer_killed();
   test_resume_cursor();
   test_producer_restart();
+  test_takeover_after_reattach();
   return tm_test_finish("test_ring_crash");
 }
