@@ -205,6 +205,7 @@ static void respond(tm_serve_conn *c, int status, const char *ctype, const char 
     return;
   }
   memcpy(buf, head, (size_t)hn);
+  if (c->req.parser.method == HTTP_HEAD) blen = 0; /* the head only, Content-Length as for GET */
   if (blen) memcpy(buf + hn, body, blen);
   w->c = c;
   w->buf = buf;

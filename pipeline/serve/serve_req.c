@@ -133,9 +133,9 @@ static int on_header_value(http_parser *p, const char *at, size_t len) {
   return 0;
 }
 
-/* Route, check the token, the method and the declared size. */
-static int on_headers_complete(http_parser *p) {
-  tm_serve_req *r = p->data;
+/* Route, check the token, the method and the declared size: 0, or 1 when
+ * refused. */
+static int route_request(tm_serve_req *r, http_parser *p) {
   const tm_serve_req_env *e = r->env;
   if (!authorized(r)) return refuse(r, 401, "missing or wrong Authorization: Bearer token");
   char path[256];
@@ -175,6 +175,10 @@ static int on_headers_complete(http_parser *p) {
   r->want_continue = r->expect_continue;
   return 0;
 }
+
+/* (1 and 2 from this callback mean "skip the body" / "upgrade" to
+ * http-parser, not an error: a refusal must be another value) */
+static int on_headers_complete(http_parser *p) { return route_request(p->data, p) ? -1 : 0; }
 
 static int on_body(http_parser *p, const char *at, size_t len) {
   tm_serve_req *r = p->data;
