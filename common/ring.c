@@ -254,6 +254,85 @@ int tm_ring_reserve(tm_ring *r, tm_ring_slot *slot, tm_ring_cursor *reseek, int 
   slot->tokens = tm_ringi_payload(r, head);
   slot->capacity = r->h->geo.slot_bytes;
   r->holding = 1;
+  r->folded = 0;
+  r->fold_mode = FOLD_NONE;
+  return 0;
+}
+
+/* ---- producer: the checksum folded in while the slot is written --------------
+ *
+ * A slot of 1 MiB or more does not stay in L2 between the copy into it and a
+ * checksum pass at publish: hashing it then reads it back from L3/DRAM.
+ * tm_ring_write copies in chunks of FOLD_CHUNK bytes and hashes each chunk
+ * of the slot right after copying it, while it is in L1; tm_ring_seal hashes
+ * the slot's bytes a producer wrote itself, once it wrote at least FOLD_MIN
+ * more. XXH3 streamed over consecutive pieces equals XXH3 over the whole, so
+ * the checksum is the same as a single pass at publish. */
+#define FOLD_CHUNK (8u << 10)
+#define FOLD_MIN (4u << 10)
+
+void tm_ringi_fold_free(tm_ring *r) {
+  if (r && r->fold) XXH3_freeState(r->fold);
+  if (r) r->fold = NULL;
+}
+
+/* Begin folding the reserved slot; 0 when there is no state (out of memory:
+ * publish then hashes the slot in one pass, the result is the same). */
+static int fold_begin(tm_ring *r) {
+  if (!r->fold) r->fold = XXH3_createState();
+  if (!r->fold) {
+    r->fold_mode = FOLD_OFF;
+    return 0;
+  }
+  XXH3_64bits_reset(r->fold);
+  r->fold_mode = FOLD_ON;
+  return 1;
+}
+
+static int fold_check(tm_ring *r, uint64_t offset, uint64_t bytes, const char *what,
+                      tm_error *err) {
+  if (!r->is_producer || !r->holding)
+    return tm_err(err, TM_ESTATE, "ring %s: %s without a reserved slot", r->name, what);
+  uint64_t cap = r->h->geo.slot_bytes;
+  if (offset > cap || bytes > cap - offset)
+    return tm_err(err, TM_EINVAL, "ring %s: %s of %llu bytes at offset %llu exceeds the %llu-byte slot",
+                  r->name, what, (unsigned long long)bytes, (unsigned long long)offset,
+                  (unsigned long long)cap);
+  return 0;
+}
+
+int tm_ring_write(tm_ring *r, uint64_t offset, const void *src, uint64_t bytes, tm_error *err) {
+  int rc = fold_check(r, offset, bytes, "write", err);
+  if (rc < 0) return rc;
+  char *dst = (char *)tm_ringi_payload(r, r->h->prod.pos) + offset;
+  const char *from = src;
+  int fold = !(r->h->info.flags & TM_RING_NO_CHECKSUM) && r->fold_mode != FOLD_OFF &&
+             offset == r->folded && bytes > 0;
+  if (bytes > 0 && offset < r->folded) r->fold_mode = FOLD_OFF; /* folded bytes rewritten */
+  if (fold && r->fold_mode == FOLD_NONE) fold = fold_begin(r);
+  if (!fold) { /* out of order (or no checksum): publish hashes what is not folded */
+    memcpy(dst, from, (size_t)bytes);
+    return 0;
+  }
+  for (uint64_t i = 0; i < bytes; i += FOLD_CHUNK) {
+    size_t n = bytes - i < FOLD_CHUNK ? (size_t)(bytes - i) : FOLD_CHUNK;
+    memcpy(dst + i, from + i, n);
+    XXH3_64bits_update(r->fold, dst + i, n);
+  }
+  r->folded += bytes;
+  return 0;
+}
+
+int tm_ring_seal(tm_ring *r, uint64_t upto, tm_error *err) {
+  int rc = fold_check(r, 0, upto, "seal", err);
+  if (rc < 0) return rc;
+  if ((r->h->info.flags & TM_RING_NO_CHECKSUM) || r->fold_mode == FOLD_OFF ||
+      upto < r->folded + FOLD_MIN)
+    return 0;
+  if (r->fold_mode == FOLD_NONE && !fold_begin(r)) return 0;
+  const char *p = tm_ringi_payload(r, r->h->prod.pos);
+  XXH3_64bits_update(r->fold, p + r->folded, (size_t)(upto - r->folded));
+  r->folded = upto;
   return 0;
 }
 
@@ -270,9 +349,19 @@ int tm_ring_publish(tm_ring *r, uint64_t n_tokens, const tm_ring_cursor *cursor,
   s->seq = head;
   s->cursor = *cursor;
   s->n_tokens = n_tokens;
-  s->checksum = (h->info.flags & TM_RING_NO_CHECKSUM)
-                    ? 0
-                    : XXH3_64bits(tm_ringi_payload(r, head), (size_t)bytes);
+  uint64_t sum = 0;
+  if (!(h->info.flags & TM_RING_NO_CHECKSUM)) {
+    const char *p = tm_ringi_payload(r, head);
+    if (r->fold_mode == FOLD_ON && r->folded <= bytes) {
+      if (bytes > r->folded) XXH3_64bits_update(r->fold, p + r->folded, (size_t)(bytes - r->folded));
+      sum = XXH3_64bits_digest(r->fold);
+    } else {
+      sum = XXH3_64bits(p, (size_t)bytes);
+    }
+  }
+  s->checksum = sum;
+  r->fold_mode = FOLD_NONE;
+  r->folded = 0;
   r->holding = 0;
   STORE_SC(&h->prod.pos, head + 1);
   r->woke_peer = tm_ringi_wake(&h->prod, &h->cons);
@@ -335,34 +424,76 @@ int tm_ring_acquire(tm_ring *r, tm_ring_slot *slot, int timeout_ms, tm_error *er
   return 0;
 }
 
+/* The largest token id of n tokens (vectorised: no early exit). */
+static uint32_t max_token(const char *p, size_t n, unsigned width) {
+  uint32_t m = 0;
+  if (width == 2) {
+    for (size_t i = 0; i < n; i++) {
+      uint16_t v;
+      memcpy(&v, p + 2 * i, 2);
+      m = v > m ? v : m;
+    }
+  } else {
+    for (size_t i = 0; i < n; i++) {
+      uint32_t v;
+      memcpy(&v, p + 4 * i, 4);
+      m = v > m ? v : m;
+    }
+  }
+  return m;
+}
+
+static uint32_t token_at(const char *p, uint64_t i, unsigned width) {
+  if (width == 2) {
+    uint16_t v;
+    memcpy(&v, p + 2 * i, 2);
+    return v;
+  }
+  uint32_t v;
+  memcpy(&v, p + 4 * i, 4);
+  return v;
+}
+
+/* One pass over the slot in chunks of VERIFY_CHUNK bytes: each chunk is
+ * hashed and its token ids checked while it is in L1, so a slot larger than
+ * the cache is read from memory once, not once per check. A checksum
+ * mismatch is reported before a bad token id (as a whole-slot hash would). */
+#define VERIFY_CHUNK (16u << 10)
+
 int tm_ring_slot_verify(const tm_ring *r, const tm_ring_slot *slot, tm_error *err) {
   const ring_header *h = r->h;
   if (slot->n_tokens > h->geo.slot_bytes / h->info.token_width)
     return tm_err(err, TM_ECORRUPT, "ring %s: slot seq %llu: %llu tokens exceed the slot", r->name,
                   (unsigned long long)slot->seq, (unsigned long long)slot->n_tokens);
-  uint64_t bytes = slot->n_tokens * h->info.token_width;
-  uint64_t sum = (h->info.flags & TM_RING_NO_CHECKSUM) ? 0 : XXH3_64bits(slot->tokens, (size_t)bytes);
+  unsigned width = h->info.token_width;
+  uint64_t bytes = slot->n_tokens * width;
+  uint32_t vocab = h->info.vocab_size;
+  int sums = !(h->info.flags & TM_RING_NO_CHECKSUM);
+  XXH3_state_t st;
+  if (sums) XXH3_64bits_reset(&st);
+  const char *p = slot->tokens;
+  uint64_t bad = UINT64_MAX; /* index of the first token id >= vocab */
+  for (uint64_t off = 0; off < bytes; off += VERIFY_CHUNK) {
+    size_t n = bytes - off < VERIFY_CHUNK ? (size_t)(bytes - off) : VERIFY_CHUNK;
+    if (sums) XXH3_64bits_update(&st, p + off, n);
+    if (vocab && bad == UINT64_MAX && max_token(p + off, n / width, width) >= vocab) {
+      for (uint64_t i = off / width;; i++)
+        if (token_at(p, i, width) >= vocab) {
+          bad = i;
+          break;
+        }
+    }
+  }
+  uint64_t sum = sums ? XXH3_64bits_digest(&st) : 0;
   if (sum != slot->checksum)
     return tm_err(err, TM_ECORRUPT, "ring %s: slot seq %llu: checksum %016llx, expected %016llx",
                   r->name, (unsigned long long)slot->seq, (unsigned long long)sum,
                   (unsigned long long)slot->checksum);
-  uint32_t vocab = h->info.vocab_size;
-  if (vocab) {
-    for (uint64_t i = 0; i < slot->n_tokens; i++) {
-      uint32_t t;
-      if (h->info.token_width == 2) {
-        uint16_t v;
-        memcpy(&v, (const char *)slot->tokens + 2 * i, 2);
-        t = v;
-      } else {
-        memcpy(&t, (const char *)slot->tokens + 4 * i, 4);
-      }
-      if (t >= vocab)
-        return tm_err(err, TM_ECORRUPT,
-                      "ring %s: slot seq %llu: token %llu is %u, not below vocab_size %u",
-                      r->name, (unsigned long long)slot->seq, (unsigned long long)i, t, vocab);
-    }
-  }
+  if (bad != UINT64_MAX)
+    return tm_err(err, TM_ECORRUPT,
+                  "ring %s: slot seq %llu: token %llu is %u, not below vocab_size %u", r->name,
+                  (unsigned long long)slot->seq, (unsigned long long)bad,
+                  token_at(p, bad, width), vocab);
   return 0;
 }
 

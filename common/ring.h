@@ -190,9 +190,29 @@ int tm_ring_producer_cursor(tm_ring *r, tm_ring_cursor *c);
 int tm_ring_reserve(tm_ring *r, tm_ring_slot *slot, tm_ring_cursor *reseek, int timeout_ms,
                     tm_error *err);
 
+/* Copy bytes from src into the reserved slot at offset (offset + bytes <=
+ * capacity; -TM_EINVAL otherwise, -TM_ESTATE without a reserved slot).
+ * Writes that continue where the previous ones ended (offset 0, then the end
+ * of the last write) fold the slot's checksum in as they copy, a few KiB at
+ * a time while the bytes are in L1, instead of a second pass over the slot
+ * at publish: for slots larger than L2 that pass reads the slot back from
+ * memory. Any other write is a plain copy (publish then hashes the bytes not
+ * folded; rewriting folded bytes makes publish hash the whole slot). Bytes
+ * written through tm_ring_write must not be changed through slot->tokens
+ * afterwards. */
+int tm_ring_write(tm_ring *r, uint64_t offset, const void *src, uint64_t bytes, tm_error *err);
+
+/* For a producer that writes slot->tokens itself, front to back: bytes
+ * [0, upto) of the reserved slot are final, fold them into the checksum now
+ * while they are in cache (done once at least 4 KiB are new; publish folds
+ * the rest). They must not change afterwards. Optional: without it publish
+ * hashes the slot in one pass. -TM_EINVAL when upto exceeds the capacity. */
+int tm_ring_seal(tm_ring *r, uint64_t upto, tm_error *err);
+
 /* Publish the reserved slot: n_tokens tokens were written, cursor is the
- * batch's data cursor. Computes the checksum, then makes the slot visible
- * (release store) and wakes a sleeping consumer. */
+ * batch's data cursor. Completes the checksum (hashing what tm_ring_write /
+ * tm_ring_seal did not fold in), then makes the slot visible (release store)
+ * and wakes a sleeping consumer. */
 int tm_ring_publish(tm_ring *r, uint64_t n_tokens, const tm_ring_cursor *cursor, tm_error *err);
 
 /* The producer has no more batches: the consumer gets TM_RING_END after the
@@ -228,7 +248,8 @@ int tm_ring_attach(tm_ring **out, const char *name, unsigned rank, const tm_ring
 int tm_ring_acquire(tm_ring *r, tm_ring_slot *slot, int timeout_ms, tm_error *err);
 
 /* Check a slot's checksum and token ids (< vocab_size): -TM_ECORRUPT naming
- * the ring, sequence number and token index otherwise. */
+ * the ring, sequence number and token index otherwise (a checksum mismatch
+ * first). One pass over the slot, in chunks that stay in L1. */
 int tm_ring_slot_verify(const tm_ring *r, const tm_ring_slot *slot, tm_error *err);
 
 /* Release the held slot to the producer (it counts as consumed: its cursor

@@ -90,6 +90,12 @@ struct tm_ring {
   int has_reported;
   int woke_peer;       /* the last publish/release woke a sleeping peer: do not
                         * spin in the next wait, the peer needs this CPU */
+  /* producer: the reserved slot's checksum, folded in while its bytes are
+   * written (tm_ring_write, tm_ring_seal) rather than in a second pass over
+   * a slot that no longer fits the cache (ring.c) */
+  void *fold;          /* XXH3 streaming state (XXH3_state_t), made on first use */
+  uint64_t folded;     /* bytes [0, folded) of the reserved slot are folded in */
+  int fold_mode;       /* FOLD_NONE / FOLD_ON / FOLD_OFF */
   uint64_t timeout_ns;
   pthread_t hb_thread;
   int hb_running;
@@ -97,6 +103,11 @@ struct tm_ring {
   pthread_cond_t hb_cv;
   int hb_stop;
 };
+
+enum { FOLD_NONE = 0, FOLD_ON = 1, FOLD_OFF = 2 }; /* FOLD_OFF: publish hashes it all */
+
+/* Free the producer's checksum state (ring.c); called by tm_ring_close. */
+void tm_ringi_fold_free(tm_ring *r);
 
 /* ---- small helpers ---------------------------------------------------------- */
 

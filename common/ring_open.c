@@ -157,6 +157,7 @@ static void ring_bind(tm_ring *r, ring_header *h, size_t bytes) {
 
 static void ring_free(tm_ring *r) {
   if (!r) return;
+  tm_ringi_fold_free(r);
   if (r->h) munmap(r->h, r->map_bytes);
   pthread_mutex_destroy(&r->hb_mu);
   pthread_cond_destroy(&r->hb_cv);

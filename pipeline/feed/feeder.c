@@ -318,6 +318,9 @@ static int produce(feeder *f, rank_state *rs, tm_ring_slot *slot, tm_error *err)
           if (rc == 1) f->st->dropout_windows++;
           else f->st->dropout_kept++;
         }
+        /* the window is final: fold it into the checksum while in cache */
+        rc = tm_ring_seal(rs->ring, (uint64_t)(i + 1) * win * w, err);
+        if (rc < 0) return rc;
       }
       tm_ring_cursor c = {o->seed, rs->pass, rs->gen, (rs->k + 1) * f->G};
       rc = tm_ring_publish(rs->ring, (uint64_t)o->batch * win, &c, err);

@@ -1,5 +1,6 @@
 /* test_ring.c - the ring's data path and its refusals: batches in order with
- * valid checksums and identical across runs; geometry, version, magic and
+ * valid checksums and identical across runs; checksums folded in while
+ * writing equal a single pass, in every order of writes; geometry, version, magic and
  * owner mismatches; a second live consumer or producer; stale rings. */
 #include <fcntl.h>
 #include <stdlib.h>
@@ -8,6 +9,9 @@
 
 #include "ring_testutil.h"
 #include "tm_test.h"
+
+#define XXH_INLINE_ALL
+#include <xxhash.h>
 
 /* Run a producer child for n batches and consume them here; fills sums[]
  * with each slot's checksum. Returns the number of batches received. */
@@ -338,7 +342,171 @@ static void test_verify(void) {
   }
 }
 
+/* tm_ring_write / tm_ring_seal fold the checksum in while the slot is
+ * written: whatever the order of writes, seals and direct stores, the slot's
+ * checksum is XXH3 of its final n_tokens*width bytes, and verify agrees. */
+enum { WF_BYTES = 300000 };
+static uint8_t wf_src[WF_BYTES], wf_alt[WF_BYTES];
+
+static void wf_fill(uint8_t *b, uint64_t salt) {
+  for (size_t i = 0; i < WF_BYTES; i += 2) {
+    uint16_t v = (uint16_t)(rt_mix(salt * 1000003ull + i) % RT_VOCAB);
+    memcpy(b + i, &v, 2);
+  }
+}
+
+/* publish n_bytes of the reserved slot, take it on the consumer side and
+ * check checksum, verify and content (expected content: want) */
+static void wf_check(tm_ring *r, tm_ring *c, uint64_t n_bytes, const uint8_t *want, int ck,
+                     const char *what) {
+  tm_error err = {0};
+  tm_ring_cursor cur = {1, 0, 0, 1};
+  CHECKF(tm_ring_publish(r, n_bytes / 2, &cur, &err) == 0, "%s: publish: %s", what, err.msg);
+  tm_ring_slot s;
+  CHECKF(tm_ring_acquire(c, &s, 1000, &err) == 0, "%s: acquire: %s", what, err.msg);
+  uint64_t expect = ck ? XXH3_64bits(want, (size_t)n_bytes) : 0;
+  CHECKF(s.checksum == expect, "%s: checksum %016llx, expected %016llx", what,
+         (unsigned long long)s.checksum, (unsigned long long)expect);
+  CHECKF(s.n_tokens * 2 == n_bytes && memcmp(s.tokens, want, (size_t)n_bytes) == 0,
+         "%s: content", what);
+  CHECKF(tm_ring_slot_verify(c, &s, &err) == 0, "%s: verify: %s", what, err.msg);
+  CHECK(tm_ring_release(c, &err) == 0);
+}
+
+static void test_write_fold(void) {
+  wf_fill(wf_src, 1);
+  wf_fill(wf_alt, 2);
+  for (int nock = 0; nock < 2; nock++) {
+    char name[64];
+    rt_name(name, sizeof name, nock ? "wf-nock" : "wf");
+    tm_ring_params p;
+    rt_params(&p, 4, 500);
+    p.slot_bytes = WF_BYTES;
+    tm_error err = {0};
+    tm_ring *r, *c;
+    CHECK(tm_ring_create(&r, name, 0, &p, nock ? TM_RING_NO_CHECKSUM : 0, &err) == 0);
+    CHECK(tm_ring_attach(&c, name, 0, &p, NULL, 0, 0, &err) == 0);
+    int ck = !nock;
+    static uint8_t want[WF_BYTES];
+    tm_ring_slot s;
+
+    /* no slot reserved, or on the consumer: state errors */
+    CHECK(tm_ring_write(r, 0, wf_src, 10, &err) == -TM_ESTATE);
+    CHECK(tm_ring_seal(r, 10, &err) == -TM_ESTATE);
+    CHECK(tm_ring_write(c, 0, wf_src, 10, &err) == -TM_ESTATE);
+
+    /* 1. one write of the whole batch */
+    CHECK(tm_ring_reserve(r, &s, NULL, 0, &err) == 0);
+    CHECK(tm_ring_write(r, 0, wf_src, WF_BYTES, &err) == 0);
+    wf_check(r, c, WF_BYTES, wf_src, ck, "one write");
+
+    /* 2. consecutive writes of odd sizes (chunk boundaries inside them) */
+    static const uint64_t sizes[] = {1, 3, 8191, 8193, 16384, 100001, 7};
+    CHECK(tm_ring_reserve(r, &s, NULL, 0, &err) == 0);
+    uint64_t off = 0;
+    for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
+      CHECK(tm_ring_write(r, off, wf_src + off, sizes[i], &err) == 0);
+      off += sizes[i];
+    }
+    CHECK(tm_ring_write(r, off, wf_src + off, 0, &err) == 0);
+    CHECK(tm_ring_write(r, off, wf_src + off, 200000 - off, &err) == 0);
+    wf_check(r, c, 200000, wf_src, ck, "consecutive writes");
+
+    /* 3. direct stores, sealed front to back (below 4 KiB nothing is folded
+     * yet; a seal behind the folded end is a no-op), more published than sealed */
+    CHECK(tm_ring_reserve(r, &s, NULL, 0, &err) == 0);
+    memcpy(s.tokens, wf_src, 150000);
+    CHECK(tm_ring_seal(r, 1000, &err) == 0);
+    CHECK(tm_ring_seal(r, 5000, &err) == 0);
+    CHECK(tm_ring_seal(r, 5000, &err) == 0);
+    CHECK(tm_ring_seal(r, 3000, &err) == 0);
+    CHECK(tm_ring_seal(r, 70001, &err) == 0);
+    CHECK(tm_ring_seal(r, 150000, &err) == 0);
+    memcpy((uint8_t *)s.tokens + 150000, wf_src + 150000, 50000);
+    wf_check(r, c, 200000, wf_src, ck, "sealed stores");
+
+    /* 4. folded bytes rewritten by a later write: the whole slot is hashed */
+    CHECK(tm_ring_reserve(r, &s, NULL, 0, &err) == 0);
+    CHECK(tm_ring_write(r, 0, wf_src, 50000, &err) == 0);
+    CHECK(tm_ring_write(r, 100, wf_alt + 100, 20000, &err) == 0);
+    CHECK(tm_ring_write(r, 50000, wf_src + 50000, 50000, &err) == 0);
+    memcpy(want, wf_src, 100000);
+    memcpy(want + 100, wf_alt + 100, 20000);
+    wf_check(r, c, 100000, want, ck, "rewrite");
+
+    /* 5. a gap filled by direct stores, then a write after it */
+    CHECK(tm_ring_reserve(r, &s, NULL, 0, &err) == 0);
+    CHECK(tm_ring_write(r, 0, wf_src, 10000, &err) == 0);
+    CHECK(tm_ring_write(r, 30000, wf_src + 30000, 30000, &err) == 0);
+    memcpy((uint8_t *)s.tokens + 10000, wf_src + 10000, 20000);
+    wf_check(r, c, 60000, wf_src, ck, "gap");
+
+    /* 6. more folded than published */
+    CHECK(tm_ring_reserve(r, &s, NULL, 0, &err) == 0);
+    CHECK(tm_ring_write(r, 0, wf_src, 40000, &err) == 0);
+    wf_check(r, c, 20000, wf_src, ck, "folded beyond the batch");
+
+    /* 7. out of range: refused, nothing written; the slot still publishes */
+    CHECK(tm_ring_reserve(r, &s, NULL, 0, &err) == 0);
+    CHECK(tm_ring_write(r, WF_BYTES - 10, wf_src, 11, &err) == -TM_EINVAL);
+    CHECK(strstr(err.msg, "exceeds") != NULL);
+    CHECK(tm_ring_write(r, UINT64_MAX, wf_src, 2, &err) == -TM_EINVAL);
+    CHECK(tm_ring_seal(r, WF_BYTES + 1, &err) == -TM_EINVAL);
+    CHECK(tm_ring_write(r, 0, wf_alt, 64, &err) == 0);
+    wf_check(r, c, 64, wf_alt, ck, "after refusals");
+
+    /* 8. a sealed byte changed behind the ring's back is caught by verify */
+    if (ck) {
+      CHECK(tm_ring_reserve(r, &s, NULL, 0, &err) == 0);
+      CHECK(tm_ring_write(r, 0, wf_src, 100000, &err) == 0);
+      ((uint8_t *)s.tokens)[777] ^= 1;
+      tm_ring_cursor cur = {1, 0, 0, 1};
+      CHECK(tm_ring_publish(r, 50000, &cur, &err) == 0);
+      tm_ring_slot g;
+      CHECK(tm_ring_acquire(c, &g, 1000, &err) == 0);
+      CHECK(tm_ring_slot_verify(c, &g, &err) == -TM_ECORRUPT && strstr(err.msg, "checksum"));
+      CHECK(tm_ring_release(c, &err) == 0);
+    }
+    tm_ring_close(c, 0);
+    tm_ring_close(r, 1);
+  }
+}
+
+/* verify works in chunks: a bad id in a later chunk is found with its index,
+ * and a checksum mismatch is reported before a bad id */
+static void test_verify_chunks(void) {
+  char name[64];
+  rt_name(name, sizeof name, "vchunk");
+  tm_ring_params p;
+  rt_params(&p, 4, 500);
+  p.slot_bytes = WF_BYTES;
+  tm_error err = {0};
+  tm_ring *r, *c;
+  CHECK(tm_ring_create(&r, name, 0, &p, 0, &err) == 0);
+  CHECK(tm_ring_attach(&c, name, 0, &p, NULL, 0, 0, &err) == 0);
+  wf_fill(wf_src, 3);
+  uint16_t big = 60000; /* >= vocab 50000 */
+  memcpy(wf_src + 2 * 100003, &big, 2);
+  memcpy(wf_src + 2 * 120000, &big, 2);
+  tm_ring_slot s;
+  CHECK(tm_ring_reserve(r, &s, NULL, 0, &err) == 0);
+  CHECK(tm_ring_write(r, 0, wf_src, WF_BYTES, &err) == 0);
+  tm_ring_cursor cur = {1, 0, 0, 1};
+  CHECK(tm_ring_publish(r, WF_BYTES / 2, &cur, &err) == 0);
+  CHECK(tm_ring_acquire(c, &s, 1000, &err) == 0);
+  CHECK(tm_ring_slot_verify(c, &s, &err) == -TM_ECORRUPT);
+  CHECKF(strstr(err.msg, "token 100003 is 60000") != NULL, "%s", err.msg);
+  ((uint8_t *)s.tokens)[WF_BYTES - 1] ^= 1;
+  CHECK(tm_ring_slot_verify(c, &s, &err) == -TM_ECORRUPT);
+  CHECKF(strstr(err.msg, "checksum") != NULL, "%s", err.msg);
+  CHECK(tm_ring_release(c, &err) == 0);
+  tm_ring_close(c, 0);
+  tm_ring_close(r, 1);
+}
+
 int main(void) {
+  test_write_fold();
+  test_verify_chunks();
   test_verify();
   test_names();
   test_refusals();

@@ -1,6 +1,7 @@
 /* bench_ring.c - the shared-memory ring beside its baselines, in one run.
  *
  *   bench_ring [--shards DIR] [--batches N] [--trainer-step-s S] [--quick]
+ *              [--min-slot BYTES] [--no-latency]
  *
  * 1. Throughput for slot sizes 4 KiB .. 4 MiB, moving bytes out of a source
  *    buffer larger than the L3 cache (512 MiB): a plain memcpy of the same
@@ -125,7 +126,11 @@ static double bench_ring_tp(size_t slot, uint32_t n_slots, uint64_t total, unsig
       exit(1);
     }
     if (off + slot > SRC_BYTES) off = 0;
-    memcpy(s.tokens, src + off, slot);
+    /* the ring's own copy: the checksum is folded in while copying */
+    if (tm_ring_write(r, 0, src + off, slot, &err) != 0) {
+      fprintf(stderr, "bench_ring: write: %s\n", err.msg);
+      exit(1);
+    }
     off += slot;
     cur.window = i + 1;
     tm_ring_publish(r, slot / 2, &cur, &err);
@@ -365,14 +370,18 @@ int main(int argc, char **argv) {
   const char *shards = NULL;
   uint64_t feed_batches = 20000;
   double step_s = 0.745;
-  int quick = 0;
+  int quick = 0, latency = 1;
+  uint64_t min_slot = 0;
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--shards") && i + 1 < argc) shards = argv[++i];
     else if (!strcmp(argv[i], "--batches") && i + 1 < argc) feed_batches = strtoull(argv[++i], 0, 10);
     else if (!strcmp(argv[i], "--trainer-step-s") && i + 1 < argc) step_s = atof(argv[++i]);
     else if (!strcmp(argv[i], "--quick")) quick = 1;
+    else if (!strcmp(argv[i], "--min-slot") && i + 1 < argc) min_slot = strtoull(argv[++i], 0, 10);
+    else if (!strcmp(argv[i], "--no-latency")) latency = 0;
     else {
-      fprintf(stderr, "usage: bench_ring [--shards DIR] [--batches N] [--trainer-step-s S] [--quick]\n");
+      fprintf(stderr, "usage: bench_ring [--shards DIR] [--batches N] [--trainer-step-s S] [--quick]\n"
+                      "                  [--min-slot BYTES] [--no-latency]\n");
       return 2;
     }
   }
@@ -389,6 +398,7 @@ int main(int argc, char **argv) {
          (unsigned long long)(total >> 20), (unsigned long long)(SRC_BYTES >> 20));
   for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++) {
     size_t slot = sizes[i];
+    if (slot < min_slot) continue;
     /* the same buffering as the socket (4 MiB send + 4 MiB receive) */
     uint32_t n_slots = (uint32_t)((8u << 20) / slot);
     if (n_slots < 4) n_slots = 4;
@@ -410,13 +420,15 @@ int main(int argc, char **argv) {
     fflush(stdout);
   }
   int n = quick ? 1000 : 5000;
-  double f50, f99, r50, r99, s50, s99;
-  bench_futex_latency(n, &f50, &f99);
-  bench_ring_latency(n, 0, &r50, &r99);
-  bench_ring_latency(n, TM_RING_SPIN, &s50, &s99);
-  printf("wake-up latency, idle (200 us gaps, %d samples): bare futex ping p50 %.1f us p99 %.1f us | "
-         "ring p50 %.1f us p99 %.1f us (p50 %.2fx futex) | ring spin mode p50 %.1f us p99 %.1f us\n",
-         n, f50, f99, r50, r99, r50 / f50, s50, s99);
+  if (latency) {
+    double f50, f99, r50, r99, s50, s99;
+    bench_futex_latency(n, &f50, &f99);
+    bench_ring_latency(n, 0, &r50, &r99);
+    bench_ring_latency(n, TM_RING_SPIN, &s50, &s99);
+    printf("wake-up latency, idle (200 us gaps, %d samples): bare futex ping p50 %.1f us p99 %.1f us | "
+           "ring p50 %.1f us p99 %.1f us (p50 %.2fx futex) | ring spin mode p50 %.1f us p99 %.1f us\n",
+           n, f50, f99, r50, r99, r50 / f50, s50, s99);
+  }
   if (shards) bench_feeder(shards, feed_batches, step_s);
   free(src);
   return 0;
