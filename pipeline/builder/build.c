@@ -49,6 +49,21 @@ static double now_s(void) {
   return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
 }
 
+/* CPU time of the calling thread. Stage times are CPU seconds: a batch's
+ * thread CPU time is shared among its stages in proportion to their wall
+ * time (cheap vDSO clock per document, one CPU clock call per batch), so the
+ * split stays right when other processes take the cores. */
+static double cpu_now(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+  return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
+static double cpu_scale(double cpu0, double wall0) {
+  double cpu = cpu_now() - cpu0, wall = now_s() - wall0;
+  return wall > 0 ? cpu / wall : 1;
+}
+
 /* ---- work units ----------------------------------------------------------- */
 
 typedef struct {
@@ -91,7 +106,7 @@ typedef struct {
   tm_clean **cleaners; /* one per profile */
   tm_encoder *enc;
   tm_dedup_worker *dw; /* NULL when dedup runs whole on the commit thread (line dedup) */
-  double clean_s, tok_s, sig_s;
+  double clean_s, tok_s, sig_s, read_s; /* read_s: e-mail decoding deferred to the worker */
   tm_error err;
   int failed;
 } worker;
@@ -139,7 +154,7 @@ struct build {
   /* timing */
   double dedup_s, write_s, read_s;
   atomic_uint_fast64_t bytes_read; /* input file bytes (compressed as stored) */
-  uint64_t doc_bytes;              /* document bytes as read (decompressed) */
+  atomic_uint_fast64_t doc_bytes;  /* document bytes as read (decompressed, decoded) */
   uint64_t total_bytes;
   tm_error commit_err;
   int commit_failed;
@@ -179,68 +194,26 @@ static const char *source_tag(const build *b, int prof) {
   }
 }
 
-/* ---- journal ---------------------------------------------------------------- */
+/* ---- journal (build_journal.c) ---------------------------------------------- */
+
+static tm_build_journal journal_view(build *b) {
+  return (tm_build_journal){b->committed_events, b->file_done, &b->stats, b->quarantine_bytes, b->cand};
+}
 
 static char *journal_json(build *b) {
-  json_t *j = json_object();
-  json_object_set_new(j, "version", json_integer(1));
-  char hex[17];
-  snprintf(hex, sizeof hex, "%016" PRIx64, tm_tokenizer_hash(b->tok));
-  json_object_set_new(j, "tokenizer_hash", json_string(hex));
-  json_t *in = json_array();
-  for (size_t i = 0; i < b->n_files; i++) {
-    json_t *f = json_object();
-    json_object_set_new(f, "path", json_string(b->files[i].path));
-    json_object_set_new(f, "profile", json_string(b->files[i].profile));
-    json_object_set_new(f, "events", json_integer((json_int_t)b->committed_events[i]));
-    json_object_set_new(f, "done", json_boolean(b->file_done[i]));
-    json_array_append_new(in, f);
-  }
-  json_object_set_new(j, "inputs", in);
-  json_object_set_new(j, "stats", tm_build_stats_to_json(&b->stats));
-  json_object_set_new(j, "quarantine_bytes", json_integer((json_int_t)b->quarantine_bytes));
-  json_object_set_new(j, "candidates", json_integer((json_int_t)b->cand));
-  char *s = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
-  json_decref(j);
-  return s;
+  tm_build_journal j = journal_view(b);
+  return tm_build_journal_json(b->files, b->n_files, tm_tokenizer_hash(b->tok), &j);
 }
 
 /* Restore positions, statistics and the quarantine length from a journal. */
 static int journal_restore(build *b, const char *text, tm_error *err) {
-  json_error_t je;
-  json_t *j = json_loads(text, 0, &je);
-  if (!j) return tm_err(err, TM_EFORMAT, "journal: %s", je.text);
-  int rc = 0;
-  json_t *in = json_object_get(j, "inputs");
-  if (!json_is_array(in) || json_array_size(in) != b->n_files) {
-    rc = tm_err(err, TM_EINVAL,
-                "%s holds a build of %zu inputs, this command names %zu: rerun with the same inputs, or use a new output directory",
-                b->o->out_dir, json_is_array(in) ? json_array_size(in) : 0, b->n_files);
-    goto out;
-  }
-  for (size_t i = 0; i < b->n_files; i++) {
-    json_t *f = json_array_get(in, i);
-    const char *path = json_string_value(json_object_get(f, "path"));
-    if (!path || strcmp(path, b->files[i].path)) {
-      rc = tm_err(err, TM_EINVAL, "%s was built from %s as input %zu, not %s: rerun with the same inputs",
-                  b->o->out_dir, path ? path : "?", i, b->files[i].path);
-      goto out;
-    }
-    json_t *ev = json_object_get(f, "events");
-    b->committed_events[i] = b->start_events[i] = json_is_integer(ev) ? (uint64_t)json_integer_value(ev) : 0;
-    b->file_done[i] = json_is_true(json_object_get(f, "done"));
-  }
-  if (tm_build_stats_from_json(&b->stats, json_object_get(j, "stats")) < 0) {
-    rc = tm_err(err, TM_EFORMAT, "journal: bad stats");
-    goto out;
-  }
-  json_t *q = json_object_get(j, "quarantine_bytes");
-  b->quarantine_bytes = json_is_integer(q) ? (uint64_t)json_integer_value(q) : 0;
-  json_t *cd = json_object_get(j, "candidates");
-  b->cand = json_is_integer(cd) ? (uint64_t)json_integer_value(cd) : 0;
-out:
-  json_decref(j);
-  return rc;
+  tm_build_journal j = journal_view(b);
+  int rc = tm_build_journal_restore(text, b->files, b->n_files, b->o->out_dir, &j, err);
+  if (rc < 0) return rc;
+  memcpy(b->start_events, b->committed_events, b->n_files * sizeof *b->start_events);
+  b->quarantine_bytes = j.quarantine_bytes;
+  b->cand = j.candidates;
+  return 0;
 }
 
 /* The shard directory's commit hook (shard_commit.h): quarantine durable,
@@ -248,7 +221,6 @@ out:
 static int commit_hook(void *user, const char *shard, uint64_t shards_after, char **journal,
                        tm_error *err) {
   build *b = user;
-  double t0 = now_s();
   char *j = journal_json(b);
   if (!j) return tm_err(err, TM_ENOMEM, "out of memory");
   int rc = tm_shard_commit_stage(b->pending_path, b->qfd, b->qpath, b->dedup, shard, shards_after, j, err);
@@ -257,7 +229,6 @@ static int commit_hook(void *user, const char *shard, uint64_t shards_after, cha
     return rc;
   }
   *journal = j;
-  b->write_s += now_s() - t0;
   return 0;
 }
 
@@ -358,6 +329,22 @@ static int train_tokenizer(build *b, tm_error *err) {
 
 /* ---- workers ------------------------------------------------------------------ */
 
+/* A record the reader handed over undecoded (an e-mail in a JSONL field):
+ * decode it here, in parallel, exactly as the reader would have; a failure
+ * becomes the reader error it would have been. */
+static void decode_deferred(build *b, slot *s) {
+  tm_error derr = {0};
+  if (tm_reader_decode_email(&s->doc, &derr) < 0) {
+    s->is_error = 1;
+    free(s->msg);
+    s->msg = strdup(derr.msg);
+    s->raw_bytes = 0;
+    return;
+  }
+  s->raw_bytes = s->doc.len;
+  atomic_fetch_add(&b->doc_bytes, s->doc.len);
+}
+
 static void process_batch(worker *w, batch *bt) {
   build *b = w->b;
   int pi = bt->profile;
@@ -365,8 +352,14 @@ static void process_batch(worker *w, batch *bt) {
     w->failed = 1;
     return;
   }
+  double c0 = cpu_now(), w0 = now_s(), read = 0, clean = 0, tok = 0, sig = 0;
   for (size_t i = 0; i < bt->n; i++) {
     slot *s = &bt->slots[i];
+    if (!s->is_error && s->doc.format == TM_DOC_EMAIL) {
+      double t = now_s();
+      decode_deferred(b, s);
+      read += now_s() - t;
+    }
     if (s->is_error) continue;
     double t0 = now_s();
     s->raw_prefix_len = s->doc.len < sizeof s->raw_prefix - 1 ? s->doc.len : sizeof s->raw_prefix - 1;
@@ -379,7 +372,7 @@ static void process_batch(worker *w, batch *bt) {
     s->verdict = res.verdict;
     s->reason = res.reason;
     double t1 = now_s();
-    w->clean_s += t1 - t0;
+    clean += t1 - t0;
     s->ids.len = 0;
     if (s->verdict != TM_CLEAN_DROP && w->enc &&
         tm_encoder_encode(w->enc, s->doc.text, s->doc.len, 0, &s->ids, &w->err) < 0) {
@@ -387,15 +380,17 @@ static void process_batch(worker *w, batch *bt) {
       return;
     }
     double t2 = now_s();
-    w->tok_s += t2 - t1;
+    tok += t2 - t1;
     if (s->verdict != TM_CLEAN_DROP && w->dw) {
       if (tm_dedup_prepare(w->dw, s->doc.text, s->doc.len, &s->prep, s->sig, &w->err) < 0) {
         w->failed = 1;
         return;
       }
-      w->sig_s += now_s() - t2;
+      sig += now_s() - t2;
     }
   }
+  double k = cpu_scale(c0, w0);
+  w->read_s += read * k, w->clean_s += clean * k, w->tok_s += tok * k, w->sig_s += sig * k;
 }
 
 static void *worker_main(void *arg) {
@@ -487,7 +482,17 @@ static int stop_here(build *b) {
   return 1;
 }
 
+static int commit_batch_docs(build *b, batch *bt, double *dedup_s, double *write_s, tm_error *err);
+
 static int commit_batch(build *b, batch *bt, tm_error *err) {
+  double c0 = cpu_now(), w0 = now_s(), dedup = 0, write = 0;
+  int rc = commit_batch_docs(b, bt, &dedup, &write, err);
+  double k = cpu_scale(c0, w0);
+  b->dedup_s += dedup * k, b->write_s += write * k;
+  return rc;
+}
+
+static int commit_batch_docs(build *b, batch *bt, double *dedup_s, double *write_s, tm_error *err) {
   tm_build_source *src = tm_build_stats_source(&b->stats, b->files[bt->file].profile);
   const char *tag = source_tag(b, bt->profile);
   for (size_t i = 0; i < bt->n; i++) {
@@ -530,7 +535,7 @@ static int commit_batch(build *b, batch *bt, tm_error *err) {
            : b->dedup_split ? tm_dedup_commit(b->dedup, s->doc.id, strlen(s->doc.id), &s->prep, &v, err)
                             : tm_dedup_process(b->dedup, s->doc.id, strlen(s->doc.id), s->doc.text, s->doc.len, &v, err);
     double t1 = now_s();
-    b->dedup_s += t1 - t0;
+    *dedup_s += t1 - t0;
     if (rc < 0) return rc;
     if (v.kind != TM_DEDUP_UNIQUE) {
       if (v.kind == TM_DEDUP_NEAR) src->near_dups++;
@@ -555,7 +560,7 @@ static int commit_batch(build *b, batch *bt, tm_error *err) {
     src->tokens += s->ids.len + 1;
     rc = tm_shard_dir_append(b->sd, s->ids.ids, s->ids.len, tm_doc_id_hash(s->doc.id, strlen(s->doc.id)), tag,
                              err);
-    b->write_s += now_s() - t1;
+    *write_s += now_s() - t1;
     if (rc < 0) return rc;
   }
   if (b->stopped) return 0;
@@ -660,12 +665,14 @@ static int produce(build *b, int live, double t_start) {
     }
     int pi = b->file_profile[f];
     tm_reader_options ro = reader_opts(b, pi);
+    ro.defer_email = 1; /* e-mail fields are decoded on the workers (decode_deferred) */
     tm_reader *r = NULL;
     uint64_t event = 0, skip = b->start_events[f];
     batch *bt = next_free_batch(b);
     if (!bt) break;
     bt->file = f;
     bt->profile = pi;
+    double tr = cpu_now();
     if (tm_reader_open(&r, b->files[f].path, &ro, &rerr) < 0) {
       /* the whole file is one rejected record */
       slot *s = &bt->slots[0];
@@ -680,7 +687,6 @@ static int produce(build *b, int live, double t_start) {
     }
     uint64_t bytes = 0, last_in = 0;
     int n = 1;
-    double tr = now_s();
     while (!READ_STOP) {
       slot *s = &bt->slots[bt->n];
       n = tm_reader_next(r, &s->doc, &rerr);
@@ -698,14 +704,15 @@ static int produce(build *b, int live, double t_start) {
         s->msg = strdup(rerr.msg);
         s->raw_bytes = 0;
       } else {
+        /* a deferred e-mail's size is known once a worker decoded it */
         s->raw_bytes = s->doc.len;
-        b->doc_bytes += s->doc.len;
+        if (s->doc.format != TM_DOC_EMAIL) atomic_fetch_add(&b->doc_bytes, s->doc.len);
         docs_total++;
       }
       bytes += s->raw_bytes;
       bt->n++;
       if (bt->n == b->batch_docs || bytes >= b->batch_bytes) {
-        b->read_s += now_s() - tr;
+        b->read_s += cpu_now() - tr;
         submit(b, bt);
         progress(b, live, t_start, 0);
         bt = next_free_batch(b);
@@ -713,11 +720,11 @@ static int produce(build *b, int live, double t_start) {
         bt->file = f;
         bt->profile = pi;
         bytes = 0;
-        tr = now_s();
+        tr = cpu_now();
       }
       if (b->o->stop_after_docs && docs_total >= b->o->stop_after_docs) b->read_limit = 1;
     }
-    b->read_s += now_s() - tr;
+    b->read_s += cpu_now() - tr;
     /* the rest of the file was consumed (n == 0) unless we were stopped */
     atomic_fetch_add(&b->bytes_read, b->files[f].size > last_in ? b->files[f].size - last_in : 0);
     tm_reader_close(r);
@@ -1029,7 +1036,7 @@ stop:
     /* seal what is open; if the last documents produced no shard, publish
      * their positions and counters on their own */
     uint64_t shards_before = tm_shard_dir_manifest(b->sd)->n_shards;
-    double t0 = now_s();
+    double t0 = cpu_now();
     rc = tm_shard_dir_seal(b->sd, err);
     if (rc == 0 && tm_shard_dir_manifest(b->sd)->n_shards == shards_before) {
       if (b->qfd >= 0) rc = tm_io_fsync(b->qfd, b->qpath, "quarantine", err);
@@ -1038,7 +1045,7 @@ stop:
       if (rc == 0) rc = j ? tm_shard_dir_commit_journal(b->sd, j, err) : tm_err(err, TM_ENOMEM, "out of memory");
       free(j);
     }
-    b->write_s += now_s() - t0;
+    b->write_s += cpu_now() - t0;
     if (rc == 0) unlink(b->pending_path);
   }
 report:
@@ -1067,11 +1074,14 @@ report:
                          .write_s = b->write_s,
                          .tokenizer_train_s = tok_train_s,
                          .bytes_read = atomic_load(&b->bytes_read),
-                         .doc_bytes = b->doc_bytes,
+                         .doc_bytes = atomic_load(&b->doc_bytes),
                          .peak_rss_kb = (uint64_t)ru.ru_maxrss,
+                         .process_cpu_s = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec * 1e-6 +
+                                          (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec * 1e-6,
                          .threads = threads};
     for (int i = 0; i < threads; i++)
-      t.clean_s += workers[i].clean_s, t.tokenize_s += workers[i].tok_s, t.dedup_s += workers[i].sig_s;
+      t.clean_s += workers[i].clean_s, t.tokenize_s += workers[i].tok_s, t.dedup_s += workers[i].sig_s,
+      t.read_s += workers[i].read_s;
     tm_dedup_stats ds;
     memset(&ds, 0, sizeof ds);
     if (b->dedup) tm_dedup_get_stats(b->dedup, &ds);

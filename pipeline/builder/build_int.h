@@ -77,11 +77,41 @@ typedef struct tm_build_timing {
   double wall_s;
   double read_s, clean_s, tokenize_s, dedup_s, write_s; /* CPU seconds, summed over threads */
   double tokenizer_train_s;
+  double process_cpu_s;  /* user + system CPU of the whole process (all threads, all work) */
   uint64_t bytes_read;   /* input file bytes read in this run (compressed as stored) */
   uint64_t doc_bytes;    /* document bytes read in this run (decompressed, the raw input) */
   uint64_t peak_rss_kb;
   int threads;
 } tm_build_timing;
+
+/* ---- journal (build_journal.c) ------------------------------------------ */
+
+/* What the published output covers: the journal each manifest carries. */
+typedef struct tm_build_journal {
+  uint64_t *events;          /* [n_files] reader events of each input made part of the output */
+  uint8_t *done;             /* [n_files] 1 once an input was read to its end */
+  tm_build_stats *stats;     /* the statistics of those documents */
+  uint64_t quarantine_bytes; /* length of quarantine/errors.jsonl they account for */
+  uint64_t candidates;       /* clean-kept documents so far (a distributed build's pass 2) */
+} tm_build_journal;
+
+/* The journal as compact JSON (malloc'd; NULL when out of memory): the
+ * tokenizer hash, per input its path, profile, events and done flag, the
+ * statistics, the quarantine length and the candidates. */
+char *tm_build_journal_json(const tm_build_file *files, size_t n_files, uint64_t tokenizer_hash,
+                            const tm_build_journal *j);
+
+/* Where a build resumes: parse the journal text of the manifest found in
+ * out_dir for a build of files[0..n_files) into j (whose events/done arrays
+ * hold n_files entries and whose stats points to storage). The journal must
+ * name the same inputs in the same order (else TM_EINVAL: rerun with the
+ * same inputs); it must be a JSON object whose counts are non-negative
+ * integers (absent counts are 0) and whose statistics parse (else
+ * TM_EFORMAT). Each input then resumes after its `events` reader events;
+ * a done input is not read again. On failure j is all zero (nothing is
+ * half-applied) and err names out_dir. Never aborts on any input text. */
+int tm_build_journal_restore(const char *text, const tm_build_file *files, size_t n_files,
+                             const char *out_dir, tm_build_journal *j, tm_error *err);
 
 /* Write OUT/stats.json and OUT/DATACARD.md (atomically). */
 typedef struct tm_build_report_in {

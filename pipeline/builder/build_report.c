@@ -9,13 +9,29 @@
 #include "build_int.h"
 #include "io.h"
 
+/* Copy a string into a fixed field, cut (when too long) at a UTF-8
+ * character boundary: a name cut inside a character would not be valid
+ * JSON text, and the journal would lose it. */
+static void copy_field(char *dst, size_t cap, const char *src) {
+  size_t n = strlen(src);
+  if (n >= cap) {
+    n = cap - 1;
+    while (n > 0 && ((unsigned char)src[n] & 0xc0) == 0x80) n--; /* src[n] starts the first character left out */
+  }
+  memcpy(dst, src, n);
+  dst[n] = 0;
+}
+
 tm_build_source *tm_build_stats_source(tm_build_stats *s, const char *name) {
+  /* compare as stored: a name longer than the field is one source, not a new one each time */
+  char key[sizeof s->sources[0].name];
+  copy_field(key, sizeof key, name);
   for (int i = 0; i < s->n_sources; i++)
-    if (!strcmp(s->sources[i].name, name)) return &s->sources[i];
+    if (!strcmp(s->sources[i].name, key)) return &s->sources[i];
   if (s->n_sources == TM_BUILD_MAX_SOURCES) return &s->sources[TM_BUILD_MAX_SOURCES - 1];
   tm_build_source *src = &s->sources[s->n_sources++];
   memset(src, 0, sizeof *src);
-  snprintf(src->name, sizeof src->name, "%s", name);
+  memcpy(src->name, key, sizeof key);
   return src;
 }
 
@@ -59,8 +75,8 @@ void tm_build_stats_drop(tm_build_source *src, const char *rule, uint64_t bytes,
     else {
       r = &src->rules[src->n_rules++];
       memset(r, 0, sizeof *r);
-      snprintf(r->rule, sizeof r->rule, "%s", rule);
-      snprintf(r->example_id, sizeof r->example_id, "%s", id ? id : "");
+      copy_field(r->rule, sizeof r->rule, rule);
+      copy_field(r->example_id, sizeof r->example_id, id ? id : "");
       copy_prefix(r->example, sizeof r->example, text ? text : "", text ? len : 0, TM_BUILD_EXAMPLE);
     }
   }
@@ -132,9 +148,9 @@ int tm_build_stats_from_json(tm_build_stats *s, json_t *arr) {
       const char *rn = json_string_value(json_object_get(ro, "rule"));
       const char *ex = json_string_value(json_object_get(ro, "example"));
       const char *eid = json_string_value(json_object_get(ro, "example_id"));
-      snprintf(r->rule, sizeof r->rule, "%s", rn ? rn : "?");
-      snprintf(r->example, sizeof r->example, "%s", ex ? ex : "");
-      snprintf(r->example_id, sizeof r->example_id, "%s", eid ? eid : "");
+      copy_field(r->rule, sizeof r->rule, rn ? rn : "?");
+      copy_field(r->example, sizeof r->example, ex ? ex : "");
+      copy_field(r->example_id, sizeof r->example_id, eid ? eid : "");
       r->docs = geti(ro, "docs");
       r->bytes = geti(ro, "bytes");
     }
@@ -209,6 +225,8 @@ int tm_build_write_report(const tm_build_report_in *r, tm_error *err) {
   json_object_set_new(tm, "mb_per_s", json_real(t->wall_s > 0 ? mb(t->doc_bytes) / t->wall_s : 0));
   json_object_set_new(tm, "mb_per_s_per_core",
                       json_real(t->wall_s > 0 ? mb(t->doc_bytes) / t->wall_s / (t->threads ? t->threads : 1) : 0));
+  json_object_set_new(tm, "process_cpu_s", json_real(t->process_cpu_s));
+  json_object_set_new(tm, "mb_per_cpu_s", json_real(t->process_cpu_s > 0 ? mb(t->doc_bytes) / t->process_cpu_s : 0));
   json_t *stage = json_object();
   const struct { const char *name; double s; } stages[] = {
       {"read", t->read_s}, {"clean", t->clean_s}, {"tokenize", t->tokenize_s},
@@ -277,9 +295,10 @@ int tm_build_write_report(const tm_build_report_in *r, tm_error *err) {
     sb_printf(&b, "\n");
   }
   if (r->profiles_desc) sb_printf(&b, "## Filters and thresholds\n\n%s\n", r->profiles_desc);
-  sb_printf(&b, "## Throughput of the last run\n\n%.1f MB of documents (%.1f MB of files) read in %.1f s on %d threads: %.2f MB/s, %.2f MB/s per core. Peak RSS %.0f MB.\n",
+  sb_printf(&b, "## Throughput of the last run\n\n%.1f MB of documents (%.1f MB of files) read in %.1f s on %d threads: %.2f MB/s, %.2f MB/s per core; %.1f CPU seconds in all, %.2f MB per CPU second. Peak RSS %.0f MB.\n",
             mb(t->doc_bytes), mb(t->bytes_read), t->wall_s, t->threads, t->wall_s > 0 ? mb(t->doc_bytes) / t->wall_s : 0,
             t->wall_s > 0 ? mb(t->doc_bytes) / t->wall_s / (t->threads ? t->threads : 1) : 0,
+            t->process_cpu_s, t->process_cpu_s > 0 ? mb(t->doc_bytes) / t->process_cpu_s : 0,
             (double)t->peak_rss_kb / 1024.0);
   if (!b.s) return tm_err(err, TM_ENOMEM, "out of memory");
   snprintf(path, sizeof path, "%s/DATACARD.md", r->out_dir);

@@ -25,8 +25,10 @@
 typedef enum { TM_SOURCE_WEB = 0, TM_SOURCE_BOOK = 1, TM_SOURCE_SOCIAL = 2 } tm_source_kind;
 
 /* What the text is: plain text, or HTML still to be extracted by the clean
- * stage (readers do no markup work; the stage does it on a worker thread). */
-typedef enum { TM_DOC_TEXT = 0, TM_DOC_HTML = 1 } tm_doc_format;
+ * stage (readers do no markup work; the stage does it on a worker thread),
+ * or a raw RFC 822 message still to be decoded (only from a reader opened
+ * with defer_email; tm_reader_decode_email turns it into TEXT or HTML). */
+typedef enum { TM_DOC_TEXT = 0, TM_DOC_HTML = 1, TM_DOC_EMAIL = 2 } tm_doc_format;
 
 #define TM_TIMESTAMP_UNKNOWN INT64_MIN
 

@@ -68,6 +68,16 @@ int tm_email_extract(const char *buf, size_t len, tm_document *d, tm_error *err)
   return rc < 0 ? tm_err(err, TM_ENOMEM, "out of memory") : 0;
 }
 
+int tm_reader_decode_email(tm_document *d, tm_error *err) {
+  if (d->format != TM_DOC_EMAIL) return 0;
+  d->format = TM_DOC_TEXT; /* as a freshly read document; HTML if that is all there is */
+  /* GMime copies the message into its own stream before the text is replaced */
+  int rc = tm_email_extract(d->text ? d->text : "", d->len, d, err);
+  if (rc < 0)
+    return tm_err_prefix(err, "%s:%llu", d->origin ? d->origin : "?", (unsigned long long)d->line);
+  return 0;
+}
+
 /* One message per call: a whole file, or the next message of an mbox
  * ("From " separator lines). */
 int tm_read_email(tm_reader *r, tm_document *d, tm_error *err) {
@@ -121,7 +131,7 @@ int tm_read_email(tm_reader *r, tm_document *d, tm_error *err) {
   d->line = first;
   d->offset = off;
   rc = tm_email_extract(p, len, d, err);
-  if (rc < 0) return tm_err_prefix(err, "%s:%llu: ", r->name, (unsigned long long)first);
+  if (rc < 0) return tm_err_prefix(err, "%s:%llu", r->name, (unsigned long long)first);
   char *id;
   if (r->mbox ? asprintf(&id, "%s:%llu", r->name, (unsigned long long)first) < 0
               : (id = strdup(r->name)) == NULL)

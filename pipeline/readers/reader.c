@@ -91,6 +91,7 @@ void tm_reader_close(tm_reader *r) {
   free(r->name);
   free(r->text_field);
   free(r->scratch);
+  free(r->jbuf);
   free(r);
 }
 
@@ -111,6 +112,7 @@ int tm_reader_scratch_append(tm_reader *r, const char *s, size_t n) {
     r->scratch = p;
     r->scratch_cap = cap;
   }
+  if (!s) return 0; /* room only */
   memcpy(r->scratch + r->scratch_len, s, n);
   r->scratch_len += n;
   r->scratch[r->scratch_len] = 0;
@@ -213,14 +215,20 @@ static int set_meta_json(tm_document *d, const char *key, json_t *v) {
   return rc;
 }
 
-/* Fill d from the text value according to the field kind. */
+/* Fill d from the text value according to the field kind; s == NULL: the
+ * value is already d's text. */
 static int set_field_text(tm_reader *r, tm_document *d, const char *s, size_t n, tm_error *err) {
   switch (r->o.field_kind) {
   case TM_FIELD_HTML:
     d->format = TM_DOC_HTML;
-    return tm_document_set_text(d, s, n);
-  case TM_FIELD_EMAIL: return tm_email_extract(s, n, d, err);
-  default: return tm_document_set_text(d, s, n);
+    return s ? tm_document_set_text(d, s, n) : 0;
+  case TM_FIELD_EMAIL:
+    if (r->o.defer_email) { /* decoded later by tm_document_decode_email */
+      d->format = TM_DOC_EMAIL;
+      return s ? tm_document_set_text(d, s, n) : 0;
+    }
+    return tm_email_extract(s, n, d, err);
+  default: return s ? tm_document_set_text(d, s, n) : 0;
   }
 }
 
@@ -243,7 +251,33 @@ int tm_read_jsonl(tm_reader *r, tm_document *d, tm_error *err) {
     json_error_t je;
     r->bad_rec = line; /* cleared by the caller's next call; kept when this record fails */
     r->bad_len = len;
-    json_t *obj = json_loadb(line, len, JSON_ALLOW_NUL, &je);
+    /* the text field decoded apart, straight into the document (or the
+     * scratch buffer the e-mail parser reads), jansson for the rest
+     * (jsonl_fast.c) */
+    size_t vs, ve, tlen = 0;
+    json_t *obj = NULL;
+    int to_doc = r->o.field_kind != TM_FIELD_EMAIL || r->o.defer_email;
+    r->scratch_len = 0;
+    if (to_doc ? tm_document_reserve(d, len) < 0 : tm_reader_scratch_append(r, NULL, len) < 0)
+      return tm_err(err, TM_ENOMEM, "%s:%llu: out of memory", r->name, (unsigned long long)r->line);
+    char *tdst = to_doc ? d->text : r->scratch;
+    int fast = tm_jsonl_find_text(line, len, r->text_field, strlen(r->text_field), &vs, &ve, tdst, &tlen);
+    if (fast) {
+      size_t rest = vs + 2 + (len - ve);
+      if (rest > r->jbuf_cap) {
+        size_t cap = rest * 2 + 256;
+        char *nb = realloc(r->jbuf, cap);
+        if (!nb) return tm_err(err, TM_ENOMEM, "%s: out of memory", r->name);
+        r->jbuf = nb;
+        r->jbuf_cap = cap;
+      }
+      memcpy(r->jbuf, line, vs);
+      memcpy(r->jbuf + vs, "\"\"", 2);
+      memcpy(r->jbuf + vs + 2, line + ve, len - ve);
+      obj = json_loadb(r->jbuf, rest, JSON_ALLOW_NUL, &je);
+      if (!obj) fast = 0; /* jansson words the error on the whole line */
+    }
+    if (!obj) obj = json_loadb(line, len, JSON_ALLOW_NUL, &je);
     if (!obj)
       return tm_err(err, TM_EFORMAT, "%s:%llu: invalid JSON at column %d: %s", r->name,
                     (unsigned long long)r->line, je.column, je.text);
@@ -293,9 +327,15 @@ int tm_read_jsonl(tm_reader *r, tm_document *d, tm_error *err) {
       json_decref(obj);
       return tm_err(err, TM_ENOMEM, "%s:%llu: out of memory", r->name, (unsigned long long)r->line);
     }
-    rc = set_field_text(r, d, json_string_value(txt), json_string_length(txt), err);
+    if (fast) {
+      tdst[tlen] = 0;
+      if (to_doc) d->len = tlen;
+      rc = set_field_text(r, d, to_doc ? NULL : tdst, tlen, err);
+    } else {
+      rc = set_field_text(r, d, json_string_value(txt), json_string_length(txt), err);
+    }
     json_decref(obj);
-    if (rc < 0) return tm_err_prefix(err, "%s:%llu: ", r->name, (unsigned long long)r->line);
+    if (rc < 0) return tm_err_prefix(err, "%s:%llu", r->name, (unsigned long long)r->line);
     r->bad_rec = NULL;
     return 1;
   }

@@ -86,6 +86,9 @@ typedef struct tm_reader_options {
   uint64_t max_decompressed_bytes; /* default 256 GiB */
   double max_ratio;             /* default 1000 */
   uint64_t ratio_grace_bytes;   /* default 64 MiB */
+  int defer_email;              /* JSONL with field_kind email: hand over the raw
+                                   message (format TM_DOC_EMAIL) undecoded, for
+                                   tm_reader_decode_email on another thread */
 } tm_reader_options;
 
 /* Counters since open. */
@@ -118,6 +121,15 @@ int tm_reader_open_fd(tm_reader **out, int fd, const char *name,
 
 /* The next document, see the contract above. doc is reset first. */
 int tm_reader_next(tm_reader *r, tm_document *doc, tm_error *err);
+
+/* Decode a document the reader handed over undecoded (format
+ * TM_DOC_EMAIL, see defer_email) exactly as the reader would have: text/plain
+ * parts as the text, else text/html (format HTML), Subject and Date. On
+ * failure returns the negative TM_E* code the reader would have returned for
+ * that record, with the same message ("PATH:LINE: ..."); the document is
+ * then to be treated as that reader error. A document of any other format
+ * is left as it is (returns 0). Thread-safe; needs no reader. */
+int tm_reader_decode_email(tm_document *d, tm_error *err);
 
 /* After tm_reader_next failed on a record whose bytes are at hand (a
  * malformed JSON line): those bytes, valid until the next call; returns 0

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # End-to-end build throughput on ../shared/corpora (or any corpus folder laid
 # out the same way), per core, with the per-stage breakdown and peak RSS.
-#   tests/bench/builder/run.sh [BUILD_DIR=build] [CORPUS=../shared/corpora]
+#   tests/bench/builder/run.sh [BUILD_DIR=build] [CORPUS=../shared/corpora] [WORK=dir]
+# (a WORK dir that already holds tok/tokenizer.json reuses that tokenizer)
 # The tokenizer is trained once first (its time is reported apart), then the
 # same build runs with 1 thread and with all cores, each from scratch.
 set -euo pipefail
@@ -17,22 +18,28 @@ inputs=(books="$CORPUS/books" social="$CORPUS/social/fortunes-en.jsonl"
         html="$CORPUS/web/zh-html.jsonl.zst" web="$CORPUS/web/spam-assassin-html")
 cfg=(-c "$here/shared_corpora.ini")
 echo "corpus: $CORPUS ($(du -shL "$CORPUS" | cut -f1) on disk)"
-t0=$(date +%s.%N)
-"$TM" build "${cfg[@]}" --no-progress -o "$work/tok" "${inputs[@]}" --stop-after-docs 1 >/dev/null 2>"$work/tok.log"
-t1=$(date +%s.%N)
-echo "tokenizer: trained in $(echo "$t1 - $t0" | bc) s (vocab 32768, [build] tokenizer_sample of cleaned text)"
+if [ -f "$work/tok/tokenizer.json" ]; then
+  echo "tokenizer: reusing $work/tok/tokenizer.json (WORK=$work)"
+else
+  t0=$(date +%s.%N)
+  "$TM" build "${cfg[@]}" --no-progress -o "$work/tok" "${inputs[@]}" --stop-after-docs 1 >/dev/null 2>"$work/tok.log"
+  t1=$(date +%s.%N)
+  echo "tokenizer: trained in $(echo "$t1 - $t0" | bc) s (vocab 32768, [build] tokenizer_sample of cleaned text)"
+fi
 for threads in 1 $(nproc); do
   rm -rf "$work/b$threads"
-  /usr/bin/time -f "%M" -o "$work/rss$threads" "$TM" build "${cfg[@]}" --no-progress --threads "$threads" \
+  /usr/bin/time -f "%M %U %S" -o "$work/rss$threads" "$TM" build "${cfg[@]}" --no-progress --threads "$threads" \
     --tokenizer "$work/tok/tokenizer.json" -o "$work/b$threads" "${inputs[@]}" >"$work/b$threads.out" 2>"$work/b$threads.log" || true
-  /usr/bin/python3 - "$work/b$threads/stats.json" "$threads" "$(cat "$work/rss$threads")" <<'PY'
+  /usr/bin/python3 - "$work/b$threads/stats.json" "$threads" $(cat "$work/rss$threads") "$(uptime | sed 's/.*load average: //')" <<'PY'
 import json, sys
 st = json.load(open(sys.argv[1])); threads = int(sys.argv[2]); rss = int(sys.argv[3])
+cpu_proc = float(sys.argv[4]) + float(sys.argv[5]); load = sys.argv[6]
 t = st["time"]; tot = st["totals"]
 mb = t["doc_bytes_this_run"] / 1e6
-print("threads %d: %.1f MB of documents in %.2f s = %.2f MB/s, %.2f MB/s per core; peak RSS %.0f MB; "
-      "docs %d kept %d dropped %d dups %d+%d tokens %d" % (threads, mb, t["wall_s"], mb / t["wall_s"],
-      mb / t["wall_s"] / threads, rss / 1024, tot["docs_in"], tot["kept"], tot["dropped"],
+print("threads %d: %.1f MB of documents in %.2f s = %.2f MB/s, %.2f MB/s per core; process CPU %.2f s = "
+      "%.2f MB per CPU-second; peak RSS %.0f MB; load %s; docs %d kept %d dropped %d dups %d+%d tokens %d"
+      % (threads, mb, t["wall_s"], mb / t["wall_s"], mb / t["wall_s"] / threads, cpu_proc,
+      mb / cpu_proc if cpu_proc else 0, rss / 1024, load, tot["docs_in"], tot["kept"], tot["dropped"],
       tot["exact_dups"], tot["near_dups"], tot["tokens"]))
 stages = t["stages"]
 cpu = sum(v["cpu_s"] for k, v in stages.items() if k != "tokenizer_train")
