@@ -472,6 +472,57 @@ static void test_write_fold(void) {
   }
 }
 
+/* writes of 2 MiB and more take the streaming-store path: unaligned starts,
+ * odd lengths, a continuation, and a rewrite still give XXH3 of the bytes */
+static void test_write_large(void) {
+  enum { SLOT = (5 << 20) + 4096 };
+  char name[64];
+  rt_name(name, sizeof name, "wlarge");
+  tm_ring_params p;
+  rt_params(&p, 2, 500);
+  p.slot_bytes = SLOT;
+  tm_error err = {0};
+  tm_ring *r, *c;
+  CHECK(tm_ring_create(&r, name, 0, &p, 0, &err) == 0);
+  CHECK(tm_ring_attach(&c, name, 0, &p, NULL, 0, 0, &err) == 0);
+  uint8_t *big = malloc(SLOT), *want = malloc(SLOT);
+  CHECK(big && want);
+  if (!big || !want) return;
+  for (size_t i = 0; i < SLOT; i += 2) {
+    uint16_t v = (uint16_t)(rt_mix(77 + i) % RT_VOCAB);
+    memcpy(big + i, &v, 2);
+  }
+  tm_ring_slot s;
+  /* one write of the whole slot */
+  CHECK(tm_ring_reserve(r, &s, NULL, 0, &err) == 0);
+  CHECK(tm_ring_write(r, 0, big, SLOT, &err) == 0);
+  wf_check(r, c, SLOT, big, 1, "large write");
+  /* 1 byte, then 2.5 MiB + 3 from an unaligned offset, then the rest from
+   * an unaligned source */
+  CHECK(tm_ring_reserve(r, &s, NULL, 0, &err) == 0);
+  uint64_t a = 1, b = (5u << 19) + 3;
+  CHECK(tm_ring_write(r, 0, big, a, &err) == 0);
+  CHECK(tm_ring_write(r, a, big + a, b, &err) == 0);
+  CHECK(tm_ring_write(r, a + b, big + a + b, SLOT - 2 - a - b, &err) == 0);
+  wf_check(r, c, SLOT - 2, big, 1, "large pieces");
+  /* a large write over folded bytes */
+  CHECK(tm_ring_reserve(r, &s, NULL, 0, &err) == 0);
+  CHECK(tm_ring_write(r, 0, big, 4096, &err) == 0);
+  memcpy(want, big, 2);
+  for (size_t i = 2; i + 1 < SLOT; i += 2) {
+    uint16_t v = (uint16_t)(rt_mix(99 + i) % RT_VOCAB);
+    memcpy(want + i, &v, 2);
+  }
+  CHECK(tm_ring_write(r, 2, want + 2, (3u << 20), &err) == 0);
+  memcpy(want + 2 + (3u << 20), big + 2 + (3u << 20), SLOT - 2 - (3u << 20));
+  CHECK(tm_ring_write(r, 2 + (3u << 20), big + 2 + (3u << 20), SLOT - 2 - (3u << 20), &err) == 0);
+  wf_check(r, c, SLOT, want, 1, "large rewrite");
+  free(big);
+  free(want);
+  tm_ring_close(c, 0);
+  tm_ring_close(r, 1);
+}
+
 /* verify works in chunks: a bad id in a later chunk is found with its index,
  * and a checksum mismatch is reported before a bad id */
 static void test_verify_chunks(void) {
@@ -506,6 +557,7 @@ static void test_verify_chunks(void) {
 
 int main(void) {
   test_write_fold();
+  test_write_large();
   test_verify_chunks();
   test_verify();
   test_names();
