@@ -27,12 +27,12 @@ typedef struct persisted {
 } persisted;
 
 uint64_t tm_dedup_index_table_bytes(const tm_dedup_index_opts *o, uint64_t cap) {
-  return (uint64_t)(o->bands + 1) * sizeof(uint64_t) * (cap + TM_LSH_SPARE);
+  return (uint64_t)(o->bands + 1) * sizeof(uint64_t) * (cap + TM_LSH_SPARE + TM_LSH_PAD);
 }
 
 static uint64_t max_cap(const tm_dedup_index_opts *o) {
   uint64_t c = o->ram_budget / ((uint64_t)(o->bands + 1) * sizeof(uint64_t));
-  c = c > TM_LSH_SPARE ? c - TM_LSH_SPARE : 0;
+  c = c > TM_LSH_SPARE + TM_LSH_PAD ? c - TM_LSH_SPARE - TM_LSH_PAD : 0;
   return c > ((uint64_t)1 << 32) ? (uint64_t)1 << 32 : c;
 }
 
@@ -41,13 +41,18 @@ static uint64_t max_cap(const tm_dedup_index_opts *o) {
  * holds every indexed document) is full. */
 static int make_room(tm_dedup_index *x, tm_error *err) {
   uint64_t new_cap = x->cap + x->cap / 4;
-  uint64_t tb = sizeof(uint64_t) * (x->cap + TM_LSH_SPARE); /* one old table: the transient */
+  uint64_t tb = sizeof(uint64_t) * (x->cap + TM_LSH_SPARE + TM_LSH_PAD); /* one old table: the transient */
   if (tm_dedup_index_table_bytes(&x->o, new_cap) + tb <= x->o.ram_budget &&
       new_cap <= ((uint64_t)1 << 32)) {
+    tm_lsh_spare sp = {NULL, 0};
     for (int i = 0; i < x->nt; i++)
-      if (tm_lsh_table_grow(&x->t[i], new_cap) < 0)
+      if (tm_lsh_table_grow_with(&x->t[i], new_cap, &sp) < 0) {
+        /* an error the driver stops on; the records on disk are intact */
+        tm_lsh_spare_free(&sp);
         return tm_err(err, TM_ENOMEM, "dedup index: growing a table to %llu slots",
                       (unsigned long long)new_cap);
+      }
+    tm_lsh_spare_free(&sp);
     x->cap = new_cap;
     return 0;
   }

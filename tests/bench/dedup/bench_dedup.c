@@ -14,7 +14,8 @@
  *       insert+query throughput of the index over N documents with random
  *       signatures (10% near copies planted), one thread: docs/s, index RAM
  *       bytes per document, disk bytes, peak RSS. presize: tables sized
- *       for N up front ([dedup] expected_docs), no rehashing.
+ *       for N up front ([dedup] expected_docs), no rehashing. noreopen: skip
+ *       the restart (reopen and re-index) measurement.
  */
 #include <jansson.h>
 #include <stdio.h>
@@ -227,7 +228,7 @@ static int cmd_signature(double mb) {
   return 0;
 }
 
-static int cmd_index(long n, const char *dir, int presize) {
+static int cmd_index(long n, const char *dir, int presize, int reopen) {
   tm_dedup_index_opts o = {.k = 112, .bands = 14, .rows = 8, .threshold = 0.75,
                            .ram_budget = (uint64_t)16 << 30, .params_hash = 42,
                            .expected_docs = presize ? (uint64_t)n : 0};
@@ -323,6 +324,12 @@ static int cmd_index(long n, const char *dir, int presize) {
          st.ram_bytes / 1e6, (double)st.disk_bytes / st.records, tc, ru.ru_maxrss / 1024.0,
          anon / 1024.0, file / 1024.0);
   tm_dedup_index_close(x);
+  if (!reopen) {
+    free(sigs);
+    free(ex);
+    free(prev);
+    return 0;
+  }
   /* restart: reopen the index, verify every record, rebuild the tables */
   t0 = now_s();
   if (tm_dedup_index_open(&x, dir, &o, user, &ul, &err) < 0) {
@@ -353,8 +360,15 @@ int main(int argc, char **argv) {
     return cmd_gen(atol(argv[2]), strtoull(argv[3], NULL, 10), argv[4]);
   if (argc == 3 && !strcmp(argv[1], "sigs")) return cmd_sigs(argv[2]);
   if (argc == 3 && !strcmp(argv[1], "signature")) return cmd_signature(atof(argv[2]));
-  if ((argc == 4 || argc == 5) && !strcmp(argv[1], "index"))
-    return cmd_index(atol(argv[2]), argv[3], argc == 5 && !strcmp(argv[4], "presize"));
-  fprintf(stderr, "usage: bench_dedup gen N SEED OUT | sigs IN | signature MB | index N DIR [presize]\n");
+  if (argc >= 4 && !strcmp(argv[1], "index")) {
+    int presize = 0, reopen = 1;
+    for (int i = 4; i < argc; i++) {
+      if (!strcmp(argv[i], "presize")) presize = 1;
+      else if (!strcmp(argv[i], "noreopen")) reopen = 0;
+      else return fprintf(stderr, "bench_dedup index: unknown flag %s\n", argv[i]), 2;
+    }
+    return cmd_index(atol(argv[2]), argv[3], presize, reopen);
+  }
+  fprintf(stderr, "usage: bench_dedup gen N SEED OUT | sigs IN | signature MB | index N DIR [presize] [noreopen]\n");
   return 2;
 }
