@@ -26,8 +26,15 @@
  * new OUT).
  * Without --index the index lives in OUT/.dedup-index.PID and is removed.
  *
- * JSONL is read here with jansson, one json_loadb per line; this moves to
- * the shared reader (pipeline/readers) once it exists.
+ * Lines are not parsed into jansson trees: tm_jsonl_check (the project's
+ * checker that accepts exactly what json_loadb accepts) validates each line
+ * and tm_jsonl_fields_get (dedup/jsonl_fields.h) reads "text" and "id" from
+ * it in place, which is what made the command fast (jansson trees were half
+ * of its CPU time). jansson still parses the lines the checker refuses (for
+ * its error message in the quarantine, unchanged) and, with line_dedup,
+ * kept documents that lost lines (re-serialised with the new text). The
+ * shared reader (pipeline/readers) is not used: it builds a jansson tree per
+ * line, and it does not hand back the line's bytes, which kept.jsonl copies.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -45,10 +52,12 @@
 #include "commands.h"
 #include "config.h"
 #include "dedup/dedup.h"
+#include "dedup/jsonl_fields.h"
 #include "exitcode.h"
 #include "io.h"
 #include "log.h"
 #include "schemas.h"
+#include "serve/jsonl_check.h"
 
 #define SITE "dedup_out"
 
@@ -173,6 +182,7 @@ typedef struct item {
   size_t id_len, text_len;
   char idbuf[64];
   char *id_alloc;
+  char *dec; /* decoded text/id when they had escapes (jsonl_fields) */
   char reason[256]; /* why the line is malformed; "" when it is fine */
   int prep_rc;      /* tm_dedup_prepare's result (parallel mode) */
   tm_error prep_err;
@@ -228,13 +238,9 @@ static int quarantine(run *r, const char *file, uint64_t line, const char *reaso
                        err);
 }
 
-/* Parse the line: text, id (string, integer, or FILE:LINE), or a reason. */
-static void parse_item(item *it, size_t max_line) {
-  it->reason[0] = 0;
-  if (!it->line) {
-    snprintf(it->reason, sizeof it->reason, "line longer than %zu bytes", max_line);
-    return;
-  }
+/* Parse the line with jansson: text, id (string, integer, or FILE:LINE), or
+ * a reason. */
+static void parse_item_jansson(item *it) {
   json_error_t je;
   it->j = json_loadb(it->line, it->len, JSON_ALLOW_NUL, &je);
   json_t *text = it->j ? json_object_get(it->j, "text") : NULL;
@@ -254,7 +260,40 @@ static void parse_item(item *it, size_t max_line) {
     it->id_len = (size_t)snprintf(it->idbuf, sizeof it->idbuf, "%" JSON_INTEGER_FORMAT,
                                   json_integer_value(jid));
     it->id = it->idbuf;
+  }
+}
+
+/* Parse the line: text, id (string, integer, or FILE:LINE), or a reason.
+ * A line the checker accepts is read in place (the same values jansson
+ * gives: tests/dedup/test_jsonl_fields.c); any other goes to jansson. */
+static void parse_item(item *it, size_t max_line) {
+  it->reason[0] = 0;
+  if (!it->line) {
+    snprintf(it->reason, sizeof it->reason, "line longer than %zu bytes", max_line);
+    return;
+  }
+  const char *why;
+  size_t col;
+  tm_jsonl_fields f;
+  if (tm_jsonl_check(it->line, it->len, "text", &why, &col) == TM_JSONL_OK &&
+      tm_jsonl_fields_get(it->line, it->len, &f) == 0) {
+    it->dec = f.buf;
+    it->text = f.text;
+    it->text_len = f.text_len;
+    if (f.id_kind != TM_JSONL_ID_NONE) {
+      if (f.id_kind == TM_JSONL_ID_INTEGER) {
+        memcpy(it->idbuf, f.idnum, f.id_len + 1);
+        it->id = it->idbuf;
+      } else {
+        it->id = f.id;
+      }
+      it->id_len = f.id_len;
+    }
   } else {
+    parse_item_jansson(it);
+    if (it->reason[0]) return;
+  }
+  if (!it->id) {
     int n = asprintf(&it->id_alloc, "%s:%llu", it->path, (unsigned long long)it->lineno);
     if (n < 0) {
       it->id_alloc = NULL;
@@ -268,6 +307,7 @@ static void parse_item(item *it, size_t max_line) {
 
 static void free_item(item *it) {
   json_decref(it->j);
+  free(it->dec);
   free(it->line);
   free(it->id_alloc);
   memset(it, 0, sizeof *it);
@@ -292,6 +332,9 @@ static int commit_item(run *r, item *it, tm_error *err) {
     rc = out_put(&r->kept, it->line, it->len, err);
     if (rc == 0) rc = out_put(&r->kept, "\n", 1, err);
   } else if (v.kind == TM_DEDUP_UNIQUE) { /* repeated lines were removed */
+    if (!it->j) it->j = json_loadb(it->line, it->len, JSON_ALLOW_NUL, NULL); /* checked: parses */
+    if (!it->j) return tm_err(err, TM_ENOMEM, "%s:%llu: out of memory", it->path,
+                              (unsigned long long)it->lineno);
     json_object_set_new(it->j, "text", json_stringn(v.text, v.len));
     rc = put_json_line(&r->kept, json_incref(it->j), err);
   } else {
