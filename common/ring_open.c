@@ -232,7 +232,8 @@ static int map_existing(int fd, const char *shm, unsigned flags, ring_header **o
   if (total != (uint64_t)st.st_size)
     return tm_err(err, TM_ECORRUPT, "ring %s: header says %llu bytes, object has %lld", shm,
                   (unsigned long long)total, (long long)st.st_size);
-  h = mmap(NULL, total, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  /* populated: no page faults in the data path */
+  h = mmap(NULL, total, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, fd, 0);
   if (h == MAP_FAILED) return tm_err_sys(err, "ring %s: mmap %llu bytes", shm,
                                          (unsigned long long)total);
   *out = h;
@@ -257,7 +258,21 @@ static int create_fresh(tm_ring *r, const tm_ring_params *p, tm_error *err) {
     shm_unlink(r->name);
     return rc;
   }
-  ring_header *h = mmap(NULL, tmpl.geo.total_bytes, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  /* Commit the memory now: a /dev/shm without room for the slots is an
+   * error here, not a SIGBUS when the producer first writes a slot; and the
+   * populated mapping takes no page faults in the data path. */
+  int e = posix_fallocate(fd, 0, (off_t)tmpl.geo.total_bytes);
+  if (e != 0 && e != EOPNOTSUPP && e != EINVAL) {
+    errno = e;
+    int rc = tm_err_sys(err, "ring %s: allocating %llu bytes in /dev/shm (%u slots of %llu bytes)",
+                        r->name, (unsigned long long)tmpl.geo.total_bytes, p->n_slots,
+                        (unsigned long long)p->slot_bytes);
+    close(fd);
+    shm_unlink(r->name);
+    return rc;
+  }
+  ring_header *h = mmap(NULL, tmpl.geo.total_bytes, PROT_READ | PROT_WRITE,
+                        MAP_SHARED | MAP_POPULATE, fd, 0);
   close(fd);
   if (h == MAP_FAILED) {
     int rc = tm_err_sys(err, "ring %s: mmap", r->name);

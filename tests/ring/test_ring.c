@@ -2,10 +2,12 @@
  * valid checksums and identical across runs; checksums folded in while
  * writing equal a single pass, in every order of writes; geometry, version, magic and
  * owner mismatches; a second live consumer or producer; stale rings. */
+#include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 
 #include "ring_testutil.h"
 #include "tm_test.h"
@@ -523,6 +525,32 @@ static void test_write_large(void) {
   tm_ring_close(r, 1);
 }
 
+/* A ring larger than /dev/shm is refused at create with a clear error
+ * (not a SIGBUS at the first write into a slot). Only where /dev/shm has a
+ * size limit: tmpfs refuses an allocation beyond its size at once, while
+ * an unlimited one would try to allocate it. */
+static void test_no_room(void) {
+  struct statvfs vs;
+  if (statvfs("/dev/shm", &vs) != 0 || vs.f_blocks == 0) {
+    printf("test_ring: /dev/shm has no size limit, no-room check skipped\n");
+    return;
+  }
+  uint64_t fs = (uint64_t)vs.f_blocks * vs.f_frsize, slot = 1ull << 34;
+  uint64_t n = fs / slot + 2;
+  if (n > (1u << 20)) return;
+  char name[64];
+  rt_name(name, sizeof name, "noroom");
+  tm_ring_params p;
+  rt_params(&p, (uint32_t)n, 500);
+  p.slot_bytes = slot;
+  tm_error err = {0};
+  tm_ring *r = NULL;
+  CHECK(tm_ring_create(&r, name, 0, &p, 0, &err) == -TM_EIO);
+  CHECKF(strstr(err.msg, "/dev/shm") && err.sys_errno == ENOSPC, "%s", err.msg);
+  CHECK(tm_ring_unlink_stale(name, 0, &err) == 0); /* nothing left behind */
+  if (r) tm_ring_close(r, 1);
+}
+
 /* verify works in chunks: a bad id in a later chunk is found with its index,
  * and a checksum mismatch is reported before a bad id */
 static void test_verify_chunks(void) {
@@ -558,6 +586,7 @@ static void test_verify_chunks(void) {
 int main(void) {
   test_write_fold();
   test_write_large();
+  test_no_room();
   test_verify_chunks();
   test_verify();
   test_names();
