@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#if defined(__AVX512F__)
+#if defined(__AVX512F__) && !defined(TM_LSH_PORTABLE) /* TM_LSH_PORTABLE: tests */
 #include <immintrin.h>
 #define HAVE_AVX512 1
 #endif
