@@ -105,9 +105,10 @@
 #define TM_RING_RECREATE 2u  /* create: replace an object with another magic or version
                               * (never one owned by another user) */
 #define TM_RING_NO_CHECKSUM 8u /* create: slots carry checksum 0 and verify checks only
-                                * the token ids (recorded in the header); for when
-                                * the producer's XXH3 pass over each batch costs too
-                                * much (memory-bound copies of large slots) */
+                                * the token ids (recorded in the header); the
+                                * checksum is cheap when the producer writes with
+                                * tm_ring_write / tm_ring_seal (folded in while the
+                                * bytes are in cache), this saves the rest */
 
 /* Data cursor: where a batch sits in the feeder's deterministic order.
  * `window` is the number of global windows of the pass consumed once this
