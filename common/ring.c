@@ -167,8 +167,11 @@ static int ring_wait(tm_ring *r, ring_cond cond, int timeout_ms, tm_error *err) 
     }
     tm_cpu_relax();
     if ((i & 15) == 15) {
-      if (tm_proc_now_ns() - start > spin) break;
-      if (r->flags & TM_RING_SPIN) sched_yield();
+      uint64_t spent = tm_proc_now_ns() - start;
+      if (spent > spin) break;
+      /* beyond the short spin, let a task queued on this CPU (the peer,
+       * on a machine with more tasks than cores) run */
+      if ((r->flags & TM_RING_SPIN) || spent > SPIN_NS_DEFAULT) sched_yield();
     }
   }
   uint64_t deadline = timeout_ms < 0 ? UINT64_MAX : start + (uint64_t)timeout_ms * 1000000ull;
@@ -361,27 +364,26 @@ int tm_ring_write(tm_ring *r, uint64_t offset, const void *src, uint64_t bytes, 
              offset == r->folded && bytes > 0;
   if (bytes > 0 && offset < r->folded) r->fold_mode = FOLD_OFF; /* folded bytes rewritten */
   if (fold && r->fold_mode == FOLD_NONE) fold = fold_begin(r);
-  if (!fold) { /* out of order (or no checksum): publish hashes what is not folded */
-    memcpy(dst, from, (size_t)bytes);
-    return 0;
-  }
+  /* not folded (out of order, or no checksum): publish hashes what is not */
   if (bytes >= FOLD_NT_MIN && copy_nt_available()) {
     /* larger than L2: hash each piece of the source (now in L1) and stream
      * it into the slot past the cache, no read-for-ownership of the slot */
     for (uint64_t i = 0; i < bytes; i += FOLD_NT_CHUNK) {
       size_t n = bytes - i < FOLD_NT_CHUNK ? (size_t)(bytes - i) : FOLD_NT_CHUNK;
-      XXH3_64bits_update(r->fold, from + i, n);
+      if (fold) XXH3_64bits_update(r->fold, from + i, n);
       copy_nt(dst + i, from + i, n);
     }
     copy_nt_fence(); /* the streamed stores are ordered before the publish */
-  } else {
+  } else if (fold) {
     for (uint64_t i = 0; i < bytes; i += FOLD_CHUNK) {
       size_t n = bytes - i < FOLD_CHUNK ? (size_t)(bytes - i) : FOLD_CHUNK;
       memcpy(dst + i, from + i, n);
       XXH3_64bits_update(r->fold, dst + i, n);
     }
+  } else {
+    memcpy(dst, from, (size_t)bytes);
   }
-  r->folded += bytes;
+  if (fold) r->folded += bytes;
   return 0;
 }
 

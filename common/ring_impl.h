@@ -24,7 +24,8 @@
  * last wait, at most SPIN_NS_ADAPT_MAX, so that a steady stream needs no
  * FUTEX_WAKE per batch (about 5 us of the waker's time in a VM, as much as
  * copying 40 KiB). A wait longer than that (an idle ring, a trainer step)
- * sets the spin back to SPIN_NS_DEFAULT: no busy waiting on an idle ring. */
+ * sets the spin back to SPIN_NS_DEFAULT: no busy waiting on an idle ring.
+ * Beyond SPIN_NS_DEFAULT the spin yields the CPU every few iterations. */
 #define SPIN_NS_ADAPT_MAX 150000ull /* 150 us */
 
 enum { STATE_ACTIVE = 1, STATE_FINISHED = 2 };
