@@ -165,8 +165,11 @@ void tm_ring_params_for(tm_ring_params *p, uint32_t vocab_size, uint32_t batch, 
  *  - exists, different geometry: recreated if no live consumer, else
  *    -TM_EINVAL naming both geometries;
  *  - bad magic/version: -TM_EFORMAT unless flags has TM_RING_RECREATE.
- * The result is 0 for a fresh ring and 1 (still success) when an existing
- * one was taken over. */
+ * A fresh ring's memory is allocated at once: /dev/shm without room for it
+ * is -TM_EIO (sys_errno ENOSPC) here rather than a SIGBUS at the first
+ * write. Both sides map the ring populated (no page faults in the data
+ * path). The result is 0 for a fresh ring and 1 (still success) when an
+ * existing one was taken over. */
 int tm_ring_create(tm_ring **out, const char *name, unsigned rank, const tm_ring_params *p,
                    unsigned flags, tm_error *err);
 
