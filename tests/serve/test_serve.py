@@ -192,6 +192,9 @@ try:
     check(resp.startswith("HTTP/1.1 404"), "unknown path: " + resp[:200])
     resp = raw(P, b"GET /ingest HTTP/1.1\r\nHost: x\r\n\r\n")
     check(resp.startswith("HTTP/1.1 405"), "GET /ingest: " + resp[:200])
+    resp = raw(d.http_port, b"HEAD /status HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    check(resp.startswith("HTTP/1.1 200") and resp.endswith("\r\n\r\n") and "Content-Length: " in resp,
+          "HEAD /status must answer the head only: " + resp[-200:])
     resp = raw(d.http_port, b"POST /status HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n")
     check(resp.startswith("HTTP/1.1 405"), "POST on admin: " + resp[:200])
     # slowloris: headers and part of a body, then nothing: 408 after request_timeout_ms
