@@ -148,7 +148,12 @@ struct build {
   size_t batch_docs;
   uint64_t batch_bytes;
   pthread_mutex_t mu;
-  pthread_cond_t cv;
+  /* One condition per kind of waiter, so a state change wakes only the
+   * thread that can act on it (a broadcast to all woke every thread at
+   * every batch: thousands of needless wake-ups on inputs of small files). */
+  pthread_cond_t cv_work;   /* workers: a batch was filled, or the end */
+  pthread_cond_t cv_commit; /* the commit thread: a batch is done */
+  pthread_cond_t cv_free;   /* the producer: a batch slot was freed */
   uint64_t next_fill, next_commit;
   int producer_done, abort;
   /* timing */
@@ -329,6 +334,13 @@ static int train_tokenizer(build *b, tm_error *err) {
 
 /* ---- workers ------------------------------------------------------------------ */
 
+/* Abort, or the end of the input: every thread must look (mu held). */
+static void wake_all(build *b) {
+  pthread_cond_broadcast(&b->cv_work);
+  pthread_cond_broadcast(&b->cv_commit);
+  pthread_cond_broadcast(&b->cv_free);
+}
+
 /* A record the reader handed over undecoded (an e-mail in a JSONL field):
  * decode it here, in parallel, exactly as the reader would have; a failure
  * becomes the reader error it would have been. */
@@ -405,7 +417,7 @@ static void *worker_main(void *arg) {
       for (size_t i = 0; i < b->n_batches; i++)
         if (b->batches[i].state == B_FILLED && b->batches[i].seq < best) best = b->batches[i].seq, bt = &b->batches[i];
       if (bt || b->abort || (b->producer_done && b->next_commit == b->next_fill)) break;
-      pthread_cond_wait(&b->cv, &b->mu);
+      pthread_cond_wait(&b->cv_work, &b->mu);
     }
     if (!bt) {
       pthread_mutex_unlock(&b->mu);
@@ -416,8 +428,12 @@ static void *worker_main(void *arg) {
     process_batch(w, bt);
     pthread_mutex_lock(&b->mu);
     bt->state = B_DONE;
-    if (w->failed) b->abort = 1;
-    pthread_cond_broadcast(&b->cv);
+    if (w->failed) {
+      b->abort = 1;
+      wake_all(b);
+    } else if (bt->seq == b->next_commit) { /* the batch the commit thread waits for */
+      pthread_cond_signal(&b->cv_commit);
+    }
     pthread_mutex_unlock(&b->mu);
     if (w->failed) return NULL;
   }
@@ -584,7 +600,7 @@ static void *commit_main(void *arg) {
         bt = NULL;
         break;
       }
-      pthread_cond_wait(&b->cv, &b->mu);
+      pthread_cond_wait(&b->cv_commit, &b->mu);
     }
     if (b->abort || !bt) {
       pthread_mutex_unlock(&b->mu);
@@ -600,7 +616,8 @@ static void *commit_main(void *arg) {
     if (b->stopped) b->abort = 1; /* a clean stop at a shard boundary */
     bt->state = B_FREE;
     b->next_commit++;
-    pthread_cond_broadcast(&b->cv);
+    if (b->abort || (b->producer_done && b->next_commit == b->next_fill)) wake_all(b);
+    else pthread_cond_signal(&b->cv_free);
     pthread_mutex_unlock(&b->mu);
     if (rc < 0 || b->stopped) return NULL;
   }
@@ -612,7 +629,7 @@ static void *commit_main(void *arg) {
 static batch *next_free_batch(build *b) {
   pthread_mutex_lock(&b->mu);
   batch *bt = &b->batches[b->next_fill % b->n_batches];
-  while (bt->state != B_FREE && !b->abort) pthread_cond_wait(&b->cv, &b->mu);
+  while (bt->state != B_FREE && !b->abort) pthread_cond_wait(&b->cv_free, &b->mu);
   pthread_mutex_unlock(&b->mu);
   if (b->abort) return NULL;
   bt->seq = b->next_fill;
@@ -625,7 +642,7 @@ static void submit(build *b, batch *bt) {
   pthread_mutex_lock(&b->mu);
   bt->state = B_FILLED;
   b->next_fill++;
-  pthread_cond_broadcast(&b->cv);
+  pthread_cond_signal(&b->cv_work);
   pthread_mutex_unlock(&b->mu);
 }
 
@@ -734,7 +751,7 @@ static int produce(build *b, int live, double t_start) {
   }
   pthread_mutex_lock(&b->mu);
   b->producer_done = 1;
-  pthread_cond_broadcast(&b->cv);
+  wake_all(b);
   pthread_mutex_unlock(&b->mu);
   return 0;
 }
@@ -788,7 +805,9 @@ int tm_build_run(const tm_build_options *o, tm_build_result *res, tm_error *err)
   b->qfd = -1;
   b->keys_fd = -1;
   pthread_mutex_init(&b->mu, NULL);
-  pthread_cond_init(&b->cv, NULL);
+  pthread_cond_init(&b->cv_work, NULL);
+  pthread_cond_init(&b->cv_commit, NULL);
+  pthread_cond_init(&b->cv_free, NULL);
   snprintf(b->qpath, sizeof b->qpath, "%s/quarantine/errors.jsonl", o->out_dir);
   snprintf(b->pending_path, sizeof b->pending_path, "%s/journal.pending", o->out_dir);
   int threads = o->threads ? o->threads : (int)tm_config_int(o->cfg, "build", "threads");
@@ -986,15 +1005,14 @@ stop:
     pthread_mutex_lock(&b->mu);
     b->abort = 1;
     b->producer_done = 1;
-    pthread_cond_broadcast(&b->cv);
+    wake_all(b);
     pthread_mutex_unlock(&b->mu);
   }
   if (commit_started) pthread_join(ctid, NULL);
   pthread_mutex_lock(&b->mu);
   b->producer_done = 1;
-  if (b->abort) pthread_cond_broadcast(&b->cv);
   b->abort = 1; /* wake workers: nothing more to do */
-  pthread_cond_broadcast(&b->cv);
+  wake_all(b);
   pthread_mutex_unlock(&b->mu);
   for (int i = 0; i < n_started; i++) pthread_join(tids[i], NULL);
   if (rc == 0) {
@@ -1150,7 +1168,9 @@ out:
   free(b->start_events);
   free(b->file_done);
   pthread_mutex_destroy(&b->mu);
-  pthread_cond_destroy(&b->cv);
+  pthread_cond_destroy(&b->cv_work);
+  pthread_cond_destroy(&b->cv_commit);
+  pthread_cond_destroy(&b->cv_free);
   free(b);
   return rc;
 }
