@@ -26,11 +26,10 @@
  * new OUT).
  * Without --index the index lives in OUT/.dedup-index.PID and is removed.
  *
- * Lines are not parsed into jansson trees: tm_jsonl_check (the project's
- * checker that accepts exactly what json_loadb accepts) validates each line
- * and tm_jsonl_fields_get (dedup/jsonl_fields.h) reads "text" and "id" from
- * it in place, which is what made the command fast (jansson trees were half
- * of its CPU time). jansson still parses the lines the checker refuses (for
+ * Lines are not parsed into jansson trees: tm_jsonl_fields_parse
+ * (dedup/jsonl_fields.h) accepts exactly the lines json_loadb accepts as an
+ * object with a string "text" and reads "text" and "id" in place, which is
+ * what made the command fast (jansson trees were half of its CPU time). jansson still parses the lines the checker refuses (for
  * its error message in the quarantine, unchanged) and, with line_dedup,
  * kept documents that lost lines (re-serialised with the new text). The
  * shared reader (pipeline/readers) is not used: it builds a jansson tree per
@@ -57,7 +56,6 @@
 #include "io.h"
 #include "log.h"
 #include "schemas.h"
-#include "serve/jsonl_check.h"
 
 #define SITE "dedup_out"
 
@@ -272,11 +270,8 @@ static void parse_item(item *it, size_t max_line) {
     snprintf(it->reason, sizeof it->reason, "line longer than %zu bytes", max_line);
     return;
   }
-  const char *why;
-  size_t col;
   tm_jsonl_fields f;
-  if (tm_jsonl_check(it->line, it->len, "text", &why, &col) == TM_JSONL_OK &&
-      tm_jsonl_fields_get(it->line, it->len, &f) == 0) {
+  if (tm_jsonl_fields_parse(it->line, it->len, &f) == 1) {
     it->dec = f.buf;
     it->text = f.text;
     it->text_len = f.text_len;

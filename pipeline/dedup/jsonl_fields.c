@@ -1,6 +1,8 @@
 /* jsonl_fields.c - "text" and "id" of a checked JSONL line; see jsonl_fields.h. */
 #include "jsonl_fields.h"
 
+#include "serve/jsonl_check.h"
+
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,12 +16,34 @@ static void ws(cur *c) {
   while (c->p < c->end && (*c->p == ' ' || *c->p == '\t' || *c->p == '\n' || *c->p == '\r')) c->p++;
 }
 
+#define ONES 0x0101010101010101ull
+#define HIGHS 0x8080808080808080ull
+
+static uint64_t load8(const unsigned char *p) {
+  uint64_t v;
+  memcpy(&v, p, 8);
+  return v;
+}
+
+/* Nonzero when one of the 8 bytes in v is '"' or a backslash. */
+static uint64_t quote_or_backslash(uint64_t v) {
+  uint64_t q = v ^ (ONES * '"'), b = v ^ (ONES * '\\');
+  return ((q - ONES) & ~q & HIGHS) | ((b - ONES) & ~b & HIGHS);
+}
+
+/* Nonzero when one of the 8 bytes is not plain string content for JSON:
+ * below 0x20, 0x80 or above, '"' or a backslash. */
+static uint64_t not_plain(uint64_t v) {
+  return quote_or_backslash(v) | ((v - ONES * 0x20) & ~v & HIGHS) | (v & HIGHS);
+}
+
 /* c->p is after an opening quote: move past the closing one. Returns the
  * raw contents [*s, *s + *n) and whether they hold an escape. */
 static int string_span(cur *c, const unsigned char **s, size_t *n) {
   const unsigned char *p = c->p, *end = c->end;
   int esc = 0;
   for (;;) {
+    while (end - p >= 8 && !quote_or_backslash(load8(p))) p += 8;
     while (p < end && *p != '"' && *p != '\\') p++;
     if (p >= end || *p == '"') break;
     esc = 1;
@@ -92,6 +116,66 @@ static size_t decode(const unsigned char *s, size_t n, char *out) {
   return o;
 }
 
+static int hexdigits4(const unsigned char *h) {
+  for (int i = 0; i < 4; i++)
+    if (!((h[i] >= '0' && h[i] <= '9') || ((h[i] | 0x20) >= 'a' && (h[i] | 0x20) <= 'f')))
+      return 0;
+  return 1;
+}
+
+/* Would jansson accept s[0..n) (the raw bytes between a string's quotes,
+ * ending at the first unescaped '"') as a string? The rules of
+ * tm_jsonl_check's string(): no byte below 0x20, strict UTF-8 (no overlong
+ * forms, surrogates or code points past U+10FFFF), only the escapes
+ * \" \\ \/ \b \f \n \r \t \uXXXX, and \u surrogates only as a high one
+ * followed by \u and a low one. Runs of plain ASCII go 8 bytes at a time. */
+static int valid_string(const unsigned char *s, size_t n) {
+  const unsigned char *p = s, *end = s + n;
+  for (;;) {
+    while (end - p >= 8 && !not_plain(load8(p))) p += 8;
+    while (p < end && *p >= 0x20 && *p < 0x80 && *p != '\\') p++;
+    if (p >= end) return 1;
+    unsigned ch = *p;
+    if (ch < 0x20) return 0;
+    if (ch >= 0x80) {
+      unsigned need, cp;
+      if (ch >= 0xc2 && ch <= 0xdf) need = 1, cp = ch & 0x1f;
+      else if (ch >= 0xe0 && ch <= 0xef) need = 2, cp = ch & 0x0f;
+      else if (ch >= 0xf0 && ch <= 0xf4) need = 3, cp = ch & 0x07;
+      else return 0;
+      if ((size_t)(end - p) <= need) return 0;
+      for (unsigned i = 1; i <= need; i++) {
+        if ((p[i] & 0xc0) != 0x80) return 0;
+        cp = (cp << 6) | (p[i] & 0x3f);
+      }
+      if ((need == 2 && cp < 0x800) || (need == 3 && cp < 0x10000) || cp > 0x10ffff ||
+          (cp >= 0xd800 && cp <= 0xdfff))
+        return 0;
+      p += need + 1;
+      continue;
+    }
+    /* a backslash */
+    if (end - p < 2) return 0;
+    unsigned e = p[1];
+    p += 2;
+    if (e == 'u') {
+      if (end - p < 4 || !hexdigits4(p)) return 0;
+      unsigned v = hex4(p, end);
+      p += 4;
+      if (v >= 0xdc00 && v <= 0xdfff) return 0;
+      if (v >= 0xd800 && v <= 0xdbff) {
+        if (end - p < 6 || p[0] != '\\' || p[1] != 'u' || !hexdigits4(p + 2)) return 0;
+        unsigned w = hex4(p + 2, end);
+        if (w < 0xdc00 || w > 0xdfff) return 0;
+        p += 6;
+      }
+    } else if (!(e == '"' || e == '\\' || e == '/' || e == 'b' || e == 'f' || e == 'n' ||
+                 e == 'r' || e == 't')) {
+      return 0;
+    }
+  }
+}
+
 /* Is the member name s[0..n) (escaped when esc) equal to key? */
 static int name_is(const unsigned char *s, size_t n, int esc, const char *key, size_t kl) {
   if (!esc) return n == kl && !memcmp(s, key, kl);
@@ -144,14 +228,31 @@ static int value(cur *c, const unsigned char **s, size_t *n, int *esc) {
   return integer && *n && (b[0] == '-' || (b[0] >= '0' && b[0] <= '9')) ? 'i' : 'o';
 }
 
-int tm_jsonl_fields_get(const char *line, size_t len, tm_jsonl_fields *f) {
+/* The replacement check: the line with the text value emptied (a copy
+ * without the string's contents) goes through tm_jsonl_check. */
+static int rest_is_valid(const char *line, size_t len, const unsigned char *ts, size_t tn) {
+  char small[4096];
+  size_t pre = (size_t)((const char *)ts - line), n = len - tn;
+  char *m = n <= sizeof small ? small : malloc(n);
+  if (!m) return -1;
+  memcpy(m, line, pre);
+  memcpy(m + pre, ts + tn, len - pre - tn);
+  const char *why;
+  size_t col;
+  int ok = tm_jsonl_check(m, n, "text", &why, &col) == TM_JSONL_OK;
+  if (m != small) free(m);
+  return ok;
+}
+
+int tm_jsonl_fields_parse(const char *line, size_t len, tm_jsonl_fields *f) {
   memset(f, 0, sizeof *f);
   cur c = {(const unsigned char *)line, (const unsigned char *)line + len};
   const unsigned char *ts = NULL, *is = NULL;
   size_t tn = 0, in = 0;
   int tesc = 0, iesc = 0, ikind = 'o';
   ws(&c);
-  if (c.p < c.end && *c.p == '{') c.p++;
+  if (c.p >= c.end || *c.p != '{') return 0;
+  c.p++;
   for (;;) {
     ws(&c);
     if (c.p >= c.end || *c.p != '"') break; /* '}' */
@@ -168,27 +269,28 @@ int tm_jsonl_fields_get(const char *line, size_t len, tm_jsonl_fields *f) {
     int kind = value(&c, &vs, &vn, &vesc);
     if (name_is(ks, kn, kesc, "text", 4)) {
       if (kind == 's') ts = vs, tn = vn, tesc = vesc;
-      else ts = NULL; /* the checker refuses this line anyway */
+      else ts = NULL;
     } else if (name_is(ks, kn, kesc, "id", 2)) {
       ikind = kind, is = vs, in = vn, iesc = vesc;
     }
     ws(&c);
     if (c.p < c.end && *c.p == ',') c.p++;
   }
-  if ((ts && tesc) || (ikind == 's' && iesc)) {
+  if (!ts || !valid_string(ts, tn)) return 0;
+  int ok = rest_is_valid(line, len, ts, tn);
+  if (ok <= 0) return ok;
+  if (tesc || (ikind == 's' && iesc)) {
     f->buf = malloc(len + 1);
     if (!f->buf) return -1;
   }
   size_t used = 0;
-  if (ts && tesc) {
+  if (tesc) {
     f->text_len = decode(ts, tn, f->buf);
     f->text = f->buf;
     used = f->text_len;
-  } else if (ts) {
+  } else {
     f->text = (const char *)ts;
     f->text_len = tn;
-  } else {
-    f->text = "";
   }
   if (ikind == 's') {
     f->id_kind = TM_JSONL_ID_STRING;
@@ -208,5 +310,5 @@ int tm_jsonl_fields_get(const char *line, size_t len, tm_jsonl_fields *f) {
     f->id_len = (size_t)snprintf(f->idnum, sizeof f->idnum, "%lld", strtoll(num, NULL, 10));
     f->id = f->idnum;
   }
-  return 0;
+  return 1;
 }

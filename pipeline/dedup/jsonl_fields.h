@@ -3,10 +3,9 @@
  *
  * `tokenmill dedup` needs two members of each input line and copies kept
  * lines byte for byte; parsing every line into a jansson tree only to read
- * two strings was half of its CPU time. This reads them in one pass over a
- * line that tm_jsonl_check (pipeline/serve/jsonl_check.h, held to jansson's
- * verdict by its tests and fuzzer) has accepted as an object with a string
- * "text", and gives the values jansson would give:
+ * two strings was half of its CPU time. tm_jsonl_fields_parse accepts a
+ * line exactly when json_loadb(line, len, JSON_ALLOW_NUL) gives an object
+ * whose "text" member is a string, and then gives the values jansson would:
  *
  *   - a member named "text" / "id" (escapes in the name decoded); when a
  *     name is repeated, the last one counts (as json_object_get sees it);
@@ -16,8 +15,15 @@
  *     json_integer_value with "%lld"; anything else (real, null, object,
  *     missing) is "no id".
  *
- * The result for a line the checker did not accept is undefined (but never
- * reads outside line[0..len)).
+ * How: one walk over the top level finds the last "text" member's value;
+ * that string is checked against jansson's string rules here (8 bytes at a
+ * time over plain ASCII), and the rest of the line, a copy with the text's
+ * contents removed, goes through tm_jsonl_check (pipeline/serve, held to
+ * jansson's verdicts by its tests and fuzzer). A string token is one token
+ * to both lexers, so emptying a valid one changes no verdict. Lines it does
+ * not accept are left to the caller (jansson, for the error message):
+ * tests/dedup/test_jsonl_fields.c compares the two on edge cases and random
+ * lines.
  */
 #ifndef TM_DEDUP_JSONL_FIELDS_H
 #define TM_DEDUP_JSONL_FIELDS_H
@@ -36,8 +42,9 @@ typedef struct tm_jsonl_fields {
   char *buf;        /* decoded strings when they had escapes (malloc'd, or NULL) */
 } tm_jsonl_fields;
 
-/* Fill f from line[0..len). Returns 0, or -1 when out of memory (f->buf is
- * then NULL). The caller frees f->buf. */
-int tm_jsonl_fields_get(const char *line, size_t len, tm_jsonl_fields *f);
+/* Returns 1 with f filled (the caller frees f->buf), 0 when jansson would
+ * not give an object with a string "text" (f->buf NULL), -1 when out of
+ * memory. */
+int tm_jsonl_fields_parse(const char *line, size_t len, tm_jsonl_fields *f);
 
 #endif
