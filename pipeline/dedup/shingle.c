@@ -1,10 +1,12 @@
 /* shingle.c - normalisation and shingle hashing; see shingle.h.
  *
  * One pass normalises into word mode (units separated by single spaces) and
- * counts letters and CJK letters. When the document is CJK, a second pass
- * compacts the buffer in place (drops the spaces) and re-splits it into code
- * points. ASCII bytes go through a 256-entry class table built from the same
- * Unicode categories, so the common case never calls utf8proc. */
+ * counts letters and CJK letters; the word units are then found at the
+ * spaces. When the document is CJK, a second pass compacts the buffer in
+ * place (drops the spaces) and re-splits it into code points. ASCII bytes
+ * go through a 128-entry class table built from the same Unicode
+ * categories, so the common case never calls utf8proc; with AVX-512 VBMI2,
+ * 64 ASCII bytes at a time (normalize_chunk). */
 #include "shingle.h"
 
 #include <stdlib.h>
@@ -20,6 +22,8 @@ struct tm_shingler {
   /* per ASCII byte, one load: bits 0-7 the replacement byte (lowercase,
    * '0'), bits 8-9 the class, bit 10 set for letters */
   uint16_t ascii[128];
+  /* the same for the vector path: replacement bytes, and class | letter << 2 */
+  uint8_t vmap[128], vcls[128];
   char *norm;
   size_t norm_len, norm_cap;
   uint32_t *ustart, *uend;
@@ -83,6 +87,8 @@ tm_shingler *tm_shingler_new(const tm_shingle_opts *o) {
     int32_t m;
     int cls = classify(o, b, &m);
     s->ascii[b] = (uint16_t)((uint8_t)m | cls << 8 | is_letter(b) << 10);
+    s->vmap[b] = (uint8_t)m;
+    s->vcls[b] = (uint8_t)(cls | is_letter(b) << 2);
   }
   return s;
 }
@@ -122,76 +128,154 @@ static int reserve_units(tm_shingler *s, size_t need) {
   return 0;
 }
 
-/* Pass 1: word-mode normalisation. Fills norm and the word units; counts
- * letters and CJK letters. Output is never longer than 4 bytes per input
+#if defined(__AVX512VBMI2__) && defined(__AVX512BW__) && !defined(TM_SHINGLE_PORTABLE)
+#include <immintrin.h>
+#define HAVE_VBMI2 1
+/* 64 ASCII bytes at once (AVX-512 VBMI/VBMI2), the same output as the
+ * byte loop: classes and replacement bytes from two 128-entry tables
+ * (vpermi2b), skipped bytes (punctuation) compressed away, then in the
+ * remaining stream of word bytes (C) and space bytes (S) a single ' ' is
+ * written for the last S before a C when some word came before it, and the
+ * S bytes are dropped. *in_word and *any_word carry the state from chunk to
+ * chunk; a ' ' owed at the start of this chunk (the previous one ended in
+ * spaces after a word) is written first. Returns the bytes written. */
+static size_t normalize_chunk(const tm_shingler *s, const uint8_t *in, uint8_t *out,
+                              int *in_word, int *any_word, size_t *letters) {
+  const __m512i x = _mm512_loadu_si512((const void *)in);
+  const __m512i m0 = _mm512_loadu_si512((const void *)s->vmap);
+  const __m512i m1 = _mm512_loadu_si512((const void *)(s->vmap + 64));
+  const __m512i c0 = _mm512_loadu_si512((const void *)s->vcls);
+  const __m512i c1 = _mm512_loadu_si512((const void *)(s->vcls + 64));
+  __m512i cls = _mm512_permutex2var_epi8(c0, x, c1);
+  __m512i map = _mm512_permutex2var_epi8(m0, x, m1);
+  const __m512i three = _mm512_set1_epi8(3);
+  __mmask64 lett = _mm512_test_epi8_mask(cls, _mm512_set1_epi8(4));
+  __m512i k = _mm512_and_si512(cls, three);
+  __mmask64 isc = _mm512_cmpeq_epi8_mask(k, _mm512_setzero_si512());
+  __mmask64 iss = _mm512_cmpeq_epi8_mask(k, _mm512_set1_epi8(C_SPACE));
+  *letters += (size_t)__builtin_popcountll(lett);
+  /* the kept stream: C and S bytes, in order */
+  __mmask64 keep = isc | iss;
+  unsigned nk = (unsigned)__builtin_popcountll(keep);
+  if (!nk) return 0;
+  __m512i kc = _mm512_maskz_compress_epi8(keep, k);
+  __m512i km = _mm512_maskz_compress_epi8(keep, map);
+  __mmask64 valid = nk == 64 ? ~(__mmask64)0 : ((__mmask64)1 << nk) - 1;
+  __mmask64 C = _mm512_mask_cmpeq_epi8_mask(valid, kc, _mm512_setzero_si512());
+  __mmask64 S = valid & ~C;
+  size_t w = 0;
+  if ((C & 1) && !*in_word && *any_word) out[w++] = ' '; /* owed from the last chunk */
+  /* an S followed by a C, with a word before it */
+  __mmask64 sp = S & (C >> 1);
+  if (!*any_word) sp &= C ? ~(((C & -C) << 1) - 1) : 0;
+  __mmask64 emit = C | sp;
+  __m512i o = _mm512_mask_mov_epi8(km, sp, _mm512_set1_epi8(' '));
+  _mm512_storeu_si512((void *)(out + w), _mm512_maskz_compress_epi8(emit, o));
+  w += (size_t)__builtin_popcountll(emit);
+  *in_word = (int)((C >> (nk - 1)) & 1);
+  *any_word |= C != 0;
+  return w;
+}
+#endif
+
+/* Word mode: the units are the runs between the single spaces of the
+ * normalised text (no word byte is 0x20: ASCII space is a separator, and
+ * UTF-8 sequences and kept invalid bytes are >= 0x80). */
+static size_t split_words(tm_shingler *s) {
+  const char *p = s->norm;
+  size_t n = s->norm_len, nu = 0;
+  if (!n) return 0;
+  size_t start = 0;
+  for (;;) {
+    const char *sp = memchr(p + start, ' ', n - start);
+    size_t end = sp ? (size_t)(sp - p) : n;
+    s->ustart[nu] = (uint32_t)start;
+    s->uend[nu] = (uint32_t)end;
+    nu++;
+    if (!sp) return nu;
+    start = end + 1;
+  }
+}
+
+/* Pass 1: word-mode normalisation into norm (words separated by single
+ * spaces, none leading or trailing); counts letters and CJK letters; the
+ * units come from split_words. Output is never longer than 4 bytes per input
  * byte (a lowercased code point can be longer than its capital in UTF-8, but
- * never more than 4 bytes from 1). */
-static size_t normalize_words(tm_shingler *s, const uint8_t *in, size_t len, size_t *letters,
-                              size_t *cjk) {
-  uint8_t *out = (uint8_t *)s->norm, *const o0 = out;
-  uint32_t *const us = s->ustart, *const ue = s->uend;
-  size_t nu = 0, nl = 0, nc = 0;
-  int in_word = 0;
+ * never more than 4 bytes from 1); the vector path writes up to 65 bytes for
+ * 64 (its 64-byte store may reach past the output, within norm's extra
+ * room). */
+static void normalize_words(tm_shingler *s, const uint8_t *in, size_t len, size_t *letters,
+                            size_t *cjk) {
+  uint8_t *out = (uint8_t *)s->norm;
+  size_t nl = 0, nc = 0;
+  int in_word = 0, any_word = 0;
   size_t i = 0;
   while (i < len) {
-    uint8_t b = in[i];
-    if (b < 128) { /* the common case: one table lookup per byte */
-      i++;
-      unsigned e = s->ascii[b];
-      if ((e >> 8 & 3) == C_CHAR) {
-        if (!in_word) {
-          if (nu) *out++ = ' ';
-          us[nu++] = (uint32_t)(out - o0);
-          in_word = 1;
-        }
-        *out++ = (uint8_t)e;
-        nl += e >> 10;
-        /* the rest of an ASCII word run without leaving the loop */
-        while (i < len && in[i] < 128 && ((e = s->ascii[in[i]]) >> 8 & 3) == C_CHAR) {
-          *out++ = (uint8_t)e;
-          nl += e >> 10;
-          i++;
-        }
-      } else if ((e >> 8 & 3) == C_SPACE && in_word) {
-        ue[nu - 1] = (uint32_t)(out - o0);
-        in_word = 0;
-      }
+#ifdef HAVE_VBMI2
+    if (len - i >= 64 && !_mm512_movepi8_mask(_mm512_loadu_si512((const void *)(in + i)))) {
+      out += normalize_chunk(s, in + i, out, &in_word, &any_word, &nl);
+      i += 64;
       continue;
     }
-    int32_t cp, m;
-    uint8_t enc[4];
-    int cls, elen = 1;
-    utf8proc_ssize_t k = utf8proc_iterate(in + i, (utf8proc_ssize_t)(len - i), &cp);
-    if (k <= 0) { /* invalid byte: keep it as one word character */
-      cls = C_CHAR;
-      enc[0] = b;
-      i++;
-    } else {
-      i += (size_t)k;
-      cls = classify(&s->o, cp, &m);
-      if (is_letter(cp)) {
-        nl++;
-        nc += is_cjk(cp);
+    /* a chunk with a non-ASCII byte (or the tail): byte by byte up to its end */
+    size_t stop = len - i >= 64 ? i + 64 : len;
+#else
+    size_t stop = len;
+#endif
+    while (i < stop) {
+      uint8_t b = in[i];
+      if (b < 128) { /* one table lookup per byte */
+        i++;
+        unsigned e = s->ascii[b];
+        if ((e >> 8 & 3) == C_CHAR) {
+          if (!in_word) {
+            if (any_word) *out++ = ' ';
+            in_word = any_word = 1;
+          }
+          *out++ = (uint8_t)e;
+          nl += e >> 10;
+          /* the rest of an ASCII word run without leaving the loop */
+          while (i < len && in[i] < 128 && ((e = s->ascii[in[i]]) >> 8 & 3) == C_CHAR) {
+            *out++ = (uint8_t)e;
+            nl += e >> 10;
+            i++;
+          }
+        } else if ((e >> 8 & 3) == C_SPACE) {
+          in_word = 0;
+        }
+        continue;
       }
-      if (cls == C_CHAR) elen = (int)utf8proc_encode_char(m, enc);
-    }
-    if (cls == C_SPACE) {
-      if (in_word) ue[nu - 1] = (uint32_t)(out - o0);
-      in_word = 0;
-    } else if (cls == C_CHAR) {
-      if (!in_word) {
-        if (nu) *out++ = ' ';
-        us[nu++] = (uint32_t)(out - o0);
-        in_word = 1;
+      int32_t cp, m;
+      uint8_t enc[4];
+      int cls, elen = 1;
+      utf8proc_ssize_t k = utf8proc_iterate(in + i, (utf8proc_ssize_t)(len - i), &cp);
+      if (k <= 0) { /* invalid byte: keep it as one word character */
+        cls = C_CHAR;
+        enc[0] = b;
+        i++;
+      } else {
+        i += (size_t)k;
+        cls = classify(&s->o, cp, &m);
+        if (is_letter(cp)) {
+          nl++;
+          nc += is_cjk(cp);
+        }
+        if (cls == C_CHAR) elen = (int)utf8proc_encode_char(m, enc);
       }
-      for (int e = 0; e < elen; e++) *out++ = enc[e];
+      if (cls == C_SPACE) {
+        in_word = 0;
+      } else if (cls == C_CHAR) {
+        if (!in_word) {
+          if (any_word) *out++ = ' ';
+          in_word = any_word = 1;
+        }
+        for (int e = 0; e < elen; e++) *out++ = enc[e];
+      }
     }
   }
-  if (in_word) ue[nu - 1] = (uint32_t)(out - o0);
   *letters = nl;
   *cjk = nc;
-  s->norm_len = (size_t)(out - o0);
-  return nu;
+  s->norm_len = (size_t)(out - (uint8_t *)s->norm);
 }
 
 /* Pass 2 (CJK documents): drop the separators and make every code point a
@@ -226,13 +310,13 @@ int tm_shingler_run(tm_shingler *s, const char *text, size_t len, const uint64_t
   if (len >= (size_t)UINT32_MAX / 4)
     return tm_err(err, TM_ELIMIT, "document of %zu bytes is too large for shingling", len);
   /* a unit needs at least one input byte, so len bounds both arrays */
-  if (reserve((void **)&s->norm, &s->norm_cap, 4 * len + 1, 1) < 0 ||
+  if (reserve((void **)&s->norm, &s->norm_cap, 4 * len + 65, 1) < 0 ||
       reserve_units(s, len + 1) < 0)
     return tm_err(err, TM_ENOMEM, "shingling a document of %zu bytes", len);
   size_t letters, ncjk;
-  size_t nu = normalize_words(s, (const uint8_t *)text, len, &letters, &ncjk);
+  normalize_words(s, (const uint8_t *)text, len, &letters, &ncjk);
   int char_mode = letters > 0 && (double)ncjk >= s->o.cjk_fraction * (double)letters && ncjk > 0;
-  if (char_mode) nu = split_chars(s);
+  size_t nu = char_mode ? split_chars(s) : split_words(s);
   s->norm[s->norm_len] = 0;
   if (cjk) *cjk = char_mode;
   if (nu == 0) return 0;
