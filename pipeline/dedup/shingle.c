@@ -183,18 +183,31 @@ static size_t normalize_chunk(const tm_shingler *s, const uint8_t *in, uint8_t *
  * UTF-8 sequences and kept invalid bytes are >= 0x80). */
 static size_t split_words(tm_shingler *s) {
   const char *p = s->norm;
-  size_t n = s->norm_len, nu = 0;
+  const size_t n = s->norm_len;
   if (!n) return 0;
-  size_t start = 0;
-  for (;;) {
-    const char *sp = memchr(p + start, ' ', n - start);
-    size_t end = sp ? (size_t)(sp - p) : n;
-    s->ustart[nu] = (uint32_t)start;
-    s->uend[nu] = (uint32_t)end;
-    nu++;
-    if (!sp) return nu;
-    start = end + 1;
+  size_t nu = 0, start = 0, i = 0;
+#ifdef HAVE_VBMI2
+  for (; i + 64 <= n; i += 64) { /* the spaces of 64 bytes as a bit mask */
+    uint64_t m = _mm512_cmpeq_epi8_mask(_mm512_loadu_si512((const void *)(p + i)),
+                                        _mm512_set1_epi8(' '));
+    while (m) {
+      size_t e = i + (size_t)__builtin_ctzll(m);
+      m &= m - 1;
+      s->ustart[nu] = (uint32_t)start;
+      s->uend[nu++] = (uint32_t)e;
+      start = e + 1;
+    }
   }
+#endif
+  for (; i < n; i++)
+    if (p[i] == ' ') {
+      s->ustart[nu] = (uint32_t)start;
+      s->uend[nu++] = (uint32_t)i;
+      start = i + 1;
+    }
+  s->ustart[nu] = (uint32_t)start;
+  s->uend[nu++] = (uint32_t)n;
+  return nu;
 }
 
 /* Pass 1: word-mode normalisation into norm (words separated by single
