@@ -258,6 +258,25 @@ static void normalize_words(tm_shingler *s, const uint8_t *in, size_t len, size_
         }
         continue;
       }
+      if (b >= 0xE4 && b <= 0xE9 && len - i >= 3 && (in[i + 1] & 0xC0) == 0x80 &&
+          (in[i + 2] & 0xC0) == 0x80) {
+        /* CJK Unified Ideographs U+4E00..U+9FEF (assigned since Unicode 11):
+         * letters (Lo), CJK, no case; what utf8proc says, without asking it */
+        uint32_t c3 = (uint32_t)(b & 0x0F) << 12 | (uint32_t)(in[i + 1] & 0x3F) << 6 |
+                      (uint32_t)(in[i + 2] & 0x3F);
+        if (c3 >= 0x4E00 && c3 <= 0x9FEF) {
+          if (!in_word) {
+            if (any_word) *out++ = ' ';
+            in_word = any_word = 1;
+          }
+          memcpy(out, in + i, 3);
+          out += 3;
+          i += 3;
+          nl++;
+          nc++;
+          continue;
+        }
+      }
       int32_t cp, m;
       uint8_t enc[4];
       int cls, elen = 1;

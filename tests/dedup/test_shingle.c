@@ -85,7 +85,9 @@ static size_t random_text(char *b, size_t n, int cjk_heavy) {
   static const char *const pieces[] = {" ",  "  ", "\t", "\n", "\r\n", ",", ".", "'", "-",
                                        "(",  ")",  "!",  "?",  "\"",    "0", "7", "\x01", "\x7f",
                                        "\xc3\xa9", "\xc3\x89", "\xe4\xb8\xad", "\xc2\xa0",
-                                       "\xe3\x80\x80", "\xe2\x80\x99", "\xff", "\xd9\xa3"};
+                                       "\xe3\x80\x80", "\xe2\x80\x99", "\xff", "\xd9\xa3",
+                                       "\xe4\xb8\x80", "\xe9\xbf\xaf", "\xe9\xbf\xbf",
+                                       "\xe4\xb7\xbf", "\xe5\x80", "\xe6\x96\x87"};
   size_t w = 0;
   while (w + 16 < n) {
     uint64_t r = rnd() % 100;
