@@ -342,9 +342,11 @@ int tm_clean_doc(tm_clean *c, tm_document *d, tm_clean_result *res, tm_rule_trac
     b = next_buf(&r);
     if (tm_social_clean(r.cur, r.len, &p->social, b, &c->st.social) < 0) OOM();
     adopt(&r, b, "social");
-    b = next_buf(&r);
-    if (tm_text_whitespace(r.cur, r.len, b) < 0) OOM();
-    adopt(&r, b, NULL);
+    if (tm_text_whitespace_needed(r.cur, r.len)) { /* what the rewrites left around them */
+      b = next_buf(&r);
+      if (tm_text_whitespace(r.cur, r.len, b) < 0) OOM();
+      adopt(&r, b, NULL);
+    }
   }
   lap(&r, TM_STEP_SOURCE);
 

@@ -58,20 +58,29 @@ static int put_mode(tm_textbuf *out, tm_social_mode m, const char *s, size_t l, 
   return 0;
 }
 
+/* Plain text is not copied character by character: the loop only moves i
+ * over it, and copies the pending run [from, i) in one piece when something
+ * is rewritten (a URL, a tag, a flood) or at the end. */
 int tm_social_clean(const char *t, size_t n, const tm_social_params *p, tm_textbuf *out,
                     tm_social_counts *c) {
   if (tm_tb_reserve(out, n) < 0) return -TM_ENOMEM;
   int rc = 0;
+  size_t from = 0; /* input not yet copied; it goes out unchanged */
+#define FLUSH() (i > from ? tm_tb_put(out, t + from, i - from) : 0)
   for (size_t i = 0; i < n && rc == 0;) {
+    unsigned char ch = (unsigned char)t[i];
     size_t l;
-    if (at_token_start(t, i) && (l = url_len(t, n, i)) > 0) {
+    /* a URL starts with h/H or w/W (https://, http://, www.) */
+    if (((ch | 0x20) == 'h' || (ch | 0x20) == 'w') && at_token_start(t, i) && (l = url_len(t, n, i)) > 0) {
       if (c) c->urls++;
-      rc = put_mode(out, p->urls, t + i, l, "<URL>");
+      if ((rc = FLUSH()) == 0) rc = put_mode(out, p->urls, t + i, l, "<URL>");
       i += l;
+      from = i;
       continue;
     }
-    if ((t[i] == '@' || t[i] == '#') && at_token_start(t, i) && (l = tag_len(t, n, i)) > 0) {
-      if (t[i] == '@') {
+    if ((ch == '@' || ch == '#') && at_token_start(t, i) && (l = tag_len(t, n, i)) > 0) {
+      if ((rc = FLUSH()) != 0) break;
+      if (ch == '@') {
         if (c) c->mentions++;
         rc = put_mode(out, p->mentions, t + i, l, "@user");
       } else {
@@ -80,22 +89,35 @@ int tm_social_clean(const char *t, size_t n, const tm_social_params *p, tm_textb
         else rc = put_mode(out, p->hashtags, t + i, l, "");
       }
       i += l;
+      from = i;
       continue;
     }
-    /* one character, with flood control */
-    uint32_t cp;
-    int k = tm_utf8_next((const unsigned char *)t + i, n - i, &cp);
-    size_t run = 1, j = i + (size_t)k;
-    if (p->flood_max > 0 && !(cp >= '0' && cp <= '9') && cp != ' ' && cp != '\n') {
-      while (j + (size_t)k <= n && !memcmp(t + j, t + i, (size_t)k)) j += (size_t)k, run++;
+    /* one character, with flood control: a run longer than flood_max keeps flood_max */
+    size_t k, run = 1, j;
+    int flood_checked;
+    if (ch < 0x80) {
+      k = 1;
+      flood_checked = p->flood_max > 0 && !(ch >= '0' && ch <= '9') && ch != ' ' && ch != '\n';
+      j = i + 1;
+      if (flood_checked)
+        while (j < n && (unsigned char)t[j] == ch) j++, run++;
+    } else {
+      uint32_t cp;
+      k = (size_t)tm_utf8_next((const unsigned char *)t + i, n - i, &cp);
+      flood_checked = p->flood_max > 0;
+      j = i + k;
+      if (flood_checked)
+        while (j + k <= n && !memcmp(t + j, t + i, k)) j += k, run++;
     }
-    size_t keep = run;
-    if (p->flood_max > 0 && run > (size_t)p->flood_max) {
-      keep = (size_t)p->flood_max;
+    if (flood_checked && run > (size_t)p->flood_max) {
       if (c) c->floods++;
+      if ((rc = FLUSH()) != 0) break;
+      for (size_t r = 0; r < (size_t)p->flood_max && rc == 0; r++) rc = tm_tb_put(out, t + i, k);
+      from = j;
     }
-    for (size_t r = 0; r < keep && rc == 0; r++) rc = tm_tb_put(out, t + i, (size_t)k);
     i = j;
   }
+  if (rc == 0 && n > from) rc = tm_tb_put(out, t + from, n - from);
+#undef FLUSH
   return rc < 0 ? rc : tm_tb_finish(out);
 }
