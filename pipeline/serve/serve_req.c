@@ -241,6 +241,7 @@ int tm_serve_req_feed(tm_serve_req *r, const tm_serve_req_env *env, const char *
   *used = 0;
   if (r->status) return TM_REQ_REFUSE;
   if (r->complete) return TM_REQ_DONE;
+  if (!len) return TM_REQ_MORE; /* (http-parser would take 0 bytes as the end of the stream) */
   r->env = env;
   size_t np = http_parser_execute(&r->parser, &g_settings, data, len);
   r->env = NULL;
