@@ -13,6 +13,11 @@
  *    verifies each slot, checksum and token ids); a Unix-domain
  *    stream socket carrying the same batches (writer sends from the source,
  *    reader receives into a slot-sized buffer and reads the same words).
+ *    Beside each size, the CPU time per GB of each side (least of the three
+ *    rounds): on a machine busy with other work the wall-clock ratios
+ *    mostly measure whether both ring processes got a CPU at once, the CPU
+ *    time per byte much less so.
+ *    --min-slot BYTES skips the smaller sizes, --no-latency part 2.
  * 2. Wake-up latency on an idle ring, producer -> consumer (the producer
  *    stamps CLOCK_MONOTONIC into the slot, publishes, waits until the
  *    consumer released it, then 200 us, so the consumer sleeps), p50/p99;
@@ -33,6 +38,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -47,6 +53,24 @@ static double now_s(void) {
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
+/* CPU seconds of this process, and of the last bench's child (its whole
+ * life): a view of the cost per byte that other load on the machine does
+ * not distort as much as the wall clock */
+static double cpu_s(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+static double g_cpu_parent, g_cpu_child;
+static void wait_child(pid_t pid) {
+  int st;
+  struct rusage ru;
+  memset(&ru, 0, sizeof ru);
+  if (wait4(pid, &st, 0, &ru) != pid) return;
+  g_cpu_child = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec / 1e6 +
+                (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
+}
+
 static uint64_t now_ns(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -74,7 +98,7 @@ static double bench_memcpy(size_t slot, uint32_t n_slots, uint64_t total) {
   uint8_t *dst = malloc((size_t)n_slots * slot);
   memset(dst, 1, (size_t)n_slots * slot);
   uint64_t off = 0, moved = 0, k = 0;
-  double t0 = now_s();
+  double t0 = now_s(), c0 = cpu_s();
   while (moved < total) {
     if (off + slot > SRC_BYTES) off = 0;
     uint8_t *d = dst + (k++ % n_slots) * slot;
@@ -84,6 +108,8 @@ static double bench_memcpy(size_t slot, uint32_t n_slots, uint64_t total) {
     moved += slot;
   }
   double dt = now_s() - t0;
+  g_cpu_parent = cpu_s() - c0;
+  g_cpu_child = 0;
   free(dst);
   return (double)moved / dt / 1e9;
 }
@@ -121,7 +147,7 @@ static double bench_ring_tp(size_t slot, uint32_t n_slots, uint64_t total, unsig
   tm_ring_cursor cur = {0};
   /* wait for the consumer, so that attach time is not measured */
   for (int i = 0; i < 500 && tm_ring_peer_alive(r, NULL) < 0; i++) usleep(1000);
-  double t0 = now_s();
+  double t0 = now_s(), c0 = cpu_s();
   for (uint64_t i = 0; i < n; i++) {
     tm_ring_slot s;
     if (tm_ring_reserve(r, &s, NULL, 10000, &err) != 0) {
@@ -141,9 +167,9 @@ static double bench_ring_tp(size_t slot, uint32_t n_slots, uint64_t total, unsig
   while (tm_ring_drain(r, 10000, &err) == -TM_EAGAIN) {
   }
   double dt = now_s() - t0;
+  g_cpu_parent = cpu_s() - c0;
   tm_ring_finish(r, &err);
-  int st;
-  waitpid(pid, &st, 0);
+  wait_child(pid);
   tm_ring_close(r, 1);
   *batches_s = (double)n / dt;
   return (double)(n * slot) / dt / 1e9;
@@ -175,7 +201,7 @@ static double bench_socket(size_t slot, uint64_t total, double *batches_s) {
   }
   close(sv[1]);
   uint64_t off = 0;
-  double t0 = now_s();
+  double t0 = now_s(), c0 = cpu_s();
   for (uint64_t i = 0; i < n; i++) {
     if (off + slot > SRC_BYTES) off = 0;
     size_t put = 0;
@@ -189,9 +215,9 @@ static double bench_socket(size_t slot, uint64_t total, double *batches_s) {
   char ack;
   if (read(sv[0], &ack, 1) != 1) exit(1);
   double dt = now_s() - t0;
+  g_cpu_parent = cpu_s() - c0;
   close(sv[0]);
-  int st;
-  waitpid(pid, &st, 0);
+  wait_child(pid);
   *batches_s = (double)n / dt;
   return (double)(n * slot) / dt / 1e9;
 }
@@ -408,19 +434,32 @@ int main(int argc, char **argv) {
     /* three rounds, each running every method once (load drift hits all
      * alike); the median of the three is printed */
     double mc3[3], rg3[3], rn3[3], rv3[3], sk3[3], rb3[3], sb3[3], nb;
+    /* least CPU seconds per GB over the rounds: memcpy; ring producer and
+     * consumer; socket writer and reader */
+    double cm = 1e9, crp = 1e9, crc = 1e9, csw = 1e9, csr = 1e9, gb = (double)total / 1e9;
+#define LEAST(v, x) v = (x) < v ? (x) : v
     for (int rep = 0; rep < 3; rep++) {
       mc3[rep] = bench_memcpy(slot, n_slots, total);
+      LEAST(cm, g_cpu_parent / gb);
       rg3[rep] = bench_ring_tp(slot, n_slots, total, 0, 0, &rb3[rep]);
+      LEAST(crp, g_cpu_parent / gb);
+      LEAST(crc, g_cpu_child / gb);
       rn3[rep] = bench_ring_tp(slot, n_slots, total, TM_RING_NO_CHECKSUM, 0, &nb);
       rv3[rep] = bench_ring_tp(slot, n_slots, total, 0, 1, &nb);
       sk3[rep] = bench_socket(slot, total, &sb3[rep]);
+      LEAST(csw, g_cpu_parent / gb);
+      LEAST(csr, g_cpu_child / gb);
     }
+#undef LEAST
     double mc = median3(mc3), rg = median3(rg3), rn = median3(rn3), rv = median3(rv3);
     double sk = median3(sk3), rb = median3(rb3), sb = median3(sb3);
     printf("slot %5zu KiB: memcpy %6.2f GB/s | ring %6.2f GB/s (%.2fx memcpy) %8.0f batches/s | "
            "ring no-checksum %6.2f GB/s (%.2fx memcpy) | ring, consumer verifies %6.2f GB/s "
            "(%.2fx memcpy) | unix socket %6.2f GB/s %8.0f batches/s | ring/socket %.2fx\n",
            slot >> 10, mc, rg, rg / mc, rb, rn, rn / mc, rv, rv / mc, sk, sb, rb / sb);
+    printf("      CPU ms per GB (least of 3): memcpy %.0f | ring producer %.0f (%.2fx memcpy's) "
+           "+ consumer %.0f | socket writer %.0f + reader %.0f\n",
+           cm * 1e3, crp * 1e3, crp / cm, crc * 1e3, csw * 1e3, csr * 1e3);
     fflush(stdout);
   }
   int n = quick ? 1000 : 5000;
