@@ -153,25 +153,30 @@ size_t tm_lsh_table_find(const tm_lsh_table *t, uint64_t key, uint32_t *refs, si
 
 /* Lay the occupied slots of src (sorted) out in dst (dst_cap): each at
  * max(home, previous + 1), which keeps both invariants; every other slot of
- * dst, padding included, ends up 0 (dst may hold stale data: it is cleared
- * first, one sequential pass). The loop has no branch on the slot contents
- * (an empty source slot writes a 0 at the next free position), so a table
- * three quarters full costs no branch mispredictions. Returns the count
- * kept, or UINT64_MAX when a run would pass the spare slots. */
+ * dst, padding included, ends up 0 (dst may hold stale data). One
+ * sequential pass: before each placement 8 slots from the next free one are
+ * cleared with one store (gaps are short at load >= 0.6; longer ones take a
+ * memset), and there is no branch on the slot contents (an empty source
+ * slot writes a 0 at the next free position), so a table three quarters
+ * full costs no branch mispredictions. Returns the count kept, or
+ * UINT64_MAX when a run would pass the spare slots. */
 static uint64_t lay_out(const uint64_t *src, uint64_t src_len, uint64_t *dst, uint64_t dst_cap) {
   const uint64_t end = dst_cap + TM_LSH_SPARE;
-  memset(dst, 0, (size_t)(end + TM_LSH_PAD) * sizeof *dst);
+  static const uint64_t zero8[8];
   uint64_t next = 0, n = 0;
   for (uint64_t i = 0; i < src_len; i++) {
     uint64_t v = src[i];
     uint64_t full = v != 0;
     uint64_t h = home_of(dst_cap, SLOT_FP(v)) * full;
     uint64_t pos = h > next ? h : next;
-    if (pos >= end) return UINT64_MAX;
+    if ((pos >= end) & (int)full) return UINT64_MAX;
+    memcpy(dst + next, zero8, sizeof zero8); /* next + 8 <= end + padding */
+    if (pos > next + 8) memset(dst + next + 8, 0, (size_t)(pos - next - 8) * sizeof *dst);
     dst[pos] = v;
     next = pos + full;
     n += full;
   }
+  memset(dst + next, 0, (size_t)(end + TM_LSH_PAD - next) * sizeof *dst);
   return n;
 }
 
