@@ -1,6 +1,7 @@
 /* html_depth.c - bound the element nesting of HTML before parsing (see html_depth.h). */
 #include "html_depth.h"
 
+#include <stdint.h>
 #include <string.h>
 #include <strings.h>
 
@@ -10,26 +11,80 @@ static int lower(int c) { return c >= 'A' && c <= 'Z' ? c + 32 : c; }
 static int is_alpha(int c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
 static int is_space(int c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f'; }
 
-/* What a tag name does to the depth; names are compared lowercased. */
+/* A lowercased tag name of up to 8 bytes packed into an integer (byte i
+ * in bits 8i..8i+7), so that the name tables are integer compares. */
+static uint64_t pack(const char *s, size_t len) {
+  uint64_t v = 0;
+  for (size_t i = 0; i < len; i++) v |= (uint64_t)(unsigned char)lower((unsigned char)s[i]) << (8 * i);
+  return v;
+}
+
+#define P2(a, b) ((uint64_t)(a) | (uint64_t)(b) << 8)
+#define P3(a, b, c) (P2(a, b) | (uint64_t)(c) << 16)
+#define P4(a, b, c, d) (P3(a, b, c) | (uint64_t)(d) << 24)
+#define P5(a, b, c, d, e) (P4(a, b, c, d) | (uint64_t)(e) << 32)
+#define P6(a, b, c, d, e, f) (P5(a, b, c, d, e) | (uint64_t)(f) << 40)
+#define P7(a, b, c, d, e, f, g) (P6(a, b, c, d, e, f) | (uint64_t)(g) << 48)
+#define P8(a, b, c, d, e, f, g, h) (P7(a, b, c, d, e, f, g) | (uint64_t)(h) << 56)
+
+/* What a tag name does to the depth (names compared lowercased): void
+ * elements, the singletons html/head/body and the elements a sibling
+ * closes do not count; raw-text elements skip their contents. */
 static int kind_of(const char *s, size_t len) {
-  static const char *const uncounted[] = {
-      "area", "base", "basefont", "bgsound", "br", "col", "embed", "hr", "img", "input", "keygen",
-      "link", "meta", "param", "source", "track", "wbr", "frame", "image", /* void */
-      "html", "head", "body",                                                /* singletons */
-      "p", "li", "dt", "dd", "tr", "td", "th", "option", "optgroup", "thead", "tbody", "tfoot",
-      "colgroup", "caption", "rb", "rt", "rtc", "rp"}; /* closed by a sibling */
-  static const char *const raw[] = {"script", "style", "textarea", "title", "xmp", "iframe",
-                                    "noembed", "noframes"};
-  char name[12];
-  if (len >= sizeof name) return COUNTED;
-  for (size_t i = 0; i < len; i++) name[i] = (char)lower((unsigned char)s[i]);
-  name[len] = 0;
-  for (size_t i = 0; i < sizeof uncounted / sizeof *uncounted; i++)
-    if (!strcmp(name, uncounted[i])) return UNCOUNTED;
-  for (size_t i = 0; i < sizeof raw / sizeof *raw; i++)
-    if (!strcmp(name, raw[i])) return RAWTEXT;
-  if (!strcmp(name, "plaintext")) return PLAINTEXT;
-  return COUNTED;
+  if (len > 9) return COUNTED;
+  if (len == 9) return !strncasecmp(s, "plaintext", 9) ? PLAINTEXT : COUNTED;
+  uint64_t v = pack(s, len);
+  switch (len) {
+  case 1:
+    return v == 'p' ? UNCOUNTED : COUNTED;
+  case 2:
+    return v == P2('b', 'r') || v == P2('h', 'r') || v == P2('l', 'i') || v == P2('d', 't') ||
+                   v == P2('d', 'd') || v == P2('t', 'r') || v == P2('t', 'd') || v == P2('t', 'h') ||
+                   v == P2('r', 'b') || v == P2('r', 't') || v == P2('r', 'p')
+               ? UNCOUNTED
+               : COUNTED;
+  case 3:
+    if (v == P3('x', 'm', 'p')) return RAWTEXT;
+    return v == P3('i', 'm', 'g') || v == P3('c', 'o', 'l') || v == P3('w', 'b', 'r') ||
+                   v == P3('r', 't', 'c')
+               ? UNCOUNTED
+               : COUNTED;
+  case 4:
+    return v == P4('a', 'r', 'e', 'a') || v == P4('b', 'a', 's', 'e') || v == P4('l', 'i', 'n', 'k') ||
+                   v == P4('m', 'e', 't', 'a') || v == P4('h', 't', 'm', 'l') ||
+                   v == P4('h', 'e', 'a', 'd') || v == P4('b', 'o', 'd', 'y')
+               ? UNCOUNTED
+               : COUNTED;
+  case 5:
+    if (v == P5('s', 't', 'y', 'l', 'e') || v == P5('t', 'i', 't', 'l', 'e')) return RAWTEXT;
+    return v == P5('e', 'm', 'b', 'e', 'd') || v == P5('i', 'n', 'p', 'u', 't') ||
+                   v == P5('p', 'a', 'r', 'a', 'm') || v == P5('t', 'r', 'a', 'c', 'k') ||
+                   v == P5('f', 'r', 'a', 'm', 'e') || v == P5('i', 'm', 'a', 'g', 'e') ||
+                   v == P5('t', 'h', 'e', 'a', 'd') || v == P5('t', 'b', 'o', 'd', 'y') ||
+                   v == P5('t', 'f', 'o', 'o', 't')
+               ? UNCOUNTED
+               : COUNTED;
+  case 6:
+    if (v == P6('s', 'c', 'r', 'i', 'p', 't') || v == P6('i', 'f', 'r', 'a', 'm', 'e')) return RAWTEXT;
+    return v == P6('k', 'e', 'y', 'g', 'e', 'n') || v == P6('s', 'o', 'u', 'r', 'c', 'e') ||
+                   v == P6('o', 'p', 't', 'i', 'o', 'n')
+               ? UNCOUNTED
+               : COUNTED;
+  case 7:
+    if (v == P7('n', 'o', 'e', 'm', 'b', 'e', 'd')) return RAWTEXT;
+    return v == P7('b', 'g', 's', 'o', 'u', 'n', 'd') || v == P7('c', 'a', 'p', 't', 'i', 'o', 'n')
+               ? UNCOUNTED
+               : COUNTED;
+  case 8:
+    if (v == P8('t', 'e', 'x', 't', 'a', 'r', 'e', 'a') || v == P8('n', 'o', 'f', 'r', 'a', 'm', 'e', 's'))
+      return RAWTEXT;
+    return v == P8('b', 'a', 's', 'e', 'f', 'o', 'n', 't') || v == P8('o', 'p', 't', 'g', 'r', 'o', 'u', 'p') ||
+                   v == P8('c', 'o', 'l', 'g', 'r', 'o', 'u', 'p')
+               ? UNCOUNTED
+               : COUNTED;
+  default:
+    return COUNTED;
+  }
 }
 
 /* First occurrence of needle (length m) in s[from..n), or n. */
