@@ -98,7 +98,7 @@ def fresh_round(seed):
 # core from the daemon otherwise): enough for DURATION s at MBPS_EST MB/s.
 # The feed is these batches; if the daemon is faster the run is shorter
 # (the duration is printed) -- raise MBPS_EST.
-MBPS_EST = float(os.environ.get("MBPS_EST", "7"))
+MBPS_EST = float(os.environ.get("MBPS_EST", "8"))
 seed = 0
 while sum(os.path.getsize(p) for p in glob.glob(WORK + "/batches/*.jsonl")) < DURATION * MBPS_EST * 1e6:
     fresh_round(seed)
