@@ -4,8 +4,8 @@ killed with SIGKILL at random moments and restarted (KILLS times, default
 5; tests/long runs >= 20). At the end (SIGTERM drain):
   - every acknowledged document is in exactly one shard
   - no document is in two shards; nothing appears that was never sent
-  - every spool file was moved to done/ and each of its documents is in
-    exactly one shard
+  - every spool file (half of them in the profile folder spool/raw/) was
+    moved to done/ and each of its documents is in exactly one shard
   - the shards verify; the inbox and the claim directory are empty
 Usage: test_serve_kill.py [KILLS] (env KILLS, SEED)."""
 import json
@@ -99,9 +99,13 @@ try:
         global spool_n
         docs = [doc(i, "spool%d" % spool_n) for i in range(rng.randint(5, 60))]
         name = "f%04d.jsonl" % spool_n
-        with open(os.path.join(spool, "." + name), "w") as f:
+        # every other file in the profile folder spool/raw/ (the same profile,
+        # so the documents are judged alike): its claims survive kills too
+        where = os.path.join(spool, "raw") if spool_n % 2 else spool
+        os.makedirs(where, exist_ok=True)
+        with open(os.path.join(where, "." + name), "w") as f:
             f.write("".join(json.dumps(x) + "\n" for x in docs))
-        os.rename(os.path.join(spool, "." + name), os.path.join(spool, name))
+        os.rename(os.path.join(where, "." + name), os.path.join(where, name))
         for x in docs:
             spooled.add(x["id"])
         spool_n += 1
