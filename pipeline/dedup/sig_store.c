@@ -12,6 +12,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#define XXH_INLINE_ALL /* the build's vector units for the record checksums (Debian's lib is SSE2) */
 #include <xxhash.h>
 
 #include "io.h"
