@@ -7,6 +7,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#if defined(__AVX512BW__)
+#include <immintrin.h>
+#endif
 
 typedef struct {
   const unsigned char *p, *end;
@@ -37,13 +40,37 @@ static uint64_t not_plain(uint64_t v) {
   return quote_or_backslash(v) | ((v - ONES * 0x20) & ~v & HIGHS) | (v & HIGHS);
 }
 
+/* The first byte of p[0..end) that is '"' or a backslash (plain == 0), or
+ * that is not plain string content (plain == 1: also below 0x20 or 0x80
+ * and above); end when there is none. 64 bytes per step with AVX-512BW,
+ * else 8 (SWAR). */
+static const unsigned char *skip_plain(const unsigned char *p, const unsigned char *end,
+                                       int plain) {
+#if defined(__AVX512BW__)
+  const __m512i q = _mm512_set1_epi8('"'), b = _mm512_set1_epi8('\\');
+  const __m512i lo = _mm512_set1_epi8(0x20);
+  while (end - p >= 64) {
+    __m512i x = _mm512_loadu_si512((const void *)p);
+    uint64_t m = _mm512_cmpeq_epi8_mask(x, q) | _mm512_cmpeq_epi8_mask(x, b);
+    if (plain) m |= _mm512_cmplt_epu8_mask(x, lo) | _mm512_movepi8_mask(x);
+    if (m) return p + __builtin_ctzll(m);
+    p += 64;
+  }
+#endif
+  if (plain)
+    while (end - p >= 8 && !not_plain(load8(p))) p += 8;
+  else
+    while (end - p >= 8 && !quote_or_backslash(load8(p))) p += 8;
+  return p;
+}
+
 /* c->p is after an opening quote: move past the closing one. Returns the
  * raw contents [*s, *s + *n) and whether they hold an escape. */
 static int string_span(cur *c, const unsigned char **s, size_t *n) {
   const unsigned char *p = c->p, *end = c->end;
   int esc = 0;
   for (;;) {
-    while (end - p >= 8 && !quote_or_backslash(load8(p))) p += 8;
+    p = skip_plain(p, end, 0);
     while (p < end && *p != '"' && *p != '\\') p++;
     if (p >= end || *p == '"') break;
     esc = 1;
@@ -128,11 +155,11 @@ static int hexdigits4(const unsigned char *h) {
  * tm_jsonl_check's string(): no byte below 0x20, strict UTF-8 (no overlong
  * forms, surrogates or code points past U+10FFFF), only the escapes
  * \" \\ \/ \b \f \n \r \t \uXXXX, and \u surrogates only as a high one
- * followed by \u and a low one. Runs of plain ASCII go 8 bytes at a time. */
+ * followed by \u and a low one. Runs of plain ASCII go through skip_plain. */
 static int valid_string(const unsigned char *s, size_t n) {
   const unsigned char *p = s, *end = s + n;
   for (;;) {
-    while (end - p >= 8 && !not_plain(load8(p))) p += 8;
+    p = skip_plain(p, end, 1);
     while (p < end && *p >= 0x20 && *p < 0x80 && *p != '\\') p++;
     if (p >= end) return 1;
     unsigned ch = *p;

@@ -16,7 +16,7 @@
  *     missing) is "no id".
  *
  * How: one walk over the top level finds the last "text" member's value;
- * that string is checked against jansson's string rules here (8 bytes at a
+ * that string is checked against jansson's string rules here (64 or 8 bytes at
  * time over plain ASCII), and the rest of the line, a copy with the text's
  * contents removed, goes through tm_jsonl_check (pipeline/serve, held to
  * jansson's verdicts by its tests and fuzzer). A string token is one token

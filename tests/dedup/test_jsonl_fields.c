@@ -158,6 +158,24 @@ int main(void) {
   static const char nul_num[] = "{\"id\":12\0,\"text\":\"t\"}";
   CHECK(same(nul_num, sizeof nul_num - 1));
 
+  /* long plain runs (the 64-byte scans) with a special byte at every offset */
+  all = 1;
+  static const char *const specials[] = {"\\n", "\xc3\xa9", "\\\"", "\x01", "\xff", "\\u00e9"};
+  for (int k = 0; k < 140; k++)
+    for (size_t sp = 0; sp < sizeof specials / sizeof *specials; sp++) {
+      char buf[512];
+      int n = snprintf(buf, sizeof buf, "{\"id\":\"%.*s%s\",\"text\":\"%.*s%s%.*s\"}", k % 70,
+                       "iiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiiii",
+                       specials[sp], k,
+                       "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+                       "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+                       specials[sp], 100,
+                       "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
+                       "bbbbbbbbbbbbbbbbbbbbbbbbbbbb");
+      all &= same(buf, (size_t)n);
+    }
+  CHECK(all);
+
   static const char *const names[] = {"text", "id", "te\\u0078t", "\\u0069d", "other", "txt"};
   static char line[1 << 16];
   all = 1;
