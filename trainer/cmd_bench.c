@@ -1,7 +1,8 @@
 /* cmd_bench.c - `tokenmill-train bench`: training steps on random tokens
  * (no ring, no files), printing ms/step, tokens/s, achieved GFLOP/s and
- * where the time goes; with --matmuls, also the time of the same step's
- * sgemm calls alone (tm_matmul_probe). */
+ * where the time goes: the split between sgemm and everything else measured
+ * inside each step (tm_gpt_timing); with --matmuls, also the time of the
+ * same step's sgemm calls alone (tm_matmul_probe), run after each step. */
 #include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,7 +37,9 @@ static void bench_usage(FILE *f) {
           "Times full training steps (forward, backward, grad norm, AdamW) of a GPT model on\n"
           "random tokens. Defaults: config S (4 layers, d 256, 4 heads, T 256, V 8192, B 8),\n"
           "5 timed steps after 1 warmup step, 1 thread. --matmuls also times the same step's\n"
-          "sgemm calls alone. Prints one line of key=value figures.\n");
+          "sgemm calls alone, right after each step. Prints one line of key=value figures,\n"
+          "among them the step's split into sgemm and everything else, measured inside the\n"
+          "step in wall and CPU time (step_matmul_ms, step_other_ms, step_non_matmul_share).\n");
 }
 
 static int parse_pos(const char *name, const char *s, int *out) {

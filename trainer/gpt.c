@@ -14,6 +14,13 @@
  * Backward keeps the residual-stream gradient in ONE buffer (dres): each
  * block's LayerNorm backward adds into it, so no per-layer gradient buffers
  * and no memsets are needed.
+ *
+ * The element-wise work is fused into few parallel regions (see
+ * trainer/README.md "Model"): biases ride along with the LayerNorm and
+ * residual passes forward and with the GELU / LayerNorm / attention passes
+ * backward, and the head's backward never forms dlogits. Every call is timed
+ * (wall and process CPU) as sgemm, attention or element-wise work for
+ * tm_gpt_timing, which is how the bench splits the step.
  */
 #include "gpt.h"
 

@@ -83,8 +83,9 @@ for cfg in "S 4 256 4" "M 6 384 6"; do
         -v mc="$(echo "$ours" | field matmul_only_cpu_ms)" -v p1="$pc1" -v p2="$pc2" \
         -v sm="$(echo "$ours" | field step_matmul_ms)" -v so="$(echo "$ours" | field step_other_ms)" \
         -v bs="$(echo "$ours" | field best_non_matmul_share)" \
+        -v sc="$(echo "$ours" | field step_non_matmul_share_cpu)" \
         'BEGIN { pc = p1 < p2 ? p1 : p2;
-                 printf "RESULT config=%s threads=%s ours_tokens_per_s=%d torch_best_tokens_per_s=%d ratio=%.2f step_ms=%s in_step_matmul_ms=%s in_step_other_ms=%s in_step_non_matmul_share=%.3f best_non_matmul_share=%s", n, t, o, b, o / b, s, sm, so, so / s, bs
+                 printf "RESULT config=%s threads=%s ours_tokens_per_s=%d torch_best_tokens_per_s=%d ratio=%.2f step_ms=%s in_step_matmul_ms=%s in_step_other_ms=%s in_step_non_matmul_share=%.3f best_non_matmul_share=%s in_step_non_matmul_share_cpu=%s", n, t, o, b, o / b, s, sm, so, so / s, bs, sc
                  printf " matmul_only_ms=%s non_matmul_share_vs_probe=%.3f kernels_plus_adamw_share=%.3f", m, (s - m) / s, (k + a) / s
                  printf " cpu_ms_ours=%s cpu_ms_torch_best=%.1f cpu_ratio=%.2f non_matmul_share_cpu=%.3f\n", oc, pc, pc / oc, (oc - mc) / oc }'
   done
