@@ -201,15 +201,6 @@ void tm_k_matmul_forward(float *out, const float *inp, const float *w, const flo
               OC);
 }
 
-void tm_k_bias_fill(float *out, const float *bias, int N, int OC) {
-#pragma omp parallel for schedule(static)
-  for (int i = 0; i < N; i++) memcpy(out + (size_t)i * OC, bias, sizeof(float) * (size_t)OC);
-}
-
-void tm_k_bias_backward(float *dbias, const float *dout, int N, int OC, float *scratch) {
-  colsum_add(dbias, dout, N, OC, OC, scratch);
-}
-
 void tm_k_matmul_forward_acc(float *out, const float *inp, const float *w, int N, int C, int OC) {
   cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, N, OC, C, 1.0f, inp, C, w, C, 1.0f, out,
               OC);
@@ -283,11 +274,6 @@ void tm_k_gelu_backward_bias(float *dinp, float *dbias, const float *inp, const 
     const float *part = scratch + (size_t)k * OC;
     for (int c = 0; c < OC; c++) dbias[c] += part[c];
   }
-}
-
-void tm_k_residual_forward(float *out, const float *a, const float *b, size_t n) {
-#pragma omp parallel for simd schedule(static)
-  for (size_t i = 0; i < n; i++) out[i] = a[i] + b[i];
 }
 
 /* ---- attention -------------------------------------------------------------

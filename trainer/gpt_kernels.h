@@ -3,7 +3,10 @@
  * Shapes follow karpathy/llm.c: N = B*T rows of C channels, row-major.
  * Every matmul is a cblas_sgemm; the element-wise loops run over rows with
  * OpenMP (`omp parallel for`, static schedule). Exposed for gradient-check
- * tests; the model (gpt.c) is the only other user.
+ * tests; the model (gpt.c) is the only other user. The model calls the
+ * fused forms (residual + LayerNorm + bias fill, GELU backward + bias sums,
+ * LayerNorm backward + residual sums, the head through the cross-entropy);
+ * the plain forms are kept as their references in the tests.
  *
  * Conventions for backward functions:
  *   - parameter gradients (dw, db, dwte, ...) are ACCUMULATED (+=), so
@@ -65,13 +68,8 @@ void tm_k_matmul_forward(float *out, const float *inp, const float *w, const flo
 void tm_k_matmul_backward(float *dinp, float *dw, float *dbias, const float *dout,
                           const float *inp, const float *w, int N, int C, int OC, float *scratch);
 
-/* The bias apart from the sgemm (for callers that time sgemm alone):
- * tm_k_bias_fill sets every row of out(N,OC) to bias (then
- * tm_k_matmul_forward_acc adds the product); tm_k_bias_backward adds the
- * column sums of dout(N,OC) to dbias (fixed chunks, as above). */
-void tm_k_bias_fill(float *out, const float *bias, int N, int OC);
-void tm_k_bias_backward(float *dbias, const float *dout, int N, int OC, float *scratch);
-/* out(N,OC) += inp(N,C) W(OC,C)^T (sgemm with beta 1) */
+/* out(N,OC) += inp(N,C) W(OC,C)^T (sgemm with beta 1: out already holds
+ * the bias, written by tm_k_residual_layernorm_forward) */
 void tm_k_matmul_forward_acc(float *out, const float *inp, const float *w, int N, int C, int OC);
 
 /* GELU, tanh approximation (as GPT-2) */
@@ -82,9 +80,6 @@ void tm_k_gelu_backward(float *dinp, const float *inp, const float *dout, size_t
  * gradient of the linear layer that produced inp), in the same pass. */
 void tm_k_gelu_backward_bias(float *dinp, float *dbias, const float *inp, const float *dout, int N,
                              int OC, float *scratch);
-
-/* out = a + b */
-void tm_k_residual_forward(float *out, const float *a, const float *b, size_t n);
 
 /* Where attention's time goes (the sgemm calls and the softmax loops are
  * interleaved inside one parallel loop): seconds summed over threads, spent
