@@ -474,8 +474,8 @@ static void test_write_fold(void) {
   }
 }
 
-/* writes of 2 MiB and more take the streaming-store path: unaligned starts,
- * odd lengths, a continuation, and a rewrite still give XXH3 of the bytes */
+/* writes of several MiB, larger than L2: unaligned starts, odd lengths, a
+ * continuation, and a rewrite still give XXH3 of the bytes */
 static void test_write_large(void) {
   enum { SLOT = (5 << 20) + 4096 };
   char name[64];
