@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#if defined(__AVX512BW__)
+#if defined(__AVX512BW__) && !defined(TM_JSONL_PORTABLE) /* TM_JSONL_PORTABLE: tests */
 #include <immintrin.h>
 #endif
 
@@ -46,7 +46,7 @@ static uint64_t not_plain(uint64_t v) {
  * else 8 (SWAR). */
 static const unsigned char *skip_plain(const unsigned char *p, const unsigned char *end,
                                        int plain) {
-#if defined(__AVX512BW__)
+#if defined(__AVX512BW__) && !defined(TM_JSONL_PORTABLE)
   const __m512i q = _mm512_set1_epi8('"'), b = _mm512_set1_epi8('\\');
   const __m512i lo = _mm512_set1_epi8(0x20);
   while (end - p >= 64) {

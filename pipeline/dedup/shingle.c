@@ -128,7 +128,7 @@ static int reserve_units(tm_shingler *s, size_t need) {
   return 0;
 }
 
-#if defined(__AVX512VBMI2__) && defined(__AVX512BW__) && !defined(TM_SHINGLE_PORTABLE)
+#if defined(__AVX512VBMI2__) && defined(__AVX512BW__) && !defined(TM_SHINGLE_PORTABLE) /* tests */
 #include <immintrin.h>
 #define HAVE_VBMI2 1
 /* 64 ASCII bytes at once (AVX-512 VBMI/VBMI2), the same output as the
