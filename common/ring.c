@@ -138,14 +138,6 @@ int tm_ring_peer_alive(tm_ring *r, tm_error *err) {
   return peer_check(r, 0, &owner, &kind, err);
 }
 
-/* A wait of `waited` ns just ended: the next spin covers one like it when it
- * was short (see SPIN_NS_ADAPT_MAX). */
-static void spin_adapt(tm_ring *r, uint64_t waited) {
-  uint64_t s = waited + waited / 2;
-  if (waited > SPIN_NS_ADAPT_MAX || s < SPIN_NS_DEFAULT) s = SPIN_NS_DEFAULT;
-  r->spin_ns = s < SPIN_NS_ADAPT_MAX ? s : SPIN_NS_ADAPT_MAX;
-}
-
 /* Wait until cond(r) is true, sleeping on the peer's futex word.
  * Returns 0, -TM_EAGAIN (timeout) or -TM_EPEER. */
 static int ring_wait(tm_ring *r, ring_cond cond, int timeout_ms, tm_error *err) {
@@ -154,24 +146,18 @@ static int ring_wait(tm_ring *r, ring_cond cond, int timeout_ms, tm_error *err) 
     return 0;
   }
   uint64_t start = tm_proc_now_ns();
-  uint64_t spin = (r->flags & TM_RING_SPIN) ? SPIN_NS_LONG
-                  : r->spin_ns             ? r->spin_ns
-                                           : SPIN_NS_DEFAULT;
+  uint64_t spin = (r->flags & TM_RING_SPIN) ? SPIN_NS_LONG : SPIN_NS_DEFAULT;
   if ((r->woke_peer && !(r->flags & TM_RING_SPIN)) || timeout_ms == 0) spin = 0;
   r->woke_peer = 0;
   for (unsigned i = 0; spin; i++) {
     if (cond(r)) {
       r->has_reported = 0;
-      spin_adapt(r, tm_proc_now_ns() - start);
       return 0;
     }
     tm_cpu_relax();
     if ((i & 15) == 15) {
-      uint64_t spent = tm_proc_now_ns() - start;
-      if (spent > spin) break;
-      /* beyond the short spin, let a task queued on this CPU (the peer,
-       * on a machine with more tasks than cores) run */
-      if ((r->flags & TM_RING_SPIN) || spent > SPIN_NS_DEFAULT) sched_yield();
+      if (tm_proc_now_ns() - start > spin) break;
+      if (r->flags & TM_RING_SPIN) sched_yield();
     }
   }
   uint64_t deadline = timeout_ms < 0 ? UINT64_MAX : start + (uint64_t)timeout_ms * 1000000ull;
@@ -185,7 +171,6 @@ static int ring_wait(tm_ring *r, ring_cond cond, int timeout_ms, tm_error *err) 
     if (cond(r)) {
       STORE_SC(&r->me->waiting, 0u);
       r->has_reported = 0;
-      spin_adapt(r, tm_proc_now_ns() - start);
       return 0;
     }
     uint64_t now = tm_proc_now_ns();
@@ -200,7 +185,6 @@ static int ring_wait(tm_ring *r, ring_cond cond, int timeout_ms, tm_error *err) 
     tm_ring_beat(r);
     if (cond(r)) {
       r->has_reported = 0;
-      spin_adapt(r, tm_proc_now_ns() - start);
       return 0;
     }
     uint64_t owner_seen;

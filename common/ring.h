@@ -32,13 +32,11 @@
  * of tail, so neither side ever sees a half-written slot.
  *
  * Waiting: a short bounded spin (~2 us, none right after waking the peer;
- * while batches stream, 1.5x the last wait up to 150 us, so that a steady
- * stream needs no FUTEX_WAKE per batch; TM_RING_SPIN lengthens it to ~1 ms,
- * yielding, for when both sides own a core), then FUTEX_WAIT on a shared
- * futex word; the waker calls FUTEX_WAKE only when the other side announced
- * that it sleeps. No busy loop on an idle ring: after a wait longer than
- * 150 us the spin is back to ~2 us, and a sleeping side wakes only when
- * woken or every timeout/4 to beat its heartbeat and check its peer.
+ * TM_RING_SPIN lengthens it to ~1 ms, yielding, for when both sides own a
+ * core), then FUTEX_WAIT on a shared futex word; the waker calls FUTEX_WAKE
+ * only when the other side announced that it sleeps. No busy loop
+ * on an idle ring: a sleeping side wakes only when woken or every
+ * timeout/4 to beat its heartbeat and check its peer.
  *
  * Liveness: each side records its owner word (pid + process start time, so
  * a recycled pid is not mistaken for the peer) and a heartbeat. Every ring

@@ -20,13 +20,10 @@
  * yields the CPU every few iterations for the same reason. */
 #define SPIN_NS_DEFAULT 2000ull    /* 2 us */
 #define SPIN_NS_LONG 1000000ull    /* 1 ms with TM_RING_SPIN */
-/* While batches stream (each wait short), a side spins for up to 1.5x its
- * last wait, at most SPIN_NS_ADAPT_MAX, so that a steady stream needs no
- * FUTEX_WAKE per batch (about 5 us of the waker's time in a VM, as much as
- * copying 40 KiB). A wait longer than that (an idle ring, a trainer step)
- * sets the spin back to SPIN_NS_DEFAULT: no busy waiting on an idle ring.
- * Beyond SPIN_NS_DEFAULT the spin yields the CPU every few iterations. */
-#define SPIN_NS_ADAPT_MAX 150000ull /* 150 us */
+/* A spin adapted to the last wait (up to 150 us, so that a steady stream
+ * needs no FUTEX_WAKE per batch, about 5 us of the waker's time in this VM)
+ * was measured and not kept: on the shared 2-core machine the ring was no
+ * faster with it (256 KiB - 4 MiB slots) and the consumer used more CPU. */
 
 enum { STATE_ACTIVE = 1, STATE_FINISHED = 2 };
 
@@ -97,7 +94,6 @@ struct tm_ring {
   int has_reported;
   int woke_peer;       /* the last publish/release woke a sleeping peer: do not
                         * spin in the next wait, the peer needs this CPU */
-  uint64_t spin_ns;    /* the next wait's spin (adaptive; 0 = SPIN_NS_DEFAULT) */
   /* producer: the reserved slot's checksum, folded in while its bytes are
    * written (tm_ring_write, tm_ring_seal) rather than in a second pass over
    * a slot that no longer fits the cache (ring.c) */
