@@ -53,6 +53,13 @@ struct tm_dedup {
   size_t lcap;
   uint64_t lines_gen; /* generation of DIR/lines.N in the last checkpoint */
   char *dir;
+  /* tm_dedup_commit_batch */
+  tm_dedup_index_doc *bdocs;
+  tm_dedup_match *bm;
+  size_t *boff;   /* where each duplicate_of starts in bids */
+  size_t bcap;
+  char *bids;     /* the batch's duplicate_of strings, NUL-separated */
+  size_t bids_cap;
 };
 
 /* The stage's block in the index checkpoint. */
@@ -215,6 +222,10 @@ void tm_dedup_close(tm_dedup *d) {
   tm_line_dedup_free(d->ld);
   free(d->lbuf);
   free(d->dir);
+  free(d->bdocs);
+  free(d->bm);
+  free(d->boff);
+  free(d->bids);
   free(d->sig);
   free(d->dup_id);
   free(d);
@@ -342,6 +353,71 @@ int tm_dedup_commit(tm_dedup *d, const char *id, size_t id_len, const tm_dedup_p
   v->similarity = m.similarity;
   v->duplicate_of = d->dup_id;
   return 0;
+}
+
+/* Append the id of ref, NUL-terminated, at d->bids + *used. */
+static int batch_id(tm_dedup *d, uint32_t ref, size_t *used, tm_error *err) {
+  for (;;) {
+    size_t room = d->bids_cap - *used;
+    int64_t n = room ? tm_dedup_index_id(d->ix, ref, d->bids + *used, room, err) : 0;
+    if (n < 0) return (int)n;
+    if (room && (uint64_t)n < room) {
+      *used += (size_t)n + 1;
+      return 0;
+    }
+    size_t cap = d->bids_cap ? d->bids_cap * 2 : 4096;
+    while (cap - *used < (size_t)n + 1) cap *= 2;
+    char *b = realloc(d->bids, cap);
+    if (!b) return tm_err(err, TM_ENOMEM, "dedup: out of memory");
+    d->bids = b;
+    d->bids_cap = cap;
+  }
+}
+
+int tm_dedup_commit_batch(tm_dedup *d, size_t n, const char *const *ids, const size_t *id_lens,
+                          const tm_dedup_prepared *p, tm_dedup_verdict *v, size_t *done,
+                          tm_error *err) {
+  *done = 0;
+  if (n > d->bcap) {
+    tm_dedup_index_doc *bd = realloc(d->bdocs, n * sizeof *bd);
+    if (bd) d->bdocs = bd;
+    tm_dedup_match *bm = realloc(d->bm, n * sizeof *bm);
+    if (bm) d->bm = bm;
+    size_t *bo = realloc(d->boff, n * sizeof *bo);
+    if (bo) d->boff = bo;
+    if (!bd || !bm || !bo) return tm_err(err, TM_ENOMEM, "dedup: out of memory");
+    d->bcap = n;
+  }
+  for (size_t i = 0; i < n; i++)
+    d->bdocs[i] = (tm_dedup_index_doc){ids[i], id_lens[i], p[i].exact, p[i].sig};
+  size_t ok = 0;
+  int rc = tm_dedup_index_process_batch(d->ix, d->bdocs, n, d->p.exact, d->bm, &ok, err);
+  size_t used = 0;
+  for (size_t i = 0; i < ok; i++) { /* counters as tm_dedup_commit; ids once all are in */
+    const tm_dedup_match *m = &d->bm[i];
+    v[i] = (tm_dedup_verdict){.kind = m->kind, .len = p[i].len};
+    d->st.docs_in++;
+    d->st.text_bytes += p[i].len;
+    d->st.no_shingles += p[i].shingles == 0;
+    d->st.cjk_docs += p[i].cjk != 0;
+    if (m->kind == TM_DEDUP_UNIQUE) {
+      d->st.kept++;
+      continue;
+    }
+    if (m->kind == TM_DEDUP_EXACT) d->st.exact_dups++;
+    else d->st.near_dups++;
+    v[i].similarity = m->similarity;
+    d->boff[i] = used;
+    int r2 = batch_id(d, m->ref, &used, err);
+    if (r2 < 0) {
+      *done = i;
+      return r2;
+    }
+  }
+  for (size_t i = 0; i < ok; i++) /* bids no longer moves */
+    if (v[i].kind != TM_DEDUP_UNIQUE) v[i].duplicate_of = d->bids + d->boff[i];
+  *done = ok;
+  return rc;
 }
 
 int tm_dedup_checkpoint(tm_dedup *d, uint64_t token, tm_error *err) {

@@ -114,6 +114,18 @@ int tm_dedup_prepare(tm_dedup_worker *w, const char *text, size_t len, tm_dedup_
                      uint32_t *sig, tm_error *err);
 int tm_dedup_commit(tm_dedup *d, const char *id, size_t id_len, const tm_dedup_prepared *p,
                     tm_dedup_verdict *v, tm_error *err);
+/* tm_dedup_commit over prepared documents p[0..n) (ids[i], id_lens[i]), in
+ * order, through the index's batch path (tm_dedup_index_process_batch: table
+ * slots fetched a few documents ahead): v[0..n) are the verdicts n calls of
+ * tm_dedup_commit would give, including a document that duplicates an
+ * earlier one of the same batch. The duplicate_of strings are owned by d and
+ * valid until the next call. Returns 0 (*done = n), or a negative TM_E* code
+ * for p[*done] (the documents before it are judged and counted; those after
+ * it are untouched, except after a failed read of an id (TM_EIO): a
+ * driver-stopping error like any index I/O error). */
+int tm_dedup_commit_batch(tm_dedup *d, size_t n, const char *const *ids, const size_t *id_lens,
+                          const tm_dedup_prepared *p, tm_dedup_verdict *v, size_t *done,
+                          tm_error *err);
 /* Signature length, for sizing the sig buffers of tm_dedup_prepare. */
 int tm_dedup_num_perm(const tm_dedup *d);
 

@@ -9,6 +9,7 @@
 #include "sig_store.h"
 
 #define INITIAL_CAP 65536u
+#define BATCH_CHUNK 256u /* documents whose keys tm_dedup_index_process_batch computes in one go */
 
 struct tm_dedup_index {
   tm_dedup_index_opts o;
@@ -19,6 +20,7 @@ struct tm_dedup_index {
   uint32_t floor;   /* refs below it were evicted from the tables */
   uint64_t candidates, false_candidates;
   uint32_t *no_sig; /* k x 0xFFFFFFFF: the record of a document without shingles */
+  uint64_t *bkeys;  /* BATCH_CHUNK x nt keys: tm_dedup_index_process_batch */
 };
 
 /* The checkpoint block: the index's own state, then the caller's. */
@@ -131,7 +133,10 @@ int tm_dedup_index_open(tm_dedup_index **out, const char *dir, const tm_dedup_in
   x->o = *o;
   x->nt = o->bands + 1;
   x->no_sig = malloc((size_t)o->k * sizeof *x->no_sig);
-  if (!x->no_sig) {
+  x->bkeys = malloc(BATCH_CHUNK * (size_t)x->nt * sizeof *x->bkeys);
+  if (!x->no_sig || !x->bkeys) {
+    free(x->no_sig);
+    free(x->bkeys);
     free(x);
     return tm_err(err, TM_ENOMEM, "dedup index: out of memory");
   }
@@ -171,6 +176,10 @@ int tm_dedup_index_open(tm_dedup_index **out, const char *dir, const tm_dedup_in
                   (unsigned long long)cap);
       goto fail;
     }
+  /* presized: take the tables' pages now (fault + zeroing, on huge pages
+   * where the kernel gives them) rather than one at a time on first insert */
+  if (o->expected_docs)
+    for (int i = 0; i < x->nt; i++) tm_lsh_table_prefault(&x->t[i]);
   if ((rc = rebuild(x, err)) < 0) goto fail;
   *out = x;
   return 0;
@@ -184,6 +193,7 @@ void tm_dedup_index_close(tm_dedup_index *x) {
   for (int i = 0; i < x->nt; i++) tm_lsh_table_free(&x->t[i]);
   tm_sig_store_close(x->st);
   free(x->no_sig);
+  free(x->bkeys);
   free(x);
 }
 
@@ -260,6 +270,29 @@ int tm_dedup_index_process(tm_dedup_index *x, const char *id, size_t id_len,
   tm_dedup_index_keys(x, exact, sig, keys);
   tm_dedup_index_prefetch(x, keys, sig != NULL);
   return tm_dedup_index_process_keys(x, id, id_len, exact, exact_lookup, sig, keys, m, err);
+}
+
+int tm_dedup_index_process_batch(tm_dedup_index *x, const tm_dedup_index_doc *docs, size_t n,
+                                 int exact_lookup, tm_dedup_match *m, size_t *done,
+                                 tm_error *err) {
+  const size_t nk = (size_t)x->nt;
+  *done = 0;
+  for (size_t base = 0; base < n; base += BATCH_CHUNK) {
+    size_t c = n - base < BATCH_CHUNK ? n - base : BATCH_CHUNK;
+    const tm_dedup_index_doc *d = docs + base;
+    for (size_t i = 0; i < c; i++) tm_dedup_index_keys(x, d[i].exact, d[i].sig, x->bkeys + i * nk);
+    for (size_t i = 0; i < c && i < TM_DEDUP_PREFETCH_AHEAD; i++)
+      tm_dedup_index_prefetch(x, x->bkeys + i * nk, d[i].sig != NULL);
+    for (size_t i = 0; i < c; i++) {
+      size_t a = i + TM_DEDUP_PREFETCH_AHEAD;
+      if (a < c) tm_dedup_index_prefetch(x, x->bkeys + a * nk, d[a].sig != NULL);
+      int rc = tm_dedup_index_process_keys(x, d[i].id, d[i].id_len, d[i].exact, exact_lookup,
+                                           d[i].sig, x->bkeys + i * nk, &m[base + i], err);
+      if (rc < 0) return rc;
+      *done = base + i + 1;
+    }
+  }
+  return 0;
 }
 
 int64_t tm_dedup_index_id(const tm_dedup_index *x, uint32_t ref, char *buf, size_t cap,

@@ -103,6 +103,28 @@ int tm_dedup_index_process_keys(tm_dedup_index *x, const char *id, size_t id_len
                                 const uint64_t exact[2], int exact_lookup, const uint32_t *sig,
                                 const uint64_t *keys, tm_dedup_match *m, tm_error *err);
 
+/* The batch form: documents docs[0..n) processed in order, exactly as n
+ * calls of tm_dedup_index_process would (the same matches m[0..n), the same
+ * index afterwards: a document that matches an earlier one of the same batch
+ * finds it, since lookups and inserts still alternate in arrival order).
+ * What differs is the memory access pattern: the table keys of a chunk of
+ * documents are computed first (sequential reads of the signatures), then
+ * the table slots of document i + TM_DEDUP_PREFETCH_AHEAD are prefetched
+ * while document i is looked up and inserted, so the cache misses of several
+ * documents overlap. exact_lookup and sig (NULL: no bands) as above. Returns
+ * 0, or a negative TM_E* code when docs[*done] failed (docs before it are
+ * processed and indexed, docs after it untouched); *done = n on success. */
+typedef struct tm_dedup_index_doc {
+  const char *id;
+  size_t id_len;
+  const uint64_t *exact; /* [2] */
+  const uint32_t *sig;   /* k values, or NULL */
+} tm_dedup_index_doc;
+#define TM_DEDUP_PREFETCH_AHEAD 6
+int tm_dedup_index_process_batch(tm_dedup_index *x, const tm_dedup_index_doc *docs, size_t n,
+                                 int exact_lookup, tm_dedup_match *m, size_t *done,
+                                 tm_error *err);
+
 /* The id of an indexed document (NUL-terminated, truncated to cap-1). */
 int64_t tm_dedup_index_id(const tm_dedup_index *x, uint32_t ref, char *buf, size_t cap,
                           tm_error *err);

@@ -299,6 +299,121 @@ static void test_budget(void) {
   rm_index();
 }
 
+/* tm_dedup_commit_batch gives the verdicts of one tm_dedup_process call per
+ * document: the same stream (exact and near copies, copies of a document of
+ * the same batch, documents without shingles, CJK) through two indexes, one
+ * per call and one in batches of uneven sizes across the 256-document
+ * chunks, with a budget small enough to evict in the middle of a batch. */
+static void test_batch(void) {
+  enum { N = 3000 };
+  static const size_t sizes[] = {1, 7, 300, 64, 513, 2, 256, 257};
+  char dir_b[300];
+  snprintf(dir_b, sizeof dir_b, "%s.b", dir);
+  tm_dedup_params p;
+  tm_dedup_params_default(&p);
+  p.ram_budget = 15 * 8 * 3000; /* evicts after about 1500 documents */
+  tm_error err = {0};
+  tm_dedup *a = open_stage(&p, &err), *b = NULL;
+  CHECKF(a != NULL, "%s", err.msg);
+  CHECKF(tm_dedup_open(&b, &p, dir_b, &err) == 0, "%s", err.msg);
+  tm_dedup_worker *w = b ? tm_dedup_worker_new(b) : NULL;
+  if (!a || !b || !w) goto out;
+  char **docs = malloc(N * sizeof *docs), **ids = malloc(N * sizeof *ids);
+  char *plain = calloc(N, 1); /* docs[i] made of make_doc's words */
+  for (int i = 0; i < N; i++) {
+    uint64_t r = rnd() % 100;
+    if (i > 0 && r < 15) { /* same batch, mostly */
+      int src = i - 1 - (int)(rnd() % (i < 5 ? (uint64_t)i : 5));
+      docs[i] = strdup(docs[src]);
+      plain[i] = plain[src];
+    }
+    else if (i > 0 && r < 30) { /* edit() needs make_doc's 5-byte words */
+      int src = (int)(rnd() % (uint64_t)i);
+      while (src > 0 && !plain[src]) src--;
+      docs[i] = plain[src] ? edit(docs[src], 40) : make_doc(30);
+      plain[i] = 1;
+    }
+    else if (i > 0 && r < 35) {
+      int src = (int)(rnd() % (uint64_t)i);
+      docs[i] = strdup(docs[src]);
+      plain[i] = plain[src];
+    }
+    else if (r < 38) docs[i] = strdup(r % 2 ? " ...! " : "?");
+    else if (r < 42) {
+      docs[i] = malloc(3 * 60 + 1);
+      for (int k = 0; k < 60; k++) { /* CJK: a few thousand ideographs */
+        uint32_t cp = 0x4E00 + (k < 50 && i % 3 ? (uint32_t)k * 7 : (uint32_t)(rnd() % 3000));
+        docs[i][3 * k] = (char)(0xE0 | (cp >> 12));
+        docs[i][3 * k + 1] = (char)(0x80 | ((cp >> 6) & 0x3F));
+        docs[i][3 * k + 2] = (char)(0x80 | (cp & 0x3F));
+      }
+      docs[i][180] = 0;
+    } else {
+      docs[i] = make_doc(20 + (int)(rnd() % 60));
+      plain[i] = 1;
+    }
+    ids[i] = malloc(16);
+    snprintf(ids[i], 16, "x%d", i);
+  }
+  uint32_t *sigs = malloc((size_t)N * 112 * sizeof *sigs);
+  tm_dedup_prepared *pr = malloc(N * sizeof *pr);
+  tm_dedup_verdict *vb = malloc(N * sizeof *vb);
+  size_t *lens = malloc(N * sizeof *lens);
+  int same = 1, dups = 0, near = 0;
+  size_t i = 0;
+  for (int s = 0; i < N; s++) {
+    size_t n = sizes[s % (sizeof sizes / sizeof sizes[0])];
+    if (n > N - i) n = N - i;
+    for (size_t k = i; k < i + n; k++) {
+      lens[k] = strlen(ids[k]);
+      CHECK(tm_dedup_prepare(w, docs[k], strlen(docs[k]), &pr[k], sigs + 112 * k, &err) == 0);
+    }
+    size_t done = 0;
+    CHECKF(tm_dedup_commit_batch(b, n, (const char *const *)ids + i, lens + i, pr + i, vb + i,
+                                 &done, &err) == 0 && done == n, "%s", err.msg);
+    for (size_t k = i; k < i + n; k++) { /* duplicate_of is valid until the next call */
+      tm_dedup_verdict va;
+      if (process(a, ids[k], docs[k], &va) < 0) same = 0;
+      if (va.kind != vb[k].kind || va.similarity != vb[k].similarity ||
+          !va.duplicate_of != !vb[k].duplicate_of ||
+          (va.duplicate_of && strcmp(va.duplicate_of, vb[k].duplicate_of))) {
+        if (same) fprintf(stderr, "batch: document %zu: %s/%s vs %s/%s\n", k,
+                          tm_dedup_kind_name(va.kind), va.duplicate_of ? va.duplicate_of : "-",
+                          tm_dedup_kind_name(vb[k].kind),
+                          vb[k].duplicate_of ? vb[k].duplicate_of : "-");
+        same = 0;
+      }
+      dups += va.kind != TM_DEDUP_UNIQUE;
+      near += va.kind == TM_DEDUP_NEAR;
+    }
+    i += n;
+  }
+  CHECK(same);
+  CHECKF(dups > 600 && near > 200, "dups %d near %d", dups, near); /* the stream tests something */
+  tm_dedup_stats sa, sb;
+  tm_dedup_get_stats(a, &sa);
+  tm_dedup_get_stats(b, &sb);
+  CHECK(sa.docs_in == N && sb.docs_in == N && sa.kept == sb.kept &&
+        sa.exact_dups == sb.exact_dups && sa.near_dups == sb.near_dups &&
+        sa.cjk_docs == sb.cjk_docs && sa.no_shingles == sb.no_shingles);
+  CHECKF(sb.index.evicted > 0 && sa.index.evicted == sb.index.evicted &&
+         sa.index.records == sb.index.records, "evicted %llu / %llu",
+         (unsigned long long)sa.index.evicted, (unsigned long long)sb.index.evicted);
+  /* an empty batch is a no-op */
+  size_t done = 1;
+  CHECK(tm_dedup_commit_batch(b, 0, NULL, NULL, NULL, NULL, &done, &err) == 0 && done == 0);
+  for (int k = 0; k < N; k++) free(docs[k]), free(ids[k]);
+  free(docs), free(ids), free(plain), free(sigs), free(pr), free(vb), free(lens);
+out:
+  tm_dedup_worker_free(w);
+  tm_dedup_close(a);
+  tm_dedup_close(b);
+  rm_index();
+  char cmd[600];
+  snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir_b);
+  if (system(cmd) != 0) fprintf(stderr, "rm failed\n");
+}
+
 /* kill -9 at every write of a checkpoint: reopening gives either the old
  * state or the new one, whole. */
 static void test_crash(void) {
@@ -434,6 +549,7 @@ int main(void) {
   test_persistence();
   test_corruption();
   test_budget();
+  test_batch();
   test_crash();
   test_lines();
   rm_index();
