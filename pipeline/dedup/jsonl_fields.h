@@ -15,11 +15,11 @@
  *     json_integer_value with "%lld"; anything else (real, null, object,
  *     missing) is "no id".
  *
- * How: one walk over the top level finds the last "text" member's value;
- * that string is checked against jansson's string rules here (64 or 8 bytes at
- * time over plain ASCII), and the rest of the line, a copy with the text's
- * contents removed, goes through tm_jsonl_check (pipeline/serve, held to
- * jansson's verdicts by its tests and fuzzer). A string token is one token
+ * How: one walk over the top level (readers/json_line.h) finds the last
+ * "text" member's value; that string is checked and decoded under jansson's
+ * string rules (tm_json_str_scan), and the rest of the line, a copy with the
+ * text's contents removed, goes through tm_jsonl_check (readers/json_line.h,
+ * held to jansson's verdicts by its tests and fuzzer). A string token is one token
  * to both lexers, so emptying a valid one changes no verdict. Lines it does
  * not accept are left to the caller (jansson, for the error message):
  * tests/dedup/test_jsonl_fields.c compares the two on edge cases and random

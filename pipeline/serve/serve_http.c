@@ -18,7 +18,7 @@
  * connections that are receiving a body stop reading (uv_read_stop): the
  * client's writes block in TCP; the request timer is stopped meanwhile.
  *
- * Ingest batches are checked (jsonl_check.h: jansson's verdict without
+ * Ingest batches are checked (readers/json_line.h: jansson's verdict without
  * building the objects) and stored on the libuv thread pool
  * (uv_queue_work): JSON checking and fsync never run on the loop.
  *

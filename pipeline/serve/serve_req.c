@@ -16,7 +16,7 @@
 #include <strings.h>
 #include <utf8proc.h>
 
-#include "jsonl_check.h"
+#include "readers/json_line.h"
 
 static http_parser_settings g_settings;
 

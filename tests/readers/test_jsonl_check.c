@@ -1,4 +1,4 @@
-/* test_jsonl_check.c - the ingest line checker (pipeline/serve/jsonl_check.h)
+/* test_jsonl_check.c - the JSONL line checker (pipeline/readers/json_line.h)
  * gives jansson's verdict (json_loadb with JSON_ALLOW_NUL, as the reader
  * parses): hand-picked edge cases, then many random mutations (byte flips,
  * insertions, deletions, truncations, splices) of valid lines. */
@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "serve/jsonl_check.h"
+#include "readers/json_line.h"
 #include "tm_test.h"
 
 /* jansson's verdict: OK, NO_FIELD, NOT_OBJECT or SYNTAX */
