@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "batch/batch.h"
 #include "bpe/bpe_train.h"
 #include "bpe/bpe_words.h"
 #include "build_int.h"
@@ -66,20 +67,9 @@ static double cpu_scale(double cpu0, double wall0) {
 
 /* ---- work units ----------------------------------------------------------- */
 
-typedef struct {
-  tm_document doc;
-  int is_error;       /* a reader error: msg holds it */
-  char *msg;
-  uint64_t event;     /* index of this reader event in its file */
-  uint64_t raw_bytes; /* bytes as read */
-  tm_clean_verdict verdict;
-  const char *reason;
-  tm_ids ids;
-  char raw_prefix[TM_BUILD_EXAMPLE * 4 + 1]; /* the input text's start, for examples */
-  size_t raw_prefix_len;
-  tm_dedup_prepared prep; /* the dedup keys, computed on the worker */
-  uint32_t *sig;          /* num_perm values */
-} slot;
+/* A batch's documents are tm_batch_doc (batch.h): event is the index of the
+ * reader event in its file. */
+typedef tm_batch_doc slot;
 
 enum { B_FREE, B_FILLED, B_WORKING, B_DONE };
 
@@ -103,10 +93,7 @@ typedef struct build build;
 typedef struct {
   build *b;
   int index;
-  tm_clean **cleaners; /* one per profile */
-  tm_encoder *enc;
-  tm_dedup_worker *dw; /* NULL when dedup runs whole on the commit thread (line dedup) */
-  double clean_s, tok_s, sig_s, read_s; /* read_s: e-mail decoding deferred to the worker */
+  tm_batch_worker *bw; /* clean, tokenize, sign; no signing when dedup runs whole on the commit thread */
   tm_error err;
   int failed;
 } worker;
@@ -341,68 +328,10 @@ static void wake_all(build *b) {
   pthread_cond_broadcast(&b->cv_free);
 }
 
-/* A record the reader handed over undecoded (an e-mail in a JSONL field):
- * decode it here, in parallel, exactly as the reader would have; a failure
- * becomes the reader error it would have been. */
-static void decode_deferred(build *b, slot *s) {
-  tm_error derr = {0};
-  if (tm_reader_decode_email(&s->doc, &derr) < 0) {
-    s->is_error = 1;
-    free(s->msg);
-    s->msg = strdup(derr.msg);
-    s->raw_bytes = 0;
-    return;
-  }
-  s->raw_bytes = s->doc.len;
-  atomic_fetch_add(&b->doc_bytes, s->doc.len);
-}
-
 static void process_batch(worker *w, batch *bt) {
   build *b = w->b;
-  int pi = bt->profile;
-  if (!w->cleaners[pi] && tm_clean_new(&w->cleaners[pi], &b->profiles[pi].params, &w->err) < 0) {
+  if (tm_batch_worker_run(w->bw, bt->profile, &b->profiles[bt->profile].params, bt->slots, bt->n, &w->err) < 0)
     w->failed = 1;
-    return;
-  }
-  double c0 = cpu_now(), w0 = now_s(), read = 0, clean = 0, tok = 0, sig = 0;
-  for (size_t i = 0; i < bt->n; i++) {
-    slot *s = &bt->slots[i];
-    if (!s->is_error && s->doc.format == TM_DOC_EMAIL) {
-      double t = now_s();
-      decode_deferred(b, s);
-      read += now_s() - t;
-    }
-    if (s->is_error) continue;
-    double t0 = now_s();
-    s->raw_prefix_len = s->doc.len < sizeof s->raw_prefix - 1 ? s->doc.len : sizeof s->raw_prefix - 1;
-    memcpy(s->raw_prefix, s->doc.text, s->raw_prefix_len);
-    tm_clean_result res;
-    if (tm_clean_doc(w->cleaners[pi], &s->doc, &res, NULL, &w->err) < 0) {
-      w->failed = 1;
-      return;
-    }
-    s->verdict = res.verdict;
-    s->reason = res.reason;
-    double t1 = now_s();
-    clean += t1 - t0;
-    s->ids.len = 0;
-    if (s->verdict != TM_CLEAN_DROP && w->enc &&
-        tm_encoder_encode(w->enc, s->doc.text, s->doc.len, 0, &s->ids, &w->err) < 0) {
-      w->failed = 1;
-      return;
-    }
-    double t2 = now_s();
-    tok += t2 - t1;
-    if (s->verdict != TM_CLEAN_DROP && w->dw) {
-      if (tm_dedup_prepare(w->dw, s->doc.text, s->doc.len, &s->prep, s->sig, &w->err) < 0) {
-        w->failed = 1;
-        return;
-      }
-      sig += now_s() - t2;
-    }
-  }
-  double k = cpu_scale(c0, w0);
-  w->read_s += read * k, w->clean_s += clean * k, w->tok_s += tok * k, w->sig_s += sig * k;
 }
 
 static void *worker_main(void *arg) {
@@ -565,10 +494,7 @@ static int commit_batch_docs(build *b, batch *bt, double *dedup_s, double *write
     }
     if (v.lines_removed > 0) {
       /* line-level dedup shortened the text: tokenize what is emitted */
-      if (tm_document_set_text(&s->doc, v.text, v.len) < 0) return tm_err(err, TM_ENOMEM, "out of memory");
-      s->ids.len = 0;
-      if (tm_encoder_encode(b->commit_enc, s->doc.text, s->doc.len, 0, &s->ids, err) < 0) return -TM_ENOMEM;
-      if (s->verdict == TM_CLEAN_KEEP) s->verdict = TM_CLEAN_MODIFIED;
+      if ((rc = tm_batch_doc_take_lines(s, &v, b->commit_enc, err)) < 0) return rc;
     }
     src->kept++;
     src->bytes_kept += s->doc.len;
@@ -682,7 +608,7 @@ static int produce(build *b, int live, double t_start) {
     }
     int pi = b->file_profile[f];
     tm_reader_options ro = reader_opts(b, pi);
-    ro.defer_email = 1; /* e-mail fields are decoded on the workers (decode_deferred) */
+    ro.defer_email = 1; /* e-mail fields are decoded on the workers (tm_batch_worker_run) */
     tm_reader *r = NULL;
     uint64_t event = 0, skip = b->start_events[f];
     batch *bt = next_free_batch(b);
@@ -693,9 +619,7 @@ static int produce(build *b, int live, double t_start) {
     if (tm_reader_open(&r, b->files[f].path, &ro, &rerr) < 0) {
       /* the whole file is one rejected record */
       slot *s = &bt->slots[0];
-      s->is_error = 1;
-      free(s->msg);
-      s->msg = strdup(rerr.msg);
+      tm_batch_doc_set_error(s, rerr.msg);
       s->event = 0;
       bt->n = 1;
       bt->file_done = 1;
@@ -717,9 +641,7 @@ static int produce(build *b, int live, double t_start) {
       s->event = ev;
       s->is_error = n < 0;
       if (n < 0) {
-        free(s->msg);
-        s->msg = strdup(rerr.msg);
-        s->raw_bytes = 0;
+        tm_batch_doc_set_error(s, rerr.msg);
       } else {
         /* a deferred e-mail's size is known once a worker decoded it */
         s->raw_bytes = s->doc.len;
@@ -960,28 +882,18 @@ dedup:;
     goto out;
   }
   for (size_t i = 0; i < b->n_batches; i++) {
-    b->batches[i].slots = calloc(b->batch_docs, sizeof(slot));
+    b->batches[i].slots = tm_batch_docs_new(b->batch_docs, b->dedup ? tm_dedup_num_perm(b->dedup) : 0);
     if (!b->batches[i].slots) {
       rc = tm_err(err, TM_ENOMEM, "out of memory");
       goto out;
-    }
-    for (size_t k = 0; k < b->batch_docs; k++) {
-      tm_document_init(&b->batches[i].slots[k].doc);
-      b->batches[i].slots[k].sig = calloc((size_t)(b->dedup ? tm_dedup_num_perm(b->dedup) : 0) + 1, sizeof(uint32_t));
-      if (!b->batches[i].slots[k].sig) {
-        rc = tm_err(err, TM_ENOMEM, "out of memory");
-        goto out;
-      }
     }
     b->batches[i].cap = b->batch_docs;
   }
   for (int i = 0; i < threads; i++) {
     workers[i].b = b;
     workers[i].index = i;
-    workers[i].cleaners = calloc((size_t)b->n_profiles, sizeof(tm_clean *));
-    workers[i].enc = b->tok ? tm_encoder_new(b->tok) : NULL;
-    workers[i].dw = b->dedup_split ? tm_dedup_worker_new(b->dedup) : NULL;
-    if (!workers[i].cleaners || (b->tok && !workers[i].enc) || (b->dedup_split && !workers[i].dw)) {
+    tm_batch_worker_options wo = {.n_profiles = b->n_profiles, .tok = b->tok, .dedup = b->dedup_split ? b->dedup : NULL};
+    if (!(workers[i].bw = tm_batch_worker_new(&wo))) {
       rc = tm_err(err, TM_ENOMEM, "out of memory");
       goto out;
     }
@@ -1092,14 +1004,17 @@ report:
                          .write_s = b->write_s,
                          .tokenizer_train_s = tok_train_s,
                          .bytes_read = atomic_load(&b->bytes_read),
-                         .doc_bytes = atomic_load(&b->doc_bytes),
+                         .doc_bytes = atomic_load(&b->doc_bytes), /* + deferred e-mails, below */
                          .peak_rss_kb = (uint64_t)ru.ru_maxrss,
                          .process_cpu_s = (double)ru.ru_utime.tv_sec + (double)ru.ru_utime.tv_usec * 1e-6 +
                                           (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec * 1e-6,
                          .threads = threads};
-    for (int i = 0; i < threads; i++)
-      t.clean_s += workers[i].clean_s, t.tokenize_s += workers[i].tok_s, t.dedup_s += workers[i].sig_s,
-      t.read_s += workers[i].read_s;
+    for (int i = 0; i < threads; i++) {
+      tm_batch_times wt;
+      tm_batch_worker_times(workers[i].bw, &wt);
+      t.clean_s += wt.clean_s, t.tokenize_s += wt.tok_s, t.dedup_s += wt.sig_s, t.read_s += wt.read_s;
+      t.doc_bytes += wt.decoded_bytes;
+    }
     tm_dedup_stats ds;
     memset(&ds, 0, sizeof ds);
     if (b->dedup) tm_dedup_get_stats(b->dedup, &ds);
@@ -1128,24 +1043,11 @@ report:
   }
 out:
   if (workers)
-    for (int i = 0; i < threads; i++) {
-      for (int p = 0; workers[i].cleaners && p < b->n_profiles; p++) tm_clean_free(workers[i].cleaners[p]);
-      free(workers[i].cleaners);
-      tm_encoder_free(workers[i].enc);
-      tm_dedup_worker_free(workers[i].dw);
-    }
+    for (int i = 0; i < threads; i++) tm_batch_worker_free(workers[i].bw);
   free(workers);
   free(tids);
   if (b->batches)
-    for (size_t i = 0; i < b->n_batches; i++) {
-      for (size_t k = 0; b->batches[i].slots && k < b->batch_docs; k++) {
-        tm_document_free(&b->batches[i].slots[k].doc);
-        tm_ids_free(&b->batches[i].slots[k].ids);
-        free(b->batches[i].slots[k].sig);
-        free(b->batches[i].slots[k].msg);
-      }
-      free(b->batches[i].slots);
-    }
+    for (size_t i = 0; i < b->n_batches; i++) tm_batch_docs_free(b->batches[i].slots, b->batch_docs);
   free(b->batches);
   if (b->sd) {
     if (rc < 0) tm_shard_dir_abort(b->sd);

@@ -5,8 +5,9 @@
  *
  *   main thread     reads the inputs in order (files sorted, directories
  *                   walked in name order) into batches of documents
- *   worker threads  clean and tokenize a batch (one tm_clean per profile and
- *                   one encoder per thread)
+ *   worker threads  clean, tokenize and sign a batch (batch/batch.h: one
+ *                   tm_clean per profile, one encoder and dedup signer per
+ *                   thread; the step serve's workers run too)
  *   commit thread   takes batches strictly in input order: dedup, then
  *                   append to the shard directory; keeps the statistics
  *

@@ -26,6 +26,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "batch/batch.h"
 #include "clean/clean.h"
 #include "dedup/dedup.h"
 #include "io.h"
@@ -37,16 +38,9 @@
 #include "shards/shard_dir.h"
 #include "tokenizer.h"
 
-typedef struct {
-  tm_document doc;
-  int is_error;
-  char *msg;
-  uint64_t event;
-  uint64_t raw_bytes;
-  tm_clean_verdict verdict;
-  const char *reason;
-  tm_ids ids;
-} slot;
+/* A batch's documents are tm_batch_doc (batch.h): event is the index of the
+ * reader event in its input. */
+typedef tm_batch_doc slot;
 
 enum { B_FREE, B_FILLED, B_WORKING, B_DONE };
 
@@ -69,8 +63,7 @@ typedef struct {
 
 typedef struct {
   tm_serve_pipe *p;
-  tm_clean *cleaners[TM_SERVE_MAX_PROFILES];
-  tm_encoder *enc;
+  tm_batch_worker *bw; /* clean and tokenize (dedup runs whole on the commit thread) */
   tm_error err;
   int failed;
 } worker;
@@ -331,11 +324,8 @@ static int read_input(tm_serve_pipe *p, tm_serve_input *in) {
   int rc = fd < 0 ? tm_err_sys(&rerr, "%s", in->name) : tm_reader_open_fd(&r, fd, in->name, &ro, &rerr);
   if (rc < 0) {
     slot *s = &bt->slots[0];
-    s->is_error = 1;
-    free(s->msg);
-    s->msg = strdup(rerr.msg);
+    tm_batch_doc_set_error(s, rerr.msg);
     s->event = 0;
-    s->raw_bytes = 0;
     bt->n = 1;
     bt->input_done = 1;
     in->failed = 1;
@@ -355,9 +345,7 @@ static int read_input(tm_serve_pipe *p, tm_serve_input *in) {
     s->event = ev;
     s->is_error = n < 0;
     if (n < 0) {
-      free(s->msg);
-      s->msg = strdup(rerr.msg);
-      s->raw_bytes = 0;
+      tm_batch_doc_set_error(s, rerr.msg);
     } else {
       s->raw_bytes = s->doc.len;
       in->docs_read++;
@@ -425,26 +413,7 @@ static void *reader_main(void *arg) {
 static void process_batch(worker *w, batch *bt) {
   tm_serve_pipe *p = w->p;
   int pi = bt->in->profile;
-  if (!w->cleaners[pi] && tm_clean_new(&w->cleaners[pi], &p->profiles[pi].params, &w->err) < 0) {
-    w->failed = 1;
-    return;
-  }
-  for (size_t i = 0; i < bt->n; i++) {
-    slot *s = &bt->slots[i];
-    if (s->is_error) continue;
-    tm_clean_result res;
-    if (tm_clean_doc(w->cleaners[pi], &s->doc, &res, NULL, &w->err) < 0) {
-      w->failed = 1;
-      return;
-    }
-    s->verdict = res.verdict;
-    s->reason = res.reason;
-    s->ids.len = 0;
-    if (s->verdict != TM_CLEAN_DROP && tm_encoder_encode(w->enc, s->doc.text, s->doc.len, 0, &s->ids, &w->err) < 0) {
-      w->failed = 1;
-      return;
-    }
-  }
+  if (tm_batch_worker_run(w->bw, pi, &p->profiles[pi].params, bt->slots, bt->n, &w->err) < 0) w->failed = 1;
 }
 
 static void *worker_main(void *arg) {
@@ -714,9 +683,7 @@ static int commit_batch(tm_serve_pipe *p, batch *bt, tm_error *err) {
     if (v.kind == TM_DEDUP_UNIQUE && v.lines_removed > 0) {
       /* line-level dedup shortened the text (as in build): emit and
        * tokenize what is left */
-      if (tm_document_set_text(&s->doc, v.text, v.len) < 0) return tm_err(err, TM_ENOMEM, "out of memory");
-      s->ids.len = 0;
-      if (tm_encoder_encode(p->commit_enc, s->doc.text, s->doc.len, 0, &s->ids, err) < 0) return -TM_ENOMEM;
+      if ((rc = tm_batch_doc_take_lines(s, &v, p->commit_enc, err)) < 0) return rc;
     }
     pthread_mutex_lock(&p->smu);
     p->c.docs_in++;
@@ -744,14 +711,7 @@ static int commit_batch(tm_serve_pipe *p, batch *bt, tm_error *err) {
   pthread_mutex_unlock(&p->smu);
   /* a daemon runs for weeks: a slot that once held a huge document gives
    * its buffers back instead of keeping them for ever (flat memory) */
-  for (size_t i = 0; i < bt->n; i++) {
-    slot *s = &bt->slots[i];
-    if (s->doc.cap > TM_SERVE_SLOT_KEEP) {
-      tm_document_free(&s->doc);
-      tm_document_init(&s->doc);
-    }
-    if (s->ids.cap * sizeof(uint32_t) > TM_SERVE_SLOT_KEEP) tm_ids_free(&s->ids);
-  }
+  for (size_t i = 0; i < bt->n; i++) tm_batch_doc_shrink(&bt->slots[i], TM_SERVE_SLOT_KEEP);
   if (bt->input_done) {
     p->j_next = in->seq + 1;
     p->j_events = 0;
@@ -1078,14 +1038,13 @@ int tm_serve_pipe_open(tm_serve_pipe **out, const tm_serve_pipe_options *o, tm_e
   p->worker_tids = calloc((size_t)p->threads, sizeof *p->worker_tids);
   if (!p->batches || !p->workers || !p->worker_tids) return tm_err(err, TM_ENOMEM, "out of memory");
   for (size_t i = 0; i < p->n_batches; i++) {
-    p->batches[i].slots = calloc(p->batch_docs, sizeof(slot));
+    p->batches[i].slots = tm_batch_docs_new(p->batch_docs, 0);
     if (!p->batches[i].slots) return tm_err(err, TM_ENOMEM, "out of memory");
-    for (size_t k = 0; k < p->batch_docs; k++) tm_document_init(&p->batches[i].slots[k].doc);
   }
+  tm_batch_worker_options wo = {.n_profiles = TM_SERVE_MAX_PROFILES, .tok = p->tok, .dedup = NULL};
   for (int i = 0; i < p->threads; i++) {
     p->workers[i].p = p;
-    p->workers[i].enc = tm_encoder_new(p->tok);
-    if (!p->workers[i].enc) return tm_err(err, TM_ENOMEM, "out of memory");
+    if (!(p->workers[i].bw = tm_batch_worker_new(&wo))) return tm_err(err, TM_ENOMEM, "out of memory");
   }
   if (!(p->commit_enc = tm_encoder_new(p->tok))) return tm_err(err, TM_ENOMEM, "out of memory");
   for (int i = 0; i < p->threads; i++) {
@@ -1144,21 +1103,11 @@ int tm_serve_pipe_free(tm_serve_pipe *p, tm_error *err) {
       }
     }
     for (int k = 0; k < n_seen; k++) free(seen[k]);
-    for (size_t i = 0; i < p->n_batches; i++) {
-      for (size_t k = 0; p->batches[i].slots && k < p->batch_docs; k++) {
-        tm_document_free(&p->batches[i].slots[k].doc);
-        tm_ids_free(&p->batches[i].slots[k].ids);
-        free(p->batches[i].slots[k].msg);
-      }
-      free(p->batches[i].slots);
-    }
+    for (size_t i = 0; i < p->n_batches; i++) tm_batch_docs_free(p->batches[i].slots, p->batch_docs);
   }
   free(p->batches);
   if (p->workers)
-    for (int i = 0; i < p->threads; i++) {
-      for (int k = 0; k < TM_SERVE_MAX_PROFILES; k++) tm_clean_free(p->workers[i].cleaners[k]);
-      tm_encoder_free(p->workers[i].enc);
-    }
+    for (int i = 0; i < p->threads; i++) tm_batch_worker_free(p->workers[i].bw);
   tm_encoder_free(p->commit_enc);
   free(p->workers);
   free(p->worker_tids);
