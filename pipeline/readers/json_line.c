@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,30 +37,26 @@ static uint64_t not_plain(uint64_t v) {
   return quote_or_backslash(v) | ((v - ONES * 0x20) & ~v & HIGHS) | (v & HIGHS);
 }
 
-/* The first byte of p[0..end) that is '"' or a backslash (plain == 0), or
- * that is not plain string content (plain == 1); p advances in whole steps
- * (64 bytes with AVX-512BW, then 8), so the result may stop short of that
- * byte by up to 7: callers finish byte by byte. */
-static bytes skip_plain(bytes p, bytes end, int plain) {
+/* The first byte of p[0..end) that is not plain string content; p advances
+ * in whole steps (64 bytes with AVX-512BW, then 8), so the result may stop
+ * short of that byte by up to 7: callers finish byte by byte. */
+static bytes skip_plain(bytes p, bytes end) {
 #if defined(__AVX512BW__) && !defined(TM_JSONL_PORTABLE)
   const __m512i q = _mm512_set1_epi8('"'), b = _mm512_set1_epi8('\\');
   const __m512i lo = _mm512_set1_epi8(0x20);
   while (end - p >= 64) {
     __m512i x = _mm512_loadu_si512((const void *)p);
-    uint64_t m = _mm512_cmpeq_epi8_mask(x, q) | _mm512_cmpeq_epi8_mask(x, b);
-    if (plain) m |= _mm512_cmplt_epu8_mask(x, lo) | _mm512_movepi8_mask(x);
+    uint64_t m = _mm512_cmpeq_epi8_mask(x, q) | _mm512_cmpeq_epi8_mask(x, b) |
+                 _mm512_cmplt_epu8_mask(x, lo) | _mm512_movepi8_mask(x);
     if (m) return p + __builtin_ctzll(m);
     p += 64;
   }
 #endif
-  if (plain)
-    while (end - p >= 8 && !not_plain(load8(p))) p += 8;
-  else
-    while (end - p >= 8 && !quote_or_backslash(load8(p))) p += 8;
+  while (end - p >= 8 && !not_plain(load8(p))) p += 8;
   return p;
 }
 
-/* skip_plain(p, end, 1) that also copies the bytes it passes to out (and
+/* skip_plain that also copies the bytes it passes to out (and
  * possibly up to 63 more: out has room for end - p bytes, and those past
  * the run are overwritten or beyond the decoded length). One pass for the
  * decoding scan instead of a scan and a memcpy. */
@@ -159,7 +156,7 @@ const char *tm_json_str_scan(const char *p0, const char *end0, char *out0, tm_js
   s->at = NULL;
   for (;;) {
     /* the common run of plain ASCII, copied whole */
-    bytes r = out ? copy_plain(p, end, out + o) : skip_plain(p, end, 1);
+    bytes r = out ? copy_plain(p, end, out + o) : skip_plain(p, end);
     if (out) {
       o += (size_t)(r - p);
       while (r < end && *r >= 0x20 && *r < 0x80 && *r != '"' && *r != '\\') out[o++] = *r++;
@@ -224,19 +221,43 @@ const char *tm_json_str_scan(const char *p0, const char *end0, char *out0, tm_js
   return (const char *)p;
 }
 
+/* The first '"' in p[0..end), or NULL; *bs is set when a backslash comes
+ * before it (or anywhere, when there is no quote). Only quotes stop it:
+ * text and HTML hold many escapes (\n, \") and few unescaped quotes. */
+static bytes find_quote(bytes p, bytes end, int *bs) {
+#if defined(__AVX512BW__) && !defined(TM_JSONL_PORTABLE)
+  const __m512i q = _mm512_set1_epi8('"'), b = _mm512_set1_epi8('\\');
+  while (end - p >= 64) {
+    __m512i x = _mm512_loadu_si512((const void *)p);
+    uint64_t mq = _mm512_cmpeq_epi8_mask(x, q), mb = _mm512_cmpeq_epi8_mask(x, b);
+    if (mq) {
+      if (mb & ((mq & -mq) - 1)) *bs = 1; /* a backslash below the first quote */
+      return p + __builtin_ctzll(mq);
+    }
+    if (mb) *bs = 1;
+    p += 64;
+  }
+#endif
+  bytes r = memchr(p, '"', (size_t)(end - p));
+  if (!*bs && memchr(p, '\\', (size_t)((r ? r : end) - p))) *bs = 1;
+  return r;
+}
+
 const char *tm_json_str_span(const char *p0, const char *end0, int *escaped) {
-  bytes p = (bytes)p0, end = (bytes)end0;
+  bytes start = (bytes)p0, p = start, end = (bytes)end0;
   int esc = 0;
   for (;;) {
-    p = skip_plain(p, end, 0);
-    while (p < end && *p != '"' && *p != '\\') p++;
-    if (p >= end) return NULL;
-    if (*p == '"') break;
-    esc = 1;
-    p += 2; /* the escaped character; \uXXXX's hex digits are plain bytes */
+    bytes q = find_quote(p, end, &esc);
+    if (!q) return NULL;
+    /* the quote ends the string unless an odd run of backslashes precedes it */
+    size_t n = 0;
+    while (q - n > start && q[-1 - (ptrdiff_t)n] == '\\') n++;
+    if (!(n & 1)) {
+      if (escaped) *escaped = esc;
+      return (const char *)q;
+    }
+    p = q + 1;
   }
-  if (escaped) *escaped = esc;
-  return (const char *)p;
 }
 
 int tm_json_str_equals(const char *s, size_t n, int escaped, const char *key, size_t kl) {

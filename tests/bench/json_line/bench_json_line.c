@@ -3,11 +3,12 @@
  * check), tm_jsonl_find_text (the reader's text field, decoded) and
  * tm_jsonl_fields_parse (`tokenmill dedup`'s text and id).
  *
- *   bench_json_line [--mb N] [--rounds R] [FILE.jsonl]
+ *   bench_json_line [--mb N] [--rounds R] [--field NAME] [FILE.jsonl]
  *
  * Lines come from FILE (plain JSONL) or are generated: web-like text with
  * \n and \" escapes, some UTF-8, an integer or string id, a few other
- * members. Each call runs over all lines R times; the best round's MB per
+ * members. --field: the member tm_jsonl_check and tm_jsonl_find_text look
+ * for (default text; dedup's call always reads "text"). Each call runs over all lines R times; the best round's MB per
  * CPU-second (line bytes) is printed per call. The source also builds
  * against the tree before json_line.c existed (the three headers then),
  * so a before/after pair runs on the same input in the same session. */
@@ -73,12 +74,13 @@ static void gen_line(char *buf, size_t *n, uint64_t i) {
 int main(int argc, char **argv) {
   double mb = 64;
   int rounds = 5;
-  const char *file = NULL;
+  const char *file = NULL, *field = "text";
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--mb") && i + 1 < argc) mb = atof(argv[++i]);
     else if (!strcmp(argv[i], "--rounds") && i + 1 < argc) rounds = atoi(argv[++i]);
+    else if (!strcmp(argv[i], "--field") && i + 1 < argc) field = argv[++i];
     else if (!strcmp(argv[i], "--help")) {
-      fprintf(stderr, "usage: bench_json_line [--mb N] [--rounds R] [FILE.jsonl]\n");
+      fprintf(stderr, "usage: bench_json_line [--mb N] [--rounds R] [--field NAME] [FILE.jsonl]\n");
       return 0;
     } else file = argv[i];
   }
@@ -124,10 +126,10 @@ int main(int argc, char **argv) {
         if (call == 0) {
           const char *why;
           size_t col;
-          ok += tm_jsonl_check(line, len, "text", &why, &col) == TM_JSONL_OK;
+          ok += tm_jsonl_check(line, len, field, &why, &col) == TM_JSONL_OK;
         } else if (call == 1) {
           size_t vs, ve, olen;
-          ok += (size_t)tm_jsonl_find_text(line, len, "text", 4, &vs, &ve, out, &olen);
+          ok += (size_t)tm_jsonl_find_text(line, len, field, strlen(field), &vs, &ve, out, &olen);
         } else {
           tm_jsonl_fields f;
           ok += tm_jsonl_fields_parse(line, len, &f) == 1;
