@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "batch/batch.h"
+#include "batch/quarantine.h"
 #include "bpe/bpe_train.h"
 #include "bpe/bpe_words.h"
 #include "build_int.h"
@@ -124,9 +125,7 @@ struct build {
   uint64_t *committed_events;
   uint8_t *file_done;
   tm_build_stats stats;
-  int qfd;
-  uint64_t quarantine_bytes;
-  char qpath[PATH_MAX];
+  tm_quarantine q; /* q.bytes: the quarantine length the journal covers */
   /* resume positions */
   uint64_t *start_events;
   /* batches */
@@ -189,7 +188,7 @@ static const char *source_tag(const build *b, int prof) {
 /* ---- journal (build_journal.c) ---------------------------------------------- */
 
 static tm_build_journal journal_view(build *b) {
-  return (tm_build_journal){b->committed_events, b->file_done, &b->stats, b->quarantine_bytes, b->cand};
+  return (tm_build_journal){b->committed_events, b->file_done, &b->stats, b->q.bytes, b->cand};
 }
 
 static char *journal_json(build *b) {
@@ -203,7 +202,7 @@ static int journal_restore(build *b, const char *text, tm_error *err) {
   int rc = tm_build_journal_restore(text, b->files, b->n_files, b->o->out_dir, &j, err);
   if (rc < 0) return rc;
   memcpy(b->start_events, b->committed_events, b->n_files * sizeof *b->start_events);
-  b->quarantine_bytes = j.quarantine_bytes;
+  b->q.bytes = j.quarantine_bytes;
   b->cand = j.candidates;
   return 0;
 }
@@ -215,7 +214,7 @@ static int commit_hook(void *user, const char *shard, uint64_t shards_after, cha
   build *b = user;
   char *j = journal_json(b);
   if (!j) return tm_err(err, TM_ENOMEM, "out of memory");
-  int rc = tm_shard_commit_stage(b->pending_path, b->qfd, b->qpath, b->dedup, shard, shards_after, j, err);
+  int rc = tm_shard_commit_stage(b->pending_path, b->q.fd, b->q.path, b->dedup, shard, shards_after, j, err);
   if (rc < 0) {
     free(j);
     return rc;
@@ -370,28 +369,13 @@ static void *worker_main(void *arg) {
 
 /* ---- commit ------------------------------------------------------------------- */
 
+/* A quarantine record of build: the input file and the reader event. */
 static int quarantine(build *b, const slot *s, size_t file, tm_error *err) {
-  if (b->qfd < 0) {
-    char dir[PATH_MAX];
-    snprintf(dir, sizeof dir, "%s/quarantine", b->o->out_dir);
-    int rc = tm_io_mkdirs(dir, err);
-    if (rc < 0) return rc;
-    b->qfd = tm_io_open(b->qpath, O_WRONLY | O_CREAT | O_APPEND, 0644, "quarantine", err);
-    if (b->qfd < 0) return b->qfd;
-  }
   json_t *o = json_object();
   json_object_set_new(o, "file", json_string(b->files[file].path));
   json_object_set_new(o, "event", json_integer((json_int_t)s->event));
   json_object_set_new(o, "error", json_string(s->msg ? s->msg : "?"));
-  char *line = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENSURE_ASCII);
-  json_decref(o);
-  if (!line) return tm_err(err, TM_ENOMEM, "out of memory");
-  size_t n = strlen(line);
-  line[n] = '\n';
-  int rc = tm_io_write(b->qfd, line, n + 1, b->qpath, "quarantine", err);
-  free(line);
-  if (rc == 0) b->quarantine_bytes += n + 1;
-  return rc;
+  return tm_quarantine_append(&b->q, o, err);
 }
 
 static int write_keys(build *b, const slot *s, tm_error *err) {
@@ -724,13 +708,12 @@ int tm_build_run(const tm_build_options *o, tm_build_result *res, tm_error *err)
   build *b = calloc(1, sizeof *b);
   if (!b) return tm_err(err, TM_ENOMEM, "out of memory");
   b->o = o;
-  b->qfd = -1;
   b->keys_fd = -1;
   pthread_mutex_init(&b->mu, NULL);
   pthread_cond_init(&b->cv_work, NULL);
   pthread_cond_init(&b->cv_commit, NULL);
   pthread_cond_init(&b->cv_free, NULL);
-  snprintf(b->qpath, sizeof b->qpath, "%s/quarantine/errors.jsonl", o->out_dir);
+  tm_quarantine_init(&b->q, o->out_dir);
   snprintf(b->pending_path, sizeof b->pending_path, "%s/journal.pending", o->out_dir);
   int threads = o->threads ? o->threads : (int)tm_config_int(o->cfg, "build", "threads");
   if (threads <= 0) threads = cpu_count();
@@ -863,13 +846,7 @@ dedup:;
   }
   res->resumed = b->sd && (tm_shard_dir_manifest(b->sd)->n_shards > 0 || tm_shard_dir_manifest(b->sd)->journal != NULL);
   /* the quarantine holds exactly what the journal committed */
-  if (b->quarantine_bytes || stat(b->qpath, &st) == 0) {
-    if (stat(b->qpath, &st) == 0 && (uint64_t)st.st_size > b->quarantine_bytes &&
-        truncate(b->qpath, (off_t)b->quarantine_bytes) != 0) {
-      rc = tm_err_sys(err, "%s: truncate", b->qpath);
-      goto out;
-    }
-  }
+  if ((rc = tm_quarantine_restore(&b->q, b->q.bytes, err)) < 0) goto out;
   if (b->sd) tm_shard_dir_set_commit_hook(b->sd, commit_hook, b);
 
   /* pipeline */
@@ -941,7 +918,7 @@ stop:
   if (rc == 0 && b->stopped) {
     /* publish the positions and counters reached (documents dropped since
      * the last seal left the index as the last checkpoint has it) */
-    if (b->qfd >= 0) rc = tm_io_fsync(b->qfd, b->qpath, "quarantine", err);
+    rc = tm_quarantine_sync(&b->q, err);
     if (rc == 0 && b->dedup) rc = tm_dedup_checkpoint(b->dedup, tm_shard_dir_manifest(b->sd)->n_shards, err);
     char *j = rc == 0 ? journal_json(b) : NULL;
     if (rc == 0) rc = j ? tm_shard_dir_commit_journal(b->sd, j, err) : tm_err(err, TM_ENOMEM, "out of memory");
@@ -969,7 +946,7 @@ stop:
     double t0 = cpu_now();
     rc = tm_shard_dir_seal(b->sd, err);
     if (rc == 0 && tm_shard_dir_manifest(b->sd)->n_shards == shards_before) {
-      if (b->qfd >= 0) rc = tm_io_fsync(b->qfd, b->qpath, "quarantine", err);
+      rc = tm_quarantine_sync(&b->q, err);
       if (rc == 0 && b->dedup) rc = tm_dedup_checkpoint(b->dedup, shards_before, err);
       char *j = rc == 0 ? journal_json(b) : NULL;
       if (rc == 0) rc = j ? tm_shard_dir_commit_journal(b->sd, j, err) : tm_err(err, TM_ENOMEM, "out of memory");
@@ -1055,7 +1032,7 @@ out:
   }
   tm_encoder_free(b->commit_enc);
   if (b->dedup) tm_dedup_close(b->dedup);
-  if (b->qfd >= 0) close(b->qfd);
+  tm_quarantine_close(&b->q);
   if (b->keys_fd >= 0) {
     close(b->keys_fd);
     unlink(b->keys_path);

@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "batch/batch.h"
+#include "batch/quarantine.h"
 #include "clean/clean.h"
 #include "dedup/dedup.h"
 #include "io.h"
@@ -71,7 +72,7 @@ typedef struct {
 struct tm_serve_pipe {
   const tm_config *cfg;
   char out_dir[PATH_MAX], spool_dir[PATH_MAX], inbox_dir[PATH_MAX];
-  char qpath[PATH_MAX], pending_path[PATH_MAX + 16];
+  char pending_path[PATH_MAX + 16];
   void (*on_finished)(void *);
   void *user;
   tm_tokenizer *tok;
@@ -100,8 +101,8 @@ struct tm_serve_pipe {
   /* commit thread state */
   uint64_t j_next, j_events, published_next;
   tm_serve_input *finished; /* committed, to finish once a manifest lists them */
-  int qfd, lock_fd;
-  uint64_t quarantine_bytes;
+  tm_quarantine q; /* q.bytes: the quarantine length the journal covers */
+  int lock_fd;
   double open_since, last_publish;
   /* shared with the loop, under smu */
   pthread_mutex_t smu;
@@ -504,7 +505,7 @@ static char *journal_json(tm_serve_pipe *p) {
   pthread_mutex_lock(&p->smu);
   json_object_set_new(j, "stats", counters_json(&p->c));
   pthread_mutex_unlock(&p->smu);
-  json_object_set_new(j, "quarantine_bytes", json_integer((json_int_t)p->quarantine_bytes));
+  json_object_set_new(j, "quarantine_bytes", json_integer((json_int_t)p->q.bytes));
   char *s = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
   json_decref(j);
   return s;
@@ -523,7 +524,7 @@ static int journal_restore(tm_serve_pipe *p, const char *text, tm_error *err) {
     p->j_next = p->published_next = jget(j, "next");
     p->j_events = jget(j, "events");
     counters_from_json(&p->c, json_object_get(j, "stats"));
-    p->quarantine_bytes = jget(j, "quarantine_bytes");
+    p->q.bytes = jget(j, "quarantine_bytes");
   }
   json_decref(j);
   return rc;
@@ -534,7 +535,7 @@ static int commit_hook(void *user, const char *shard, uint64_t shards_after, cha
   tm_serve_pipe *p = user;
   char *j = journal_json(p);
   if (!j) return tm_err(err, TM_ENOMEM, "out of memory");
-  int rc = tm_shard_commit_stage(p->pending_path, p->qfd, p->qpath, p->dedup, shard, shards_after, j, err);
+  int rc = tm_shard_commit_stage(p->pending_path, p->q.fd, p->q.path, p->dedup, shard, shards_after, j, err);
   if (rc < 0) {
     free(j);
     return rc;
@@ -607,29 +608,15 @@ static void finish_published(tm_serve_pipe *p) {
 
 /* ---- commit thread ------------------------------------------------------------------------ */
 
+/* A quarantine record of serve: the input's name and sequence number, and
+ * the reader event. */
 static int quarantine(tm_serve_pipe *p, const slot *s, const tm_serve_input *in, tm_error *err) {
-  if (p->qfd < 0) {
-    char dir[PATH_MAX + 16];
-    snprintf(dir, sizeof dir, "%s/quarantine", p->out_dir);
-    int rc = tm_io_mkdirs(dir, err);
-    if (rc < 0) return rc;
-    p->qfd = tm_io_open(p->qpath, O_WRONLY | O_CREAT | O_APPEND, 0644, "quarantine", err);
-    if (p->qfd < 0) return p->qfd;
-  }
   json_t *o = json_object();
   json_object_set_new(o, "input", json_string(in->name));
   json_object_set_new(o, "seq", json_integer((json_int_t)in->seq));
   json_object_set_new(o, "event", json_integer((json_int_t)s->event));
   json_object_set_new(o, "error", json_string(s->msg ? s->msg : "?"));
-  char *line = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENSURE_ASCII);
-  json_decref(o);
-  if (!line) return tm_err(err, TM_ENOMEM, "out of memory");
-  size_t n = strlen(line);
-  line[n] = '\n';
-  int rc = tm_io_write(p->qfd, line, n + 1, p->qpath, "quarantine", err);
-  free(line);
-  if (rc == 0) p->quarantine_bytes += n + 1;
-  return rc;
+  return tm_quarantine_append(&p->q, o, err);
 }
 
 static void count_drop(tm_serve_counters *c, const char *rule) {
@@ -737,7 +724,7 @@ static int commit_batch(tm_serve_pipe *p, batch *bt, tm_error *err) {
 static int publish_journal(tm_serve_pipe *p, tm_error *err) {
   uint64_t shards = tm_shard_dir_manifest(p->sd)->n_shards;
   int rc = 0;
-  if (p->qfd >= 0) rc = tm_io_fsync(p->qfd, p->qpath, "quarantine", err);
+  rc = tm_quarantine_sync(&p->q, err);
   if (rc == 0) rc = tm_dedup_checkpoint(p->dedup, shards, err);
   char *j = rc == 0 ? journal_json(p) : NULL;
   if (rc == 0) rc = j ? tm_shard_dir_commit_journal(p->sd, j, err) : tm_err(err, TM_ENOMEM, "out of memory");
@@ -957,7 +944,6 @@ int tm_serve_pipe_open(tm_serve_pipe **out, const tm_serve_pipe_options *o, tm_e
   tm_serve_pipe *p = calloc(1, sizeof *p);
   if (!p) return tm_err(err, TM_ENOMEM, "out of memory");
   p->cfg = o->cfg;
-  p->qfd = -1;
   p->lock_fd = -1;
   p->on_finished = o->on_finished;
   p->user = o->user;
@@ -969,7 +955,7 @@ int tm_serve_pipe_open(tm_serve_pipe **out, const tm_serve_pipe_options *o, tm_e
   snprintf(p->out_dir, sizeof p->out_dir, "%s", o->out_dir);
   snprintf(p->spool_dir, sizeof p->spool_dir, "%s", o->spool_dir ? o->spool_dir : "");
   snprintf(p->inbox_dir, sizeof p->inbox_dir, "%.4000s/inbox", o->out_dir);
-  snprintf(p->qpath, sizeof p->qpath, "%.4000s/quarantine/errors.jsonl", o->out_dir);
+  tm_quarantine_init(&p->q, o->out_dir);
   snprintf(p->pending_path, sizeof p->pending_path, "%s/journal.pending", o->out_dir);
   p->threads = o->threads > 0 ? o->threads : cpu_count();
   p->batch_docs = (size_t)tm_config_int(o->cfg, "serve", "batch_docs");
@@ -1024,9 +1010,7 @@ int tm_serve_pipe_open(tm_serve_pipe **out, const tm_serve_pipe_options *o, tm_e
   if ((rc = tm_dedup_open(&p->dedup, &dp, path, err)) < 0) return rc;
   if ((rc = recover(p, err)) < 0) return rc;
   /* the quarantine holds exactly what the journal committed */
-  if (stat(p->qpath, &st) == 0 && (uint64_t)st.st_size > p->quarantine_bytes &&
-      truncate(p->qpath, (off_t)p->quarantine_bytes) != 0)
-    return tm_err_sys(err, "%s: truncate", p->qpath);
+  if ((rc = tm_quarantine_restore(&p->q, p->q.bytes, err)) < 0) return rc;
   tm_shard_dir_set_commit_hook(p->sd, commit_hook, p);
   finish_published(p);
   p->last_publish = now_s();
@@ -1118,7 +1102,7 @@ int tm_serve_pipe_free(tm_serve_pipe *p, tm_error *err) {
     else tm_shard_dir_close(p->sd, NULL);
   }
   if (p->dedup) tm_dedup_close(p->dedup);
-  if (p->qfd >= 0) close(p->qfd);
+  tm_quarantine_close(&p->q);
   if (p->lock_fd >= 0) close(p->lock_fd);
   tm_tokenizer_free(p->tok);
   pthread_mutex_destroy(&p->mu);
