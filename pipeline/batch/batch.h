@@ -59,8 +59,9 @@ typedef struct tm_batch_doc {
 tm_batch_doc *tm_batch_docs_new(size_t n, int num_perm);
 void tm_batch_docs_free(tm_batch_doc *docs, size_t n);
 
-/* Make d a reader error with message msg (copied; "?" when out of memory)
- * and no raw bytes. */
+/* Make d a reader error with message msg (copied; msg NULL when out of
+ * memory, which the drivers' quarantine records write as "?") and no raw
+ * bytes. */
 void tm_batch_doc_set_error(tm_batch_doc *d, const char *msg);
 
 /* Give back text and token buffers larger than keep bytes (a long-running
