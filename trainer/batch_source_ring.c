@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "batch_source_internal.h"
+#include "clock.h"
 #include "log.h"
 #include "ring.h"
 
@@ -20,21 +21,15 @@ typedef struct ring_src {
   int wait_ms;
 } ring_src;
 
-static double now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 static int ring_next(tm_batch_source *s, tm_batch *b, tm_error *err) {
   ring_src *g = s->impl;
   tm_ring_slot slot;
-  double t0 = now_s();
+  double t0 = tm_now_s();
   int rc;
   for (;;) {
     rc = tm_ring_acquire(g->ring, &slot, 1000, err);
     if (rc != -TM_EAGAIN && rc != -TM_EPEER) break;
-    double waited = now_s() - t0;
+    double waited = tm_now_s() - t0;
     if (s->stop && *s->stop) {
       s->wait_s += waited;
       return tm_err(err, TM_EAGAIN, "%s: interrupted while waiting for a batch",
@@ -43,13 +38,13 @@ static int ring_next(tm_batch_source *s, tm_batch *b, tm_error *err) {
     if (rc == -TM_EPEER) tm_warn("ring_peer", "ring=%s waited_s=%.1f msg=%s", tm_ring_name(g->ring),
                                  waited, "feeder not alive; waiting for a new one");
     if (g->wait_ms >= 0 && waited * 1e3 > g->wait_ms) {
-      s->wait_s += now_s() - t0;
+      s->wait_s += tm_now_s() - t0;
       return rc == -TM_EPEER ? rc
                              : tm_err(err, TM_EAGAIN, "%s: no batch within %d ms",
                                       tm_ring_name(g->ring), g->wait_ms);
     }
   }
-  s->wait_s += now_s() - t0;
+  s->wait_s += tm_now_s() - t0;
   if (rc == TM_RING_END) return TM_BATCH_END;
   if (rc < 0) return rc;
   int B = s->info.B, T = s->info.T;

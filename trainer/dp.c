@@ -1,5 +1,6 @@
 /* dp.c - data parallelism over MPI; see dp.h. */
 #include "dp.h"
+#include "clock.h"
 
 #include "log.h"
 
@@ -100,12 +101,6 @@ void tm_dp_abort(int code) {
   if (g_mpi && g_world > 1) MPI_Abort(MPI_COMM_WORLD, code);
 }
 
-static double now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 static int mpi_fail(tm_error *err, int mrc, const char *what, uint64_t step) {
   char s[MPI_MAX_ERROR_STRING];
   int len = 0;
@@ -118,13 +113,13 @@ static int mpi_fail(tm_error *err, int mrc, const char *what, uint64_t step) {
  * spin then short sleeps; a peer that never answers is an error after
  * timeout_s. */
 static int wait_all(MPI_Request *req, int n, const char *what, uint64_t step, tm_error *err) {
-  double t0 = now_s(), deadline = t0 + (double)g_opt.timeout_s;
+  double t0 = tm_now_s(), deadline = t0 + (double)g_opt.timeout_s;
   for (;;) {
     int done = 0;
     int mrc = MPI_Testall(n, req, &done, MPI_STATUSES_IGNORE);
     if (mrc != MPI_SUCCESS) return mpi_fail(err, mrc, what, step);
     if (done) return 0;
-    double t = now_s();
+    double t = tm_now_s();
     if (t > deadline)
       return tm_err(err, TM_EPEER, "rank %d of %d: %s at step %llu did not complete within %lld s "
                     "([dp] timeout_s): another rank is dead or hung", g_rank, g_world, what,
@@ -244,7 +239,7 @@ void tm_dp_sync_hook(void *ctx, int layer) {
 
 int tm_dp_sync_finish(tm_dp_sync *s, uint64_t step, tm_error *err) {
   if (!s) return 0;
-  double t0 = now_s();
+  double t0 = tm_now_s();
   int rc = s->hook_rc;
   if (rc < 0) *err = s->hook_err;
   while (rc == 0 && s->next_event < s->n_events) rc = sync_event(s, s->next_event, step, err);
@@ -264,7 +259,7 @@ int tm_dp_sync_finish(tm_dp_sync *s, uint64_t step, tm_error *err) {
   s->n_req = s->next_event = 0;
   s->hook_rc = 0;
   g_syncs++;
-  g_exposed_s += now_s() - t0;
+  g_exposed_s += tm_now_s() - t0;
   return rc;
 }
 

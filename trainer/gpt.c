@@ -23,6 +23,7 @@
  * tm_gpt_timing, which is how the bench splits the step.
  */
 #include "gpt.h"
+#include "clock.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -291,12 +292,6 @@ void tm_gpt_init(tm_gpt *m, uint64_t seed) {
   }
 }
 
-static double now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 static double cpu_now_s(void) {
   struct timespec ts;
   clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
@@ -308,9 +303,9 @@ static double cpu_now_s(void) {
 enum { TK_KERN, TK_ATT, TK_MM };
 #define TIMED(kind, ...)                \
   do {                                  \
-    double t_ = now_s(), c_ = cpu_now_s(); \
+    double t_ = tm_now_s(), c_ = cpu_now_s(); \
     __VA_ARGS__;                        \
-    tw[kind] += now_s() - t_;           \
+    tw[kind] += tm_now_s() - t_;           \
     tc[kind] += cpu_now_s() - c_;       \
   } while (0)
 

@@ -3,6 +3,7 @@
  * that expf/tanhf vectorise through glibc's libmvec; the results are still
  * the same bits on every run of the same binary. */
 #include "gpt_kernels.h"
+#include "clock.h"
 
 #include <cblas.h>
 #include <float.h>
@@ -287,12 +288,6 @@ void tm_k_gelu_backward_bias(float *dinp, float *dbias, const float *inp, const 
  * in parallel; OpenBLAS (OpenMP build) runs sgemm calls made inside a
  * parallel region on the calling thread only. */
 
-static double att_now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 static void att_time_add(tm_k_att_time *tt, double other, double total) {
   if (!tt) return;
 #pragma omp atomic
@@ -331,7 +326,7 @@ void tm_k_attention_forward(float *out, float *att, const float *qkv, int B, int
   float scale = 1.0f / sqrtf((float)hs);
 #pragma omp parallel
   {
-  double t_other = 0.0, t_start = tt ? att_now() : 0.0;
+  double t_other = 0.0, t_start = tt ? tm_now_s() : 0.0;
 #pragma omp for schedule(static) nowait
   for (int bh = 0; bh < B * NH; bh++) {
     int b = bh / NH, h = bh % NH;
@@ -343,14 +338,14 @@ void tm_k_attention_forward(float *out, float *att, const float *qkv, int B, int
     for (int blk = 0; tm_k_attention_block(T, blk, &r0, &r1); blk++) {
       cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, r1 - r0, r1, hs, scale,
                   q + (size_t)r0 * C3, C3, k, C3, 0.0f, S + (size_t)r0 * T, T);
-      double t0 = tt ? att_now() : 0.0;
+      double t0 = tt ? tm_now_s() : 0.0;
       causal_softmax_rows(S, T, r0, r1);
-      if (tt) t_other += att_now() - t0;
+      if (tt) t_other += tm_now_s() - t0;
       cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, r1 - r0, hs, r1, 1.0f,
                   S + (size_t)r0 * T, T, v, C3, 0.0f, o + (size_t)r0 * C, C);
     }
   }
-  if (tt) att_time_add(tt, t_other, att_now() - t_start);
+  if (tt) att_time_add(tt, t_other, tm_now_s() - t_start);
   }
 }
 
@@ -369,7 +364,7 @@ void tm_k_attention_backward(float *dqkv, const float *dout, const float *qkv, c
   while (tm_k_attention_block(T, nblk, &r0, &r1)) nblk++;
 #pragma omp parallel
   {
-  double t_other = 0.0, t_start = tt ? att_now() : 0.0;
+  double t_other = 0.0, t_start = tt ? tm_now_s() : 0.0;
 #pragma omp for schedule(static) nowait
   for (int bh = 0; bh < B * NH; bh++) {
     int tid = 0;
@@ -390,7 +385,7 @@ void tm_k_attention_backward(float *dqkv, const float *dout, const float *qkv, c
       float beta = blk == nblk - 1 ? 0.0f : 1.0f;
       cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, a1 - a0, a1, hs, 1.0f,
                   dO + (size_t)a0 * C, C, v, C3, 0.0f, dS + (size_t)a0 * T, T);
-      double t0 = tt ? att_now() : 0.0;
+      double t0 = tt ? tm_now_s() : 0.0;
       for (int t = a0; t < a1; t++) {
         const float *p = P + (size_t)t * T;
         float *d = dS + (size_t)t * T;
@@ -399,7 +394,7 @@ void tm_k_attention_backward(float *dqkv, const float *dout, const float *qkv, c
         for (int j = 0; j <= t; j++) d[j] = p[j] * (d[j] - dot);
         for (int j = t + 1; j < a1; j++) d[j] = 0.0f;
       }
-      if (tt) t_other += att_now() - t0;
+      if (tt) t_other += tm_now_s() - t0;
       cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, a1 - a0, hs, a1, scale,
                   dS + (size_t)a0 * T, T, k, C3, 0.0f, dq + (size_t)a0 * C3, C3);
       cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, a1, hs, a1 - a0, scale,
@@ -409,7 +404,7 @@ void tm_k_attention_backward(float *dqkv, const float *dout, const float *qkv, c
     }
     if (dbias) {
       /* this (b, h)'s column sums of dq, dk, dv while they are in cache */
-      double t0 = tt ? att_now() : 0.0;
+      double t0 = tt ? tm_now_s() : 0.0;
       float *pq = bscratch + (size_t)b * C3 + (size_t)h * hs, *pk = pq + C, *pv = pq + 2 * C;
       memset(pq, 0, sizeof(float) * (size_t)hs);
       memset(pk, 0, sizeof(float) * (size_t)hs);
@@ -422,10 +417,10 @@ void tm_k_attention_backward(float *dqkv, const float *dout, const float *qkv, c
           pv[j] += rv[j];
         }
       }
-      if (tt) t_other += att_now() - t0;
+      if (tt) t_other += tm_now_s() - t0;
     }
   }
-  if (tt) att_time_add(tt, t_other, att_now() - t_start);
+  if (tt) att_time_add(tt, t_other, tm_now_s() - t_start);
   if (dbias) {
 #pragma omp barrier
 #pragma omp for schedule(static)

@@ -1,5 +1,6 @@
 /* train_loop.c - see train_loop.h. */
 #include "train_loop.h"
+#include "clock.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -18,12 +19,6 @@
 #include "rng.h"
 #include "threads.h"
 #include "tokenizer.h"
-
-static double now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 typedef struct run {
   const tm_train_options *o;
@@ -179,12 +174,12 @@ static int save(run *r, const char *path, tm_error *err) {
 static int save_periodic(run *r, tm_error *err) {
   char path[2048];
   tm_ckpt_path(path, sizeof path, r->o->out_dir, r->meta.step);
-  double t0 = now_s();
+  double t0 = tm_now_s();
   int rc = save(r, path, err);
   if (tm_dp_rank() != 0) return rc; /* dp: rank 0 writes */
   if (rc == 0) rc = tm_ckpt_prune(r->o->out_dir, (int)r->o->ckpt_keep, err);
   if (rc == 0) tm_info("checkpoint", "path=%s step=%llu ms=%.0f", path,
-                       (unsigned long long)r->meta.step, 1e3 * (now_s() - t0));
+                       (unsigned long long)r->meta.step, 1e3 * (tm_now_s() - t0));
   return rc;
 }
 
@@ -334,13 +329,13 @@ int tm_train_run(const tm_train_options *o, int resume, volatile sig_atomic_t *s
                 (unsigned long long)r.meta.cursor.window, B, dpw);
     goto out;
   }
-  double t_last = now_s();
+  double t_last = tm_now_s();
   while ((int64_t)r.meta.step < o->steps) {
     if (stop && *stop && dpw == 1) { /* dp: the step status below decides */
       res->interrupted = 1;
       break;
     }
-    double t0 = now_s(), wait0 = tm_batch_source_wait_s(r.train);
+    double t0 = tm_now_s(), wait0 = tm_batch_source_wait_s(r.train);
     double lr = tm_schedule_lr(&o->sched, (int64_t)r.meta.step);
     tm_gpt_zero_grad(m);
     double loss_sum = 0;
@@ -409,7 +404,7 @@ int tm_train_run(const tm_train_options *o, int resume, volatile sig_atomic_t *s
     r.meta.has_cursor = 1;
     res->steps_done = r.meta.step;
     res->last_loss = loss;
-    double dt = now_s() - t0, wait = tm_batch_source_wait_s(r.train) - wait0;
+    double dt = tm_now_s() - t0, wait = tm_batch_source_wait_s(r.train) - wait0;
     double tps = (double)B * T * o->grad_accum * dpw / dt;
     if (r.metrics && /* dp: rank 0 */
         (rc = tm_metrics_step(r.metrics, r.meta.step, loss, lr, norm, tps, wait, err)) < 0)
@@ -417,7 +412,7 @@ int tm_train_run(const tm_train_options *o, int resume, volatile sig_atomic_t *s
     if (dpr == 0 && (r.meta.step % (uint64_t)o->log_every == 0 || r.meta.step == 1))
       tm_info("step", "step=%llu loss=%.4f lr=%.3g grad_norm=%.3f tokens_per_s=%.0f wait_ms=%.1f "
               "elapsed_s=%.1f", (unsigned long long)r.meta.step, loss, lr, norm, tps, 1e3 * wait,
-              now_s() - t_last);
+              tm_now_s() - t_last);
     int last = (int64_t)r.meta.step == o->steps;
     if (r.val && ((o->eval_every && r.meta.step % (uint64_t)o->eval_every == 0) || last)) {
       rc = eval_step(&r, res, err);

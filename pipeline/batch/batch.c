@@ -1,5 +1,6 @@
 /* batch.c - the worker step shared by build and serve; see batch.h. */
 #include "batch/batch.h"
+#include "clock.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -14,18 +15,6 @@ struct tm_batch_worker {
   tm_dedup_worker *dw; /* NULL: no signing */
   tm_batch_times t;
 };
-
-static double now_s(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
-
-static double cpu_now(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
-  return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
 
 /* ---- documents ---------------------------------------------------------------- */
 
@@ -123,36 +112,36 @@ int tm_batch_worker_run(tm_batch_worker *w, int profile, const tm_clean_params *
   tm_clean **cl = &w->cleaners[profile];
   int rc;
   if (!*cl && (rc = tm_clean_new(cl, params, err)) < 0) return rc;
-  double c0 = cpu_now(), w0 = now_s(), read = 0, clean = 0, tok = 0, sig = 0;
+  double c0 = tm_thread_cpu_s(), w0 = tm_now_s(), read = 0, clean = 0, tok = 0, sig = 0;
   for (size_t i = 0; i < n; i++) {
     tm_batch_doc *d = &docs[i];
     if (!d->is_error && d->doc.format == TM_DOC_EMAIL) {
-      double t = now_s();
+      double t = tm_now_s();
       decode_deferred(w, d);
-      read += now_s() - t;
+      read += tm_now_s() - t;
     }
     if (d->is_error) continue;
-    double t0 = now_s();
+    double t0 = tm_now_s();
     d->raw_prefix_len = d->doc.len < sizeof d->raw_prefix - 1 ? d->doc.len : sizeof d->raw_prefix - 1;
     memcpy(d->raw_prefix, d->doc.text, d->raw_prefix_len);
     tm_clean_result res;
     if ((rc = tm_clean_doc(*cl, &d->doc, &res, NULL, err)) < 0) return rc;
     d->verdict = res.verdict;
     d->reason = res.reason;
-    double t1 = now_s();
+    double t1 = tm_now_s();
     clean += t1 - t0;
     d->ids.len = 0;
     if (d->verdict != TM_CLEAN_DROP && w->enc &&
         (rc = tm_encoder_encode(w->enc, d->doc.text, d->doc.len, 0, &d->ids, err)) < 0)
       return rc;
-    double t2 = now_s();
+    double t2 = tm_now_s();
     tok += t2 - t1;
     if (d->verdict != TM_CLEAN_DROP && w->dw) {
       if ((rc = tm_dedup_prepare(w->dw, d->doc.text, d->doc.len, &d->prep, d->sig, err)) < 0) return rc;
-      sig += now_s() - t2;
+      sig += tm_now_s() - t2;
     }
   }
-  double cpu = cpu_now() - c0, wall = now_s() - w0, k = wall > 0 ? cpu / wall : 1;
+  double cpu = tm_thread_cpu_s() - c0, wall = tm_now_s() - w0, k = wall > 0 ? cpu / wall : 1;
   w->t.read_s += read * k, w->t.clean_s += clean * k, w->t.tok_s += tok * k, w->t.sig_s += sig * k;
   return 0;
 }

@@ -1,5 +1,6 @@
 /* build.c - the offline shard builder; see build.h for the design. */
 #include "build.h"
+#include "clock.h"
 
 #include <fcntl.h>
 #include <inttypes.h>
@@ -45,24 +46,12 @@ const tm_config_key tm_build_config_keys[] = {
 static volatile sig_atomic_t g_stop;
 void tm_build_request_stop(void) { g_stop = 1; }
 
-static double now_s(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
-
-/* CPU time of the calling thread. Stage times are CPU seconds: a batch's
- * thread CPU time is shared among its stages in proportion to their wall
- * time (cheap vDSO clock per document, one CPU clock call per batch), so the
- * split stays right when other processes take the cores. */
-static double cpu_now(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
-  return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
-
+/* Stage times are CPU seconds: a batch's thread CPU time is shared among
+ * its stages in proportion to their wall time (cheap vDSO clock per
+ * document, one CPU clock call per batch), so the split stays right when
+ * other processes take the cores. */
 static double cpu_scale(double cpu0, double wall0) {
-  double cpu = cpu_now() - cpu0, wall = now_s() - wall0;
+  double cpu = tm_thread_cpu_s() - cpu0, wall = tm_now_s() - wall0;
   return wall > 0 ? cpu / wall : 1;
 }
 
@@ -266,7 +255,7 @@ static int train_tokenizer(build *b, tm_error *err) {
   tm_document_init(&doc);
   uint64_t got = 0;
   int rc = cl ? 0 : tm_err(err, TM_ENOMEM, "out of memory");
-  double t0 = now_s();
+  double t0 = tm_now_s();
   for (size_t f = 0; f < b->n_files && got < sample && rc == 0; f++) {
     int pi = b->file_profile[f];
     if (!cl[pi] && (rc = tm_clean_new(&cl[pi], &b->profiles[pi].params, err)) < 0) break;
@@ -308,7 +297,7 @@ static int train_tokenizer(build *b, tm_error *err) {
     rc = tm_bpe_train(words, &opts, &b->tok, &st, err);
     if (rc == 0)
       tm_info("tokenizer_trained", "sample_bytes=%" PRIu64 " words=%" PRIu64 " merges=%u vocab=%u seconds=%.2f",
-              got, st.words, st.merges, st.vocab_size, now_s() - t0);
+              got, st.words, st.merges, st.vocab_size, tm_now_s() - t0);
   }
   for (int i = 0; i < n_special; i++) free(specials[i]);
   free(specials);
@@ -414,7 +403,7 @@ static int stop_here(build *b) {
 static int commit_batch_docs(build *b, batch *bt, double *dedup_s, double *write_s, tm_error *err);
 
 static int commit_batch(build *b, batch *bt, tm_error *err) {
-  double c0 = cpu_now(), w0 = now_s(), dedup = 0, write = 0;
+  double c0 = tm_thread_cpu_s(), w0 = tm_now_s(), dedup = 0, write = 0;
   int rc = commit_batch_docs(b, bt, &dedup, &write, err);
   double k = cpu_scale(c0, w0);
   b->dedup_s += dedup * k, b->write_s += write * k;
@@ -450,7 +439,7 @@ static int commit_batch_docs(build *b, batch *bt, double *dedup_s, double *write
       if (rc < 0) return rc;
       continue;
     }
-    double t0 = now_s();
+    double t0 = tm_now_s();
     tm_dedup_verdict v;
     if (b->verdicts) { /* pass 2: the verdicts of the global index */
       if (b->cand >= b->n_verdicts)
@@ -463,7 +452,7 @@ static int commit_batch_docs(build *b, batch *bt, double *dedup_s, double *write
     int rc = b->verdicts ? 0
            : b->dedup_split ? tm_dedup_commit(b->dedup, s->doc.id, strlen(s->doc.id), &s->prep, &v, err)
                             : tm_dedup_process(b->dedup, s->doc.id, strlen(s->doc.id), s->doc.text, s->doc.len, &v, err);
-    double t1 = now_s();
+    double t1 = tm_now_s();
     *dedup_s += t1 - t0;
     if (rc < 0) return rc;
     if (v.kind != TM_DEDUP_UNIQUE) {
@@ -486,7 +475,7 @@ static int commit_batch_docs(build *b, batch *bt, double *dedup_s, double *write
     src->tokens += s->ids.len + 1;
     rc = tm_shard_dir_append(b->sd, s->ids.ids, s->ids.len, tm_doc_id_hash(s->doc.id, strlen(s->doc.id)), tag,
                              err);
-    *write_s += now_s() - t1;
+    *write_s += tm_now_s() - t1;
     if (rc < 0) return rc;
   }
   if (b->stopped) return 0;
@@ -558,7 +547,7 @@ static void submit(build *b, batch *bt) {
 
 static void progress(build *b, int live, double t_start, int final) {
   static double last;
-  double t = now_s();
+  double t = tm_now_s();
   if (!final && t - last < (live ? 0.5 : 5.0)) return;
   last = t;
   uint64_t done = atomic_load(&b->bytes_read), in = 0, drop = 0, dup = 0;
@@ -599,7 +588,7 @@ static int produce(build *b, int live, double t_start) {
     if (!bt) break;
     bt->file = f;
     bt->profile = pi;
-    double tr = cpu_now();
+    double tr = tm_thread_cpu_s();
     if (tm_reader_open(&r, b->files[f].path, &ro, &rerr) < 0) {
       /* the whole file is one rejected record */
       slot *s = &bt->slots[0];
@@ -635,7 +624,7 @@ static int produce(build *b, int live, double t_start) {
       bytes += s->raw_bytes;
       bt->n++;
       if (bt->n == b->batch_docs || bytes >= b->batch_bytes) {
-        b->read_s += cpu_now() - tr;
+        b->read_s += tm_thread_cpu_s() - tr;
         submit(b, bt);
         progress(b, live, t_start, 0);
         bt = next_free_batch(b);
@@ -643,11 +632,11 @@ static int produce(build *b, int live, double t_start) {
         bt->file = f;
         bt->profile = pi;
         bytes = 0;
-        tr = cpu_now();
+        tr = tm_thread_cpu_s();
       }
       if (b->o->stop_after_docs && docs_total >= b->o->stop_after_docs) b->read_limit = 1;
     }
-    b->read_s += cpu_now() - tr;
+    b->read_s += tm_thread_cpu_s() - tr;
     /* the rest of the file was consumed (n == 0) unless we were stopped */
     atomic_fetch_add(&b->bytes_read, b->files[f].size > last_in ? b->files[f].size - last_in : 0);
     tm_reader_close(r);
@@ -704,7 +693,7 @@ static char *profiles_markdown(const build *b) {
 int tm_build_run(const tm_build_options *o, tm_build_result *res, tm_error *err) {
   memset(res, 0, sizeof *res);
   g_stop = 0;
-  double t_start = now_s();
+  double t_start = tm_now_s();
   build *b = calloc(1, sizeof *b);
   if (!b) return tm_err(err, TM_ENOMEM, "out of memory");
   b->o = o;
@@ -767,7 +756,7 @@ int tm_build_run(const tm_build_options *o, tm_build_result *res, tm_error *err)
   /* tokenizer: given, kept from an earlier run, or trained now */
   snprintf(path, sizeof path, "%s/tokenizer.json", o->out_dir);
   struct stat st;
-  double tt0 = now_s();
+  double tt0 = tm_now_s();
   if (o->sign_keys) {
     /* pass 1 of a distributed build: no tokens, no shards */
   } else if (o->tokenizer_path) {
@@ -789,7 +778,7 @@ int tm_build_run(const tm_build_options *o, tm_build_result *res, tm_error *err)
     rc = train_tokenizer(b, err);
     if (rc == 0) rc = tm_tokenizer_save(b->tok, path, err);
   }
-  double tok_train_s = now_s() - tt0;
+  double tok_train_s = tm_now_s() - tt0;
   if (rc < 0) goto out;
   if (o->sign_keys) goto dedup;
   if (tm_tokenizer_eot_id(b->tok) < 0) {
@@ -943,7 +932,7 @@ stop:
     /* seal what is open; if the last documents produced no shard, publish
      * their positions and counters on their own */
     uint64_t shards_before = tm_shard_dir_manifest(b->sd)->n_shards;
-    double t0 = cpu_now();
+    double t0 = tm_thread_cpu_s();
     rc = tm_shard_dir_seal(b->sd, err);
     if (rc == 0 && tm_shard_dir_manifest(b->sd)->n_shards == shards_before) {
       rc = tm_quarantine_sync(&b->q, err);
@@ -952,7 +941,7 @@ stop:
       if (rc == 0) rc = j ? tm_shard_dir_commit_journal(b->sd, j, err) : tm_err(err, TM_ENOMEM, "out of memory");
       free(j);
     }
-    b->write_s += cpu_now() - t0;
+    b->write_s += tm_thread_cpu_s() - t0;
     if (rc == 0) unlink(b->pending_path);
   }
 report:
@@ -975,7 +964,7 @@ report:
     for (size_t i = 0; i < m->n_shards; i++) shard_bytes += m->shards[i].bytes;
     struct rusage ru;
     getrusage(RUSAGE_SELF, &ru);
-    tm_build_timing t = {.wall_s = now_s() - t_start,
+    tm_build_timing t = {.wall_s = tm_now_s() - t_start,
                          .read_s = b->read_s,
                          .dedup_s = b->dedup_s,
                          .write_s = b->write_s,

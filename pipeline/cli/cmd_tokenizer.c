@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "bpe/bpe_train.h"
+#include "clock.h"
 #include "commands.h"
 #include "config.h"
 #include "exitcode.h"
@@ -39,12 +40,6 @@ static void usage(FILE *f) {
       "         from the INPUTs or stdin and writes the bytes; --lines: one text per line.\n"
       "info     vocabulary size, merges, pattern, end-of-text id, hash; warns when byte\n"
       "         symbols are missing (characters the tokenizer cannot encode are dropped).\n");
-}
-
-static double now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
 static long peak_rss_kib(void) {
@@ -142,7 +137,7 @@ static int cmd_train(int argc, char **argv) {
     goto out;
   }
   rc = TM_EXIT_RUNTIME;
-  double t0 = now_s();
+  double t0 = tm_now_s();
   words = tm_bpe_words_new((size_t)max_words);
   if (!words) goto out;
   if (tm_bpe_count_files(words, (tm_pretok_kind)pattern, (const char *const *)argv + optind,
@@ -150,7 +145,7 @@ static int cmd_train(int argc, char **argv) {
     fprintf(stderr, "tokenmill tokenizer train: %s\n", err.msg);
     goto out;
   }
-  double t1 = now_s();
+  double t1 = tm_now_s();
   if (tm_bpe_words_pruned_below(words))
     tm_warn("tokenizer_words_pruned", "below=%" PRIu64 " max_words=%" PRId64,
             tm_bpe_words_pruned_below(words), max_words);
@@ -164,7 +159,7 @@ static int cmd_train(int argc, char **argv) {
     fprintf(stderr, "tokenmill tokenizer train: %s\n", err.msg);
     goto out;
   }
-  double t2 = now_s();
+  double t2 = tm_now_s();
   tm_info("tokenizer_trained", "output=%s words=%" PRIu64 " merges=%u vocab=%u count_s=%.2f "
           "merge_s=%.2f peak_rss_mib=%.1f hash=%016" PRIx64, output, st.words, st.merges,
           st.vocab_size, t1 - t0, t2 - t1, peak_rss_kib() / 1024.0, tm_tokenizer_hash(tok));
@@ -491,7 +486,7 @@ static int cmd_encode(int argc, char **argv) {
     fprintf(stderr, "tokenmill tokenizer encode: out of memory\n");
     rc = TM_EXIT_RUNTIME;
   }
-  double t0 = now_s();
+  double t0 = tm_now_s();
   for (int f = optind; f < argc && rc == TM_EXIT_OK; f++)
     if (encode_file(&o, argv[f]) < 0) rc = TM_EXIT_RUNTIME;
   for (int t = 0; o.encoders && t < threads; t++) tm_encoder_free(o.encoders[t]);
@@ -500,7 +495,7 @@ static int cmd_encode(int argc, char **argv) {
     fprintf(stderr, "tokenmill tokenizer encode: writing stdout: %s\n", strerror(errno));
     rc = TM_EXIT_RUNTIME;
   }
-  double dt = now_s() - t0;
+  double dt = tm_now_s() - t0;
   tm_info("tokenizer_encoded", "bytes=%" PRIu64 " tokens=%" PRIu64 " seconds=%.3f mb_per_s=%.2f "
           "threads=%" PRId64, o.bytes, o.tokens, dt, dt > 0 ? (double)o.bytes / dt / 1e6 : 0.0,
           threads);

@@ -1,6 +1,7 @@
 /* serve.c - the daemon: configuration, the libuv loop, the spool watcher,
  * signals and reload. See serve.h for the design. */
 #include "serve.h"
+#include "clock.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -51,12 +52,6 @@ const tm_config_key tm_serve_config_keys[] = {
     {"feed", "shuffle_windows", TM_CFG_INT, "1024", "window shuffle block within a source"},
     {NULL, NULL, 0, NULL, NULL},
 };
-
-double tm_serve_now(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
 
 /* ---- configuration --------------------------------------------------------------- */
 
@@ -308,7 +303,7 @@ int tm_serve_run(const tm_serve_options *o, tm_error *err) {
   d->n_overrides = o->n_overrides;
   d->schemas = o->schemas;
   d->n_schemas = o->n_schemas;
-  d->start = tm_serve_now();
+  d->start = tm_now_s();
   /* Request bodies and documents of a MB or more come and go for weeks:
    * serve them from mmap and give them back, instead of letting glibc's
    * dynamic threshold move them into arenas that only grow. */

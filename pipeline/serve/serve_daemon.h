@@ -80,7 +80,6 @@ typedef struct tm_serve_daemon {
   size_t history_len;
 } tm_serve_daemon;
 
-double tm_serve_now(void);
 
 /* serve_http.c */
 int tm_serve_http_listen(tm_serve_daemon *d, const char *ingest_addr, const char *ingest_socket,

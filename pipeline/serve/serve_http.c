@@ -35,6 +35,7 @@
 #include <unistd.h>
 
 #include "io.h"
+#include "clock.h"
 #include "log.h"
 #include "serve_daemon.h"
 #include "serve_req.h"
@@ -281,7 +282,7 @@ static void ingest_done(uv_work_t *req, int status) {
   free(j->body);
   if (status == UV_ECANCELED) j->status = 503, snprintf(j->msg, sizeof j->msg, "cancelled");
   if (j->status == 200) {
-    double lat = tm_serve_now() - c->t_complete;
+    double lat = tm_now_s() - c->t_complete;
     int b = 0;
     while (b < TM_SERVE_LAT_BUCKETS && lat > 0.001 * (double)(1u << b)) b++;
     d->lat_buckets[b]++;
@@ -342,7 +343,7 @@ static void dispatch(tm_serve_conn *c) {
     j->max_doc = d->lim.max_doc_bytes;
     j->req.data = j;
     c->state = C_BUSY;
-    c->t_complete = tm_serve_now();
+    c->t_complete = tm_now_s();
     d->jobs++;
     if (uv_queue_work(d->loop, &j->req, ingest_work, ingest_done) < 0) {
       d->jobs--;

@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "batch/batch.h"
+#include "clock.h"
 #include "batch/quarantine.h"
 #include "clean/clean.h"
 #include "dedup/dedup.h"
@@ -112,12 +113,6 @@ struct tm_serve_pipe {
   int failed, done;
   tm_error perr;
 };
-
-static double now_s(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
 
 static void set_failed(tm_serve_pipe *p, const tm_error *e) {
   pthread_mutex_lock(&p->smu);
@@ -635,7 +630,7 @@ static void count_drop(tm_serve_counters *c, const char *rule) {
 static void after_publish_check(tm_serve_pipe *p, uint64_t gen_before) {
   if (tm_shard_dir_manifest(p->sd)->generation != gen_before) {
     p->published_next = p->j_events ? p->j_next : p->j_next; /* inputs below j_next are in it */
-    p->last_publish = now_s();
+    p->last_publish = tm_now_s();
     finish_published(p);
   }
 }
@@ -687,7 +682,7 @@ static int commit_batch(tm_serve_pipe *p, batch *bt, tm_error *err) {
     }
     pthread_mutex_unlock(&p->smu);
     if (v.kind != TM_DEDUP_UNIQUE) continue;
-    if (tm_shard_dir_pending_docs(p->sd) == 0) p->open_since = now_s();
+    if (tm_shard_dir_pending_docs(p->sd) == 0) p->open_since = tm_now_s();
     uint64_t gen = tm_shard_dir_manifest(p->sd)->generation;
     rc = tm_shard_dir_append(p->sd, s->ids.ids, s->ids.len, tm_doc_id_hash(s->doc.id, strlen(s->doc.id)), tag, err);
     if (rc < 0) return rc;
@@ -737,7 +732,7 @@ static int periodic(tm_serve_pipe *p, tm_error *err) {
   pthread_mutex_lock(&p->smu);
   double age = p->seal_age_s;
   pthread_mutex_unlock(&p->smu);
-  double t = now_s();
+  double t = tm_now_s();
   uint64_t gen = tm_shard_dir_manifest(p->sd)->generation;
   int rc = 0;
   if (tm_shard_dir_pending_docs(p->sd) > 0) {
@@ -761,7 +756,7 @@ static void *commit_main(void *arg) {
   tm_serve_pipe *p = arg;
   tm_error err = {0};
   int rc = 0;
-  double last_tick = now_s();
+  double last_tick = tm_now_s();
   for (;;) {
     pthread_mutex_lock(&p->mu);
     batch *bt = NULL;
@@ -780,7 +775,7 @@ static void *commit_main(void *arg) {
         end = 1;
         break;
       }
-      if (now_s() - last_tick >= 0.2) break;
+      if (tm_now_s() - last_tick >= 0.2) break;
       struct timespec ts;
       clock_gettime(CLOCK_REALTIME, &ts);
       ts.tv_nsec += 200 * 1000 * 1000;
@@ -798,8 +793,8 @@ static void *commit_main(void *arg) {
       pthread_mutex_unlock(&p->mu);
       if (rc < 0) break;
     }
-    if (now_s() - last_tick >= 0.2) {
-      last_tick = now_s();
+    if (tm_now_s() - last_tick >= 0.2) {
+      last_tick = tm_now_s();
       if ((rc = periodic(p, &err)) < 0) break;
     }
   }
@@ -1013,7 +1008,7 @@ int tm_serve_pipe_open(tm_serve_pipe **out, const tm_serve_pipe_options *o, tm_e
   if ((rc = tm_quarantine_restore(&p->q, p->q.bytes, err)) < 0) return rc;
   tm_shard_dir_set_commit_hook(p->sd, commit_hook, p);
   finish_published(p);
-  p->last_publish = now_s();
+  p->last_publish = tm_now_s();
   if ((rc = requeue(p, err)) < 0) return rc;
 
   p->n_batches = (size_t)p->threads * 2 + 2;

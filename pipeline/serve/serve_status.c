@@ -11,13 +11,14 @@
 #include <sys/resource.h>
 
 #include "serve_daemon.h"
+#include "clock.h"
 
 void tm_serve_status_sample(tm_serve_daemon *d) {
   tm_serve_pipe_state st;
   tm_serve_pipe_get_state(d->pipe, &st);
   size_t cap = d->history_len ? d->history_len : 600;
   if (cap > TM_SERVE_HISTORY_MAX) cap = TM_SERVE_HISTORY_MAX;
-  tm_serve_sample s = {.t = tm_serve_now() - d->start,
+  tm_serve_sample s = {.t = tm_now_s() - d->start,
                        .docs_in = st.c.docs_in,
                        .bytes_in = st.c.bytes_in,
                        .kept = st.c.kept,
@@ -97,7 +98,7 @@ char *tm_serve_status_json(tm_serve_daemon *d, size_t *len) {
   tm_serve_pipe_state st;
   tm_serve_pipe_get_state(d->pipe, &st);
   json_t *j = json_object();
-  json_object_set_new(j, "uptime_s", json_real(tm_serve_now() - d->start));
+  json_object_set_new(j, "uptime_s", json_real(tm_now_s() - d->start));
   json_object_set_new(j, "draining", json_boolean(d->draining));
   json_object_set_new(j, "failed", json_boolean(st.failed));
   if (st.failed) json_object_set_new(j, "error", json_string(st.error));
@@ -344,7 +345,7 @@ char *tm_serve_metrics_text(tm_serve_daemon *d, size_t *len) {
   getrusage(RUSAGE_SELF, &ru);
   metric(&b, "tokenmill_peak_rss_bytes", "gauge", "Peak resident memory.", (double)ru.ru_maxrss * 1024.0);
   metric(&b, "tokenmill_config_reloads_total", "counter", "SIGHUP reloads applied.", (double)d->reloads);
-  metric(&b, "tokenmill_uptime_seconds", "gauge", "Seconds since the daemon started.", tm_serve_now() - d->start);
+  metric(&b, "tokenmill_uptime_seconds", "gauge", "Seconds since the daemon started.", tm_now_s() - d->start);
   metric(&b, "tokenmill_up", "gauge", "1 while the pipeline is healthy.", st.failed ? 0 : 1);
   if (b.oom) {
     free(b.s);
