@@ -9,7 +9,6 @@
 #include "sig_store.h"
 
 #define INITIAL_CAP 65536u
-#define BATCH_CHUNK 256u /* documents whose keys tm_dedup_index_process_batch computes in one go */
 
 struct tm_dedup_index {
   tm_dedup_index_opts o;
@@ -20,7 +19,7 @@ struct tm_dedup_index {
   uint32_t floor;   /* refs below it were evicted from the tables */
   uint64_t candidates, false_candidates;
   uint32_t *no_sig; /* k x 0xFFFFFFFF: the record of a document without shingles */
-  uint64_t *bkeys;  /* BATCH_CHUNK x nt keys: tm_dedup_index_process_batch */
+  uint64_t *bkeys;  /* (TM_DEDUP_PREFETCH_AHEAD + 1) x nt keys: tm_dedup_index_process_batch */
 };
 
 /* The checkpoint block: the index's own state, then the caller's. */
@@ -133,7 +132,7 @@ int tm_dedup_index_open(tm_dedup_index **out, const char *dir, const tm_dedup_in
   x->o = *o;
   x->nt = o->bands + 1;
   x->no_sig = malloc((size_t)o->k * sizeof *x->no_sig);
-  x->bkeys = malloc(BATCH_CHUNK * (size_t)x->nt * sizeof *x->bkeys);
+  x->bkeys = malloc((TM_DEDUP_PREFETCH_AHEAD + 1) * (size_t)x->nt * sizeof *x->bkeys);
   if (!x->no_sig || !x->bkeys) {
     free(x->no_sig);
     free(x->bkeys);
@@ -176,10 +175,6 @@ int tm_dedup_index_open(tm_dedup_index **out, const char *dir, const tm_dedup_in
                   (unsigned long long)cap);
       goto fail;
     }
-  /* presized: take the tables' pages now (fault + zeroing, on huge pages
-   * where the kernel gives them) rather than one at a time on first insert */
-  if (o->expected_docs)
-    for (int i = 0; i < x->nt; i++) tm_lsh_table_prefault(&x->t[i]);
   if ((rc = rebuild(x, err)) < 0) goto fail;
   *out = x;
   return 0;
@@ -275,22 +270,26 @@ int tm_dedup_index_process(tm_dedup_index *x, const char *id, size_t id_len,
 int tm_dedup_index_process_batch(tm_dedup_index *x, const tm_dedup_index_doc *docs, size_t n,
                                  int exact_lookup, tm_dedup_match *m, size_t *done,
                                  tm_error *err) {
+  enum { A = TM_DEDUP_PREFETCH_AHEAD };
   const size_t nk = (size_t)x->nt;
+  uint64_t *ring = x->bkeys, *cur = x->bkeys + A * nk; /* keys of docs i+1..i+A, of doc i */
   *done = 0;
-  for (size_t base = 0; base < n; base += BATCH_CHUNK) {
-    size_t c = n - base < BATCH_CHUNK ? n - base : BATCH_CHUNK;
-    const tm_dedup_index_doc *d = docs + base;
-    for (size_t i = 0; i < c; i++) tm_dedup_index_keys(x, d[i].exact, d[i].sig, x->bkeys + i * nk);
-    for (size_t i = 0; i < c && i < TM_DEDUP_PREFETCH_AHEAD; i++)
-      tm_dedup_index_prefetch(x, x->bkeys + i * nk, d[i].sig != NULL);
-    for (size_t i = 0; i < c; i++) {
-      size_t a = i + TM_DEDUP_PREFETCH_AHEAD;
-      if (a < c) tm_dedup_index_prefetch(x, x->bkeys + a * nk, d[a].sig != NULL);
-      int rc = tm_dedup_index_process_keys(x, d[i].id, d[i].id_len, d[i].exact, exact_lookup,
-                                           d[i].sig, x->bkeys + i * nk, &m[base + i], err);
-      if (rc < 0) return rc;
-      *done = base + i + 1;
+  for (size_t i = 0; i < n && i < A; i++) {
+    tm_dedup_index_keys(x, docs[i].exact, docs[i].sig, ring + i * nk);
+    tm_dedup_index_prefetch(x, ring + i * nk, docs[i].sig != NULL);
+  }
+  for (size_t i = 0; i < n; i++) {
+    uint64_t *slot = ring + (i % A) * nk;
+    memcpy(cur, slot, nk * sizeof *cur);
+    size_t a = i + A;
+    if (a < n) { /* keys of a later document into the freed slot; fetch its lines */
+      tm_dedup_index_keys(x, docs[a].exact, docs[a].sig, slot);
+      tm_dedup_index_prefetch(x, slot, docs[a].sig != NULL);
     }
+    int rc = tm_dedup_index_process_keys(x, docs[i].id, docs[i].id_len, docs[i].exact,
+                                         exact_lookup, docs[i].sig, cur, &m[i], err);
+    if (rc < 0) return rc;
+    *done = i + 1;
   }
   return 0;
 }

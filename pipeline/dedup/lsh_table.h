@@ -66,10 +66,23 @@ static inline uint64_t tm_lsh_table_home(const tm_lsh_table *t, uint64_t key) {
 
 /* Hint the CPU to fetch the 8 slots from key's home (one or two cache
  * lines, for writing) before a batch of lookups and inserts. */
+static inline void tm_lsh_prefetch_line(const void *p) {
+  /* an asm statement: gcc 12 -O2 deleted __builtin_prefetch loops whose
+   * only effect was the prefetch once they were inlined into a caller (the
+   * batch path lost every prefetch and ran 20% slower at 10 M documents) */
+#if defined(__x86_64__) && defined(__PRFCHW__)
+  __asm__ volatile("prefetchw %0" : : "m"(*(const char *)p));
+#elif defined(__x86_64__)
+  __asm__ volatile("prefetcht0 %0" : : "m"(*(const char *)p));
+#else
+  __builtin_prefetch(p, 1);
+#endif
+}
+
 static inline void tm_lsh_table_prefetch(const tm_lsh_table *t, uint64_t key) {
   const uint64_t *p = &t->slot[tm_lsh_table_home(t, key)];
-  __builtin_prefetch(p, 1);
-  __builtin_prefetch(p + 7, 1);
+  tm_lsh_prefetch_line(p);
+  tm_lsh_prefetch_line(p + 7);
 }
 
 /* Add (key, ref). Returns -1 when the table is full (the caller checks
