@@ -152,6 +152,7 @@ const char *tm_json_str_scan(const char *p0, const char *end0, char *out0, tm_js
   unsigned char *out = (unsigned char *)out0;
   size_t o = 0;
   s->escaped = 0;
+  s->nul = 0;
   s->why = NULL;
   s->at = NULL;
   for (;;) {
@@ -213,6 +214,7 @@ const char *tm_json_str_scan(const char *p0, const char *end0, char *out0, tm_js
       if (lo < 0xdc00 || lo > 0xdfff) return str_fail(s, "invalid Unicode surrogate", p);
       cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
     }
+    if (cp == 0) s->nul = 1;
     /* an escaped code point takes at most as many bytes as its escape */
     if (out) o += put_utf8(out + o, cp);
     else o += cp < 0x80 ? 1 : cp < 0x800 ? 2 : cp < 0x10000 ? 3 : 4;
@@ -388,8 +390,9 @@ static int err(cur *c, const char *why) {
 static void ws(cur *c) { c->p = skip_ws(c->p, c->end); }
 
 /* A string; c->p is after the opening quote and ends after the closing one.
- * *eq (when key is not NULL) tells whether it decodes to key. */
-static int string(cur *c, const char *key, int *eq) {
+ * name: it is a member name (no \u0000 then, as in jansson); *eq (when key
+ * is not NULL) tells whether it decodes to key. */
+static int string(cur *c, int name, const char *key, int *eq) {
   tm_json_str s;
   const char *b = (const char *)c->p;
   const char *q = tm_json_str_scan(b, (const char *)c->end, NULL, &s);
@@ -397,6 +400,7 @@ static int string(cur *c, const char *key, int *eq) {
     c->p = (bytes)s.at;
     return err(c, s.why);
   }
+  if (name && s.nul) return err(c, "NUL byte in object key not supported");
   if (key) {
     *eq = tm_json_str_equals(b, (size_t)(q - b), s.escaped, key, strlen(key));
     if (*eq < 0) return err(c, "out of memory");
@@ -500,7 +504,7 @@ int tm_jsonl_check(const char *line, size_t len, const char *field, const char *
       goto member; /* object: a key comes next */
     } else if (ch == '"') {
       c.p++;
-      if (string(&c, NULL, NULL) < 0) goto fail;
+      if (string(&c, 0, NULL, NULL) < 0) goto fail;
     } else if (ch == '-' || (ch >= '0' && ch <= '9')) {
       if (number(&c) < 0) goto fail;
     } else if (ch == 't') {
@@ -546,7 +550,7 @@ int tm_jsonl_check(const char *line, size_t len, const char *field, const char *
     c.p++;
     {
       int eq = 0;
-      if (string(&c, depth == 1 ? field : NULL, &eq) < 0) goto fail;
+      if (string(&c, 1, depth == 1 ? field : NULL, &eq) < 0) goto fail;
       ws(&c);
       if (c.p >= c.end || *c.p != ':') {
         rc = err(&c, "':' expected");

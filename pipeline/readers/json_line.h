@@ -33,6 +33,7 @@
 typedef struct tm_json_str {
   size_t len;      /* decoded length (\u0000 counts one byte) */
   int escaped;     /* a backslash appeared */
+  int nul;         /* a \u0000 appeared (jansson refuses it in member names) */
   const char *why; /* on failure: a static message in jansson's words */
   const char *at;  /* on failure: the byte where the string went wrong */
 } tm_json_str;
@@ -100,7 +101,8 @@ enum {
 };
 
 /* Is line[0..len) what json_loadb(line, len, JSON_ALLOW_NUL) accepts as an
- * object whose member `field` (escapes in names decoded; the last of repeated
+ * object (no \u0000 in member names: jansson refuses them even with
+ * JSON_ALLOW_NUL) whose member `field` (escapes in names decoded; the last of repeated
  * names counts, as in jansson) is a string? Returns TM_JSONL_*; on a syntax
  * error *why is a static message and *col the 1-based byte column. Used by
  * the daemon on every posted line, so that a line it acknowledges is one the

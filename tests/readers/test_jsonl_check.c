@@ -54,6 +54,9 @@ int main(void) {
       "{\"te\\u0078t\":\"a\"}", "{\"\\u0074ext\":\"a\"}", "{\"tex\\t\":\"a\"}", "{\"x\":{\"text\":\"a\"}}", "\"text\"", "1", "", "   ", "{", "{\"", "{\"text\":\"a",
       "{\"text\":\"a\"}\x00", "\t{\"text\":\"a\"}\r", "{\"text\":\"a\"}\n", "{\"a\":[1,]}", "{\"a\":[,1]}",
       "{\"a\" \"b\"}", "{'text':'a'}", "{\"text\":\"a\"}}", "[{\"text\":\"a\"}]",
+      /* jansson refuses \u0000 in member names even with JSON_ALLOW_NUL (found by fuzz_jsonl_check) */
+      "{\"a\\u0000\":1,\"text\":\"x\"}", "{\"text\":\"x\",\"x\":{\"\\u0000\":1}}", "{\"te\\u0000xt\":\"x\"}",
+      "{\"text\":\"x\",\"a\":\"\\u0000\"}", "{\"a\\u0001\":1,\"text\":\"x\"}",
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) same_str(cases[i]);
   /* nesting around jansson's limit (2048) */
