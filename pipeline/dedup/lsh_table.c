@@ -42,17 +42,6 @@ void tm_lsh_table_free(tm_lsh_table *t) {
   memset(t, 0, sizeof *t);
 }
 
-#ifndef MADV_POPULATE_WRITE
-#define MADV_POPULATE_WRITE 23 /* Linux 5.14 */
-#endif
-
-void tm_lsh_table_prefault(tm_lsh_table *t) {
-  size_t bytes = (size_t)tm_lsh_table_bytes(t);
-  if (!t->slot || madvise(t->slot, bytes, MADV_POPULATE_WRITE) == 0) return;
-  volatile uint64_t *s = t->slot; /* older kernels: one write per page */
-  for (size_t i = 0; i < bytes / sizeof *s; i += 4096 / sizeof *s) s[i] = 0;
-}
-
 static inline uint64_t home_of(uint64_t cap, uint32_t fp) {
   return ((uint64_t)fp * cap) >> 32;
 }

@@ -49,12 +49,6 @@ typedef struct tm_lsh_table {
 int tm_lsh_table_init(tm_lsh_table *t, uint64_t cap);
 void tm_lsh_table_free(tm_lsh_table *t);
 
-/* Fault every page of the slot array in now (MADV_POPULATE_WRITE, else a
- * write per page; the slots stay zero), so that a table sized up front pays
- * its page faults and kernel zeroing once, here, instead of at first touch
- * from random inserts. A hint: nothing changes when it fails. */
-void tm_lsh_table_prefault(tm_lsh_table *t);
-
 /* 1 when one more entry would exceed the 0.75 load factor. */
 static inline int tm_lsh_table_full(const tm_lsh_table *t) {
   return (t->n + 1) * 4 > t->cap * 3;
