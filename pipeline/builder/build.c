@@ -361,9 +361,9 @@ static void *worker_main(void *arg) {
 /* A quarantine record of build: the input file and the reader event. */
 static int quarantine(build *b, const slot *s, size_t file, tm_error *err) {
   json_t *o = json_object();
-  json_object_set_new(o, "file", json_string(b->files[file].path));
+  json_object_set_new(o, "file", tm_build_json_text(b->files[file].path));
   json_object_set_new(o, "event", json_integer((json_int_t)s->event));
-  json_object_set_new(o, "error", json_string(s->msg ? s->msg : "?"));
+  json_object_set_new(o, "error", tm_build_json_text(s->msg ? s->msg : "?"));
   return tm_quarantine_append(&b->q, o, err);
 }
 

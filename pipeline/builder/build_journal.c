@@ -13,6 +13,47 @@
 #include <string.h>
 
 #include "build_int.h"
+#include "clean/normalize.h"
+
+json_t *tm_build_json_text(const char *s) {
+  size_t n = strlen(s);
+  if (tm_utf8_valid(s, n)) return json_stringn(s, n);
+  tm_textbuf fixed = {0};
+  tm_repair_counts c = {0};
+  json_t *j = tm_utf8_repair(s, n, &fixed, &c) == 0 ? json_stringn(fixed.p ? fixed.p : "", fixed.len) : NULL;
+  tm_tb_free(&fixed);
+  return j;
+}
+
+/* An input's path as the journal keeps it: "path" when it is UTF-8 (a
+ * jansson string must be), else "path_hex", its bytes in hex, so that a
+ * rerun can match it exactly either way. */
+static void put_path(json_t *f, const char *path) {
+  size_t n = strlen(path);
+  if (tm_utf8_valid(path, n)) {
+    json_object_set_new(f, "path", json_stringn(path, n));
+    return;
+  }
+  char *hex = malloc(2 * n + 1);
+  if (!hex) return; /* the journal is then refused at restore: never a wrong match */
+  for (size_t i = 0; i < n; i++) snprintf(hex + 2 * i, 3, "%02x", (unsigned char)path[i]);
+  json_object_set_new(f, "path_hex", json_stringn(hex, 2 * n));
+  free(hex);
+}
+
+/* 1 when the journal entry f names path (see put_path). */
+static int same_path(json_t *f, const char *path) {
+  const char *p = json_string_value(json_object_get(f, "path"));
+  if (p) return !strcmp(p, path);
+  const char *hex = json_string_value(json_object_get(f, "path_hex"));
+  if (!hex || strlen(hex) != 2 * strlen(path)) return 0;
+  for (size_t i = 0; path[i]; i++) {
+    char byte[3] = {hex[2 * i], hex[2 * i + 1], 0};
+    char *end;
+    if (strtoul(byte, &end, 16) != (unsigned char)path[i] || *end) return 0;
+  }
+  return 1;
+}
 
 char *tm_build_journal_json(const tm_build_file *files, size_t n_files, uint64_t tokenizer_hash,
                             const tm_build_journal *jr) {
@@ -24,7 +65,7 @@ char *tm_build_journal_json(const tm_build_file *files, size_t n_files, uint64_t
   json_t *in = json_array();
   for (size_t i = 0; i < n_files; i++) {
     json_t *f = json_object();
-    json_object_set_new(f, "path", json_string(files[i].path));
+    put_path(f, files[i].path);
     json_object_set_new(f, "profile", json_string(files[i].profile));
     json_object_set_new(f, "events", json_integer((json_int_t)jr->events[i]));
     json_object_set_new(f, "done", json_boolean(jr->done[i]));
@@ -66,8 +107,8 @@ int tm_build_journal_restore(const char *text, const tm_build_file *files, size_
   }
   for (size_t i = 0; i < n_files; i++) {
     json_t *f = json_array_get(in, i);
-    const char *path = json_string_value(json_object_get(f, "path"));
-    if (!path || strcmp(path, files[i].path)) {
+    if (!same_path(f, files[i].path)) {
+      const char *path = json_string_value(json_object_get(f, "path"));
       rc = tm_err(err, TM_EINVAL, "%s was built from %s as input %zu, not %s: rerun with the same inputs",
                   out_dir, path ? path : "?", i, files[i].path);
       goto out;

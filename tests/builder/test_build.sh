@@ -8,7 +8,8 @@
 #    each time, the final shards are byte-identical to an uninterrupted build
 #  - SIGINT seals the current shard and exits 0; a rerun completes identically
 #  - an unreadable input is quarantined with its file name and exit code 3
-#  - a rerun with other inputs is refused
+#  - a rerun with other inputs is refused; an input named in another charset
+#    than UTF-8 resumes
 #  - e-mail fields (decoded on the workers) build identically for 1 and 3
 #    threads and as the reader decodes them; undecodable ones are quarantined
 set -euo pipefail
@@ -163,6 +164,27 @@ ok
 rc=0; build -o "$work/a" "$work/in/web.jsonl" > /dev/null 2> "$work/x.err" || rc=$?
 [ "$rc" = 2 ] || fail "rerun with other inputs: exit $rc"
 grep -q "same inputs" "$work/x.err" || fail "no clear message: $(cat "$work/x.err")"
+ok
+
+# an input whose name is not UTF-8 (the journal keeps its bytes in hex):
+# stopped with SIGINT and rerun, the build continues; another such name is
+# refused
+latin1="$work/in/caf$(printf '\xe9').jsonl"
+cp "$work/in/web.jsonl" "$latin1"
+build --threads 1 -o "$work/n" "$latin1" > /dev/null 2>&1 &
+pid=$!
+sleep 0.2
+kill -INT "$pid" 2>/dev/null || true
+wait "$pid" || fail "non-UTF-8 name: first run"
+build --threads 1 -o "$work/n" "$latin1" > /dev/null 2> "$work/n.err" || fail "non-UTF-8 name: rerun: $(tail -2 "$work/n.err")"
+"$PYTHON" -c "
+import json,sys
+j=json.load(open(sys.argv[1]))['journal']['inputs'][0]
+sys.exit(0 if j.get('path_hex','').endswith('636166e92e6a736f6e6c') and j['done'] else 1)" "$work/n/manifest.json" ||
+  fail "non-UTF-8 name: journal"
+cp "$latin1" "$work/in/caf$(printf '\xe8').jsonl"
+rc=0; build -o "$work/n" "$work/in/caf$(printf '\xe8').jsonl" > /dev/null 2>&1 || rc=$?
+[ "$rc" = 2 ] || fail "another non-UTF-8 name: exit $rc"
 ok
 
 # an unreadable input: quarantined, named, exit 3, nothing else lost
