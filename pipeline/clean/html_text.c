@@ -375,9 +375,8 @@ static int mh_text_of(myhtml_tree_node_t *n, emitter *em) {
 
 /* Length of html without a tag left open by the end of input. HTML5
  * drops such a tag (the "eof-in-tag" parse error), as gumbo does; myhtml
- * instead keeps it as text, and merging that text into the text node before
- * it is where libmodest (0.0~git20210803) calls memcpy on overlapping
- * ranges (found by fuzz_html; input in tests/fuzz/regress/html/). A '<'
+ * instead keeps it as text (fuzz_html found it, beside libmodest's
+ * overlapping memcpy when merging text nodes: see tests/asan.supp). A '<'
  * starts a tag when a letter, or '/' and a letter, follows it; an open tag
  * is the first one after the last '>'. */
 static size_t without_open_tag(const char *s, size_t n) {

@@ -59,7 +59,7 @@ if [ ${#targets[@]} -eq 0 ]; then
   for f in "$build"/tests/fuzz/fuzz_*; do [ -x "$f" ] && targets+=("$(basename "$f" | sed 's/^fuzz_//')"); done
 fi
 mkdir -p "$corpus/crashes"
-export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:allocator_may_return_null=1}
+export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1:allocator_may_return_null=1}:suppressions=$src/tests/asan.supp
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 status=0 left=${#targets[@]} all_runs=0 all_secs=0
 for t in "${targets[@]}"; do
