@@ -224,6 +224,7 @@ static void cache_clear(tm_encoder *e) {
 }
 
 static int emit(tm_ids *out, const uint32_t *ids, size_t n) {
+  if (n == 0) return 0; /* a word of bytes the vocabulary lacks: out->ids may still be NULL */
   if (out->cap - out->len < n && tm_ids_reserve(out, n) < 0) return -TM_ENOMEM;
   memcpy(out->ids + out->len, ids, n * sizeof *ids);
   out->len += n;
