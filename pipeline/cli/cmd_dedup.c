@@ -48,6 +48,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "commands.h"
 #include "config.h"
 #include "dedup/dedup.h"
@@ -517,12 +518,6 @@ static void stop_workers(run *r) {
   r->ring = NULL;
 }
 
-static double now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 static char *stats_json(const tm_dedup_stats *st, uint64_t malformed, double secs) {
   const tm_dedup_index_stats *x = &st->index;
   json_t *j = json_pack(
@@ -692,11 +687,11 @@ int cmd_dedup(int argc, char **argv) {
   g_max_line = (size_t)max_line;
   if ((rc = start_workers(&r, threads > 1 && !p.line_dedup ? (int)threads : 0, &err)) < 0)
     goto fail;
-  double t0 = now_s();
+  double t0 = tm_now_s();
   for (int i = optind; i < argc && rc == 0; i++) rc = process_file(&r, argv[i], (size_t)max_line, &err);
   if (rc == 0) rc = drain(&r, &err);
   if (rc < 0) goto fail;
-  double secs = now_s() - t0;
+  double secs = tm_now_s() - t0;
   tm_dedup_stats st;
   tm_dedup_get_stats(r.d, &st);
   char *sj = stats_json(&st, r.malformed, secs);

@@ -9,20 +9,14 @@
  * \n and \" escapes, some UTF-8, an integer or string id, a few other
  * members. --field: the member tm_jsonl_check and tm_jsonl_find_text look
  * for (default text; dedup's call always reads "text"). Each call runs over all lines R times; the best round's MB per
- * CPU-second (line bytes) is printed per call. The source also builds
- * against the tree before json_line.c existed (the three headers then),
- * so a before/after pair runs on the same input in the same session. */
+ * CPU-second (line bytes) is printed per call. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
-#if __has_include("readers/json_line.h")
 #include "readers/json_line.h"
-#else
-#include "serve/jsonl_check.h"
-#endif
 #include "dedup/jsonl_fields.h"
 #include "readers/reader_int.h"
 
