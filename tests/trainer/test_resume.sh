@@ -72,23 +72,7 @@ TOKENMILL_FAULT="checkpoint:rename:3:CRASH" "$TOKENMILL_TRAIN" run -c "$W/c.ini"
 ls "$W/c"
 "$TOKENMILL_TRAIN" run -c "$W/c.ini" --resume 2>> "$W/c.log" > /dev/null
 
-"$PYTHON" - "$W" <<'PY'
-import json, sys
-w = sys.argv[1]
-def losses(d):
-    rows = [json.loads(l) for l in open("%s/%s/metrics.jsonl" % (w, d))]
-    return [(r["step"], r["loss"]) for r in rows if "loss" in r], \
-           [(r["step"], r["val_loss"]) for r in rows if "val_loss" in r]
-a, av = losses("a")
-assert [s for s, _ in a] == list(range(1, 241))
-for d in ("b", "c"):
-    b, bv = losses(d)
-    assert [s for s, _ in b] == list(range(1, 241)), (d, [s for s, _ in b][:80])
-    diff = [(s, x, y) for (s, x), (_, y) in zip(a, b) if x != y]
-    assert not diff, (d, diff[:5])
-    assert av == bv, (d, av, bv)
-print("resumed runs match the uninterrupted one at all 240 steps")
-PY
+"$PYTHON" "$TM_SOURCE_DIR/tests/trainer/compare_losses.py" "$W" 240 a b c
 
 # SIGTERM: checkpoint, exit 0, and --resume finishes the run identically
 ini "$W/d" | sed 's/^steps = 240/steps = 100000/' > "$W/d.ini"

@@ -78,25 +78,4 @@ else # killed before its first checkpoint: start again
   "$TOKENMILL_TRAIN" run -c "$W/c.ini" 2>> "$W/c.log" > /dev/null
 fi
 
-"$PYTHON" - "$W" <<'PY'
-import json, sys
-w = sys.argv[1]
-def losses(d):
-    rows = [json.loads(l) for l in open("%s/%s/metrics.jsonl" % (w, d))]
-    return [(r["step"], r["loss"]) for r in rows if "loss" in r], \
-           [(r["step"], r["val_loss"]) for r in rows if "val_loss" in r]
-a, av = losses("a")
-assert [s for s, _ in a] == list(range(1, 121))
-for d in ("b", "c"):
-    b, bv = losses(d)
-    assert [s for s, _ in b] == list(range(1, 121)), (d, [s for s, _ in b][:60])
-    diff = [(s, x, y) for (s, x), (_, y) in zip(a, b) if x != y]
-    assert not diff, (d, diff[:5])
-    assert av == bv, (d, av, bv)
-one, onev = losses("one")
-worst = max(abs(x - y) / abs(y) for (_, x), (_, y) in zip(a, one))
-assert worst < 1e-4, worst
-assert a[-1][1] < a[0][1] - 1.0, (a[0], a[-1])  # it trained
-print("2 threads: resumed runs match the uninterrupted one bit for bit at all 120 steps; "
-      "largest relative difference from 1 thread %.3g%s" % (worst, " (bitwise equal)" if worst == 0 else ""))
-PY
+"$PYTHON" "$TM_SOURCE_DIR/tests/trainer/compare_losses.py" "$W" 120 a b c --close one --tol 1e-4 --trained
