@@ -20,6 +20,7 @@
 
 #include <sched.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 /* XXH3 compiled here (inline) rather than called in the shared library:
  * with the build's -march it vectorises for this CPU (measured 13.8 GB/s
@@ -28,6 +29,7 @@
 #include <xxhash.h>
 
 #include "log.h"
+#include "ring_fold.h"
 #include "ring_impl.h"
 #include "ring_proc.h"
 
@@ -262,13 +264,17 @@ int tm_ring_reserve(tm_ring *r, tm_ring_slot *slot, tm_ring_cursor *reseek, int 
 /* ---- producer: the checksum folded in while the slot is written --------------
  *
  * A slot of 1 MiB or more does not stay in L2 between the copy into it and a
- * checksum pass at publish: hashing it then reads it back from L3/DRAM.
- * tm_ring_write copies in chunks of FOLD_CHUNK bytes and hashes each chunk
- * of the slot right after copying it, while it is in L1; tm_ring_seal hashes
- * the slot's bytes a producer wrote itself, once it wrote at least FOLD_MIN
- * more. XXH3 streamed over consecutive pieces equals XXH3 over the whole, so
- * the checksum is the same as a single pass at publish. */
-#define FOLD_CHUNK (8u << 10)
+ * checksum pass at publish: hashing it then reads it back from L3/DRAM, and
+ * even an 8 KiB copy-then-hash from L1 costs the copy a second pass.
+ * tm_ring_write copies through tm_ring_fold_copy (ring_fold.h), which
+ * accumulates XXH3's stripes from the registers the copy loads (fused
+ * AVX-512 loop; a memcpy of 8 KiB then a hash from L1 elsewhere): one pass,
+ * the hash on the ALU while the copy waits for memory. tm_ring_seal
+ * accumulates the bytes a producer wrote itself, read from the slot, once it
+ * wrote at least FOLD_MIN more. Publish accumulates from the slot what
+ * was not folded (the stripe the last write ended in, bytes written out of
+ * order) and finishes; the result is XXH3_64bits of the payload, as a single
+ * pass would give and as the consumer's verify computes. */
 #define FOLD_MIN (4u << 10)
 /* Non-temporal stores for large writes were measured and not kept: the
  * producer's CPU time per byte was the same, but the consumer then read the
@@ -276,19 +282,19 @@ int tm_ring_reserve(tm_ring *r, tm_ring_slot *slot, tm_ring_cursor *reseek, int 
  * 0.58-0.65x memcpy on 4 MiB slots against 0.65-0.82x with this copy. */
 
 void tm_ringi_fold_free(tm_ring *r) {
-  if (r && r->fold) XXH3_freeState(r->fold);
+  if (r) free(r->fold);
   if (r) r->fold = NULL;
 }
 
 /* Begin folding the reserved slot; 0 when there is no state (out of memory:
  * publish then hashes the slot in one pass, the result is the same). */
 static int fold_begin(tm_ring *r) {
-  if (!r->fold) r->fold = XXH3_createState();
+  if (!r->fold) r->fold = aligned_alloc(64, sizeof(tm_ring_fold));
   if (!r->fold) {
     r->fold_mode = FOLD_OFF;
     return 0;
   }
-  XXH3_64bits_reset(r->fold);
+  tm_ring_fold_reset(r->fold);
   r->fold_mode = FOLD_ON;
   return 1;
 }
@@ -308,21 +314,16 @@ static int fold_check(tm_ring *r, uint64_t offset, uint64_t bytes, const char *w
 int tm_ring_write(tm_ring *r, uint64_t offset, const void *src, uint64_t bytes, tm_error *err) {
   int rc = fold_check(r, offset, bytes, "write", err);
   if (rc < 0) return rc;
-  char *dst = (char *)tm_ringi_payload(r, r->h->prod.pos) + offset;
-  const char *from = src;
+  char *slot = tm_ringi_payload(r, r->h->prod.pos);
   int fold = !(r->h->info.flags & TM_RING_NO_CHECKSUM) && r->fold_mode != FOLD_OFF &&
              offset == r->folded && bytes > 0;
   if (bytes > 0 && offset < r->folded) r->fold_mode = FOLD_OFF; /* folded bytes rewritten */
   if (fold && r->fold_mode == FOLD_NONE) fold = fold_begin(r);
   if (!fold) { /* out of order (or no checksum): publish hashes what is not folded */
-    memcpy(dst, from, (size_t)bytes);
+    memcpy(slot + offset, src, (size_t)bytes);
     return 0;
   }
-  for (uint64_t i = 0; i < bytes; i += FOLD_CHUNK) {
-    size_t n = bytes - i < FOLD_CHUNK ? (size_t)(bytes - i) : FOLD_CHUNK;
-    memcpy(dst + i, from + i, n);
-    XXH3_64bits_update(r->fold, dst + i, n);
-  }
+  tm_ring_fold_copy(r->fold, slot, src, (size_t)bytes);
   r->folded += bytes;
   return 0;
 }
@@ -334,8 +335,7 @@ int tm_ring_seal(tm_ring *r, uint64_t upto, tm_error *err) {
       upto < r->folded + FOLD_MIN)
     return 0;
   if (r->fold_mode == FOLD_NONE && !fold_begin(r)) return 0;
-  const char *p = tm_ringi_payload(r, r->h->prod.pos);
-  XXH3_64bits_update(r->fold, p + r->folded, (size_t)(upto - r->folded));
+  tm_ring_fold_seal(r->fold, tm_ringi_payload(r, r->h->prod.pos), upto);
   r->folded = upto;
   return 0;
 }
@@ -357,8 +357,7 @@ int tm_ring_publish(tm_ring *r, uint64_t n_tokens, const tm_ring_cursor *cursor,
   if (!(h->info.flags & TM_RING_NO_CHECKSUM)) {
     const char *p = tm_ringi_payload(r, head);
     if (r->fold_mode == FOLD_ON && r->folded <= bytes) {
-      if (bytes > r->folded) XXH3_64bits_update(r->fold, p + r->folded, (size_t)(bytes - r->folded));
-      sum = XXH3_64bits_digest(r->fold);
+      sum = tm_ring_fold_digest(r->fold, p, bytes); /* finishes from the slot */
     } else {
       sum = XXH3_64bits(p, (size_t)bytes);
     }

@@ -105,8 +105,9 @@
 #define TM_RING_NO_CHECKSUM 8u /* create: slots carry checksum 0 and verify checks only
                                 * the token ids (recorded in the header); the
                                 * checksum is cheap when the producer writes with
-                                * tm_ring_write / tm_ring_seal (folded in while the
-                                * bytes are in cache), this saves the rest */
+                                * tm_ring_write (accumulated from the registers the
+                                * copy loads) or tm_ring_seal (while the bytes are
+                                * in cache), this saves the rest */
 
 /* Data cursor: where a batch sits in the feeder's deterministic order.
  * `window` is the number of global windows of the pass consumed once this
@@ -197,26 +198,33 @@ int tm_ring_reserve(tm_ring *r, tm_ring_slot *slot, tm_ring_cursor *reseek, int 
 /* Copy bytes from src into the reserved slot at offset (offset + bytes <=
  * capacity; -TM_EINVAL otherwise, -TM_ESTATE without a reserved slot).
  * Writes that continue where the previous ones ended (offset 0, then the end
- * of the last write) fold the slot's checksum in as they copy, a few KiB at
- * a time while the bytes are in L1, instead of a second pass over the slot
- * at publish: for slots larger than L2 that pass reads the slot back from
- * memory. Any other write is a plain copy (publish then hashes the bytes not
- * folded; rewriting folded bytes makes publish hash the whole slot). Bytes
- * written through tm_ring_write must not be changed through slot->tokens
- * afterwards. */
+ * of the last write, or of the last seal) fold the slot's checksum in as
+ * they copy, in one pass: each 64-byte piece loaded from src is stored to
+ * the slot and accumulated into XXH3 from the same register (AVX-512; other
+ * CPUs copy 8 KiB and hash it from L1), so publish needs no second pass,
+ * which for slots larger than L2 would read the slot back from memory. The
+ * last 1..64 bytes of such a write are accumulated from the slot by the
+ * next write or seal, or at publish. Any other write is a plain copy
+ * (publish then hashes the bytes not folded, from the slot; rewriting folded
+ * bytes makes publish hash the whole slot). Bytes written through
+ * tm_ring_write must not be changed through slot->tokens afterwards. */
 int tm_ring_write(tm_ring *r, uint64_t offset, const void *src, uint64_t bytes, tm_error *err);
 
 /* For a producer that writes slot->tokens itself, front to back: bytes
  * [0, upto) of the reserved slot are final, fold them into the checksum now
- * while they are in cache (done once at least 4 KiB are new; publish folds
- * the rest). They must not change afterwards. Optional: without it publish
- * hashes the slot in one pass. -TM_EINVAL when upto exceeds the capacity. */
+ * while they are in cache, read from the slot (done once at least 4 KiB are
+ * new; publish folds the rest). They must not change afterwards. A later
+ * tm_ring_write at offset upto continues the fold. Optional: without it
+ * publish hashes the slot in one pass. -TM_EINVAL when upto exceeds the
+ * capacity. */
 int tm_ring_seal(tm_ring *r, uint64_t upto, tm_error *err);
 
 /* Publish the reserved slot: n_tokens tokens were written, cursor is the
- * batch's data cursor. Completes the checksum (hashing what tm_ring_write /
- * tm_ring_seal did not fold in), then makes the slot visible (release store)
- * and wakes a sleeping consumer. */
+ * batch's data cursor. Completes the checksum (XXH3-64 of the n_tokens *
+ * token_width payload bytes: accumulating from the slot what tm_ring_write /
+ * tm_ring_seal did not fold in, or hashing the whole slot when folded bytes
+ * were rewritten or fewer bytes are published than were folded), then makes
+ * the slot visible (release store) and wakes a sleeping consumer. */
 int tm_ring_publish(tm_ring *r, uint64_t n_tokens, const tm_ring_cursor *cursor, tm_error *err);
 
 /* The producer has no more batches: the consumer gets TM_RING_END after the

@@ -97,8 +97,9 @@ struct tm_ring {
   /* producer: the reserved slot's checksum, folded in while its bytes are
    * written (tm_ring_write, tm_ring_seal) rather than in a second pass over
    * a slot that no longer fits the cache (ring.c) */
-  void *fold;          /* XXH3 streaming state (XXH3_state_t), made on first use */
-  uint64_t folded;     /* bytes [0, folded) of the reserved slot are folded in */
+  void *fold;          /* tm_ring_fold (ring_fold.h), 64-byte aligned, made on first use */
+  uint64_t folded;     /* bytes [0, folded) of the reserved slot are final and folded
+                        * in (the stripe they end in at the next write/seal/publish) */
   int fold_mode;       /* FOLD_NONE / FOLD_ON / FOLD_OFF */
   uint64_t timeout_ns;
   pthread_t hb_thread;
