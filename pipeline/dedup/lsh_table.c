@@ -43,12 +43,12 @@ void tm_lsh_table_free(tm_lsh_table *t) {
 }
 
 static inline uint64_t home_of(uint64_t cap, uint32_t fp) {
-  return ((uint64_t)fp * cap) >> 32;
+  return (((uint64_t)fp * (cap >> 3)) >> 32) << 3;
 }
 
 #ifdef HAVE_AVX512
-/* The vector form works on a window of 8 slots from the home slot (one or
- * two cache lines, both prefetched by tm_lsh_table_prefetch), which holds
+/* The vector form works on a window of 8 slots from the home slot (its
+ * cache line, prefetched by tm_lsh_table_prefetch), which holds
  * the whole probe in most cases: the run of entries <= fp is a prefix of the
  * window (sorted, no gap before the first empty slot), so the insert
  * position and the first empty slot come from two masks, and the shift is
@@ -58,7 +58,8 @@ static inline uint64_t home_of(uint64_t cap, uint32_t fp) {
  * is found 8 slots per step), so a line still on its way from DRAM seldom
  * costs a branch misprediction. (A micro-benchmark with tables sized for
  * 10 M documents: 15 lookups + 15 inserts per document went from about 1000
- * to 750 ns; windows aligned to one cache line were slower.) */
+ * to 750 ns with homes at any slot and two-line windows; homes on line
+ * boundaries then made the window one line, see lsh_table.h.) */
 static const int64_t SHIFT1[8] = {0, 0, 1, 2, 3, 4, 5, 6}; /* lane l <- lane l-1 */
 
 int tm_lsh_table_insert(tm_lsh_table *t, uint64_t key, uint32_t ref) {

@@ -22,7 +22,7 @@ static int ordered(const tm_lsh_table *t) {
     uint64_t v = t->slot[i];
     if (!v) continue;
     uint32_t fp = (uint32_t)(v >> 32);
-    uint64_t h = ((uint64_t)fp * t->cap) >> 32;
+    uint64_t h = tm_lsh_table_home(t, v); /* the home depends on the fingerprint only */
     if (fp < last || h > i) return 0;
     for (uint64_t j = h; j < i; j++)
       if (!t->slot[j]) return 0;
@@ -90,10 +90,12 @@ int main(void) {
   uint32_t r[16];
   CHECK(tm_lsh_table_find(&t, hi, r, 16) == 12); /* same fingerprint: all of them */
   CHECK(tm_lsh_table_find(&t, hi, r, 2) == 12 && r[0] == 0 && r[1] == 1);
-  CHECK(t.slot[15] != 0 && t.slot[26] != 0 && t.slot[0] == 0); /* no wrap */
+  /* home: the last line (slot 8 of 16); the run goes on into the spare slots */
+  CHECK(tm_lsh_table_home(&t, hi) == 8);
+  CHECK(t.slot[8] != 0 && t.slot[19] != 0 && t.slot[20] == 0 && t.slot[0] == 0); /* no wrap */
   CHECK(ordered(&t));
   tm_lsh_table_evict_below(&t, 6);
-  CHECK(tm_lsh_table_find(&t, hi, r, 16) == 6 && r[0] == 6 && t.slot[15] != 0);
+  CHECK(tm_lsh_table_find(&t, hi, r, 16) == 6 && r[0] == 6 && t.slot[8] != 0);
   CHECK(ordered(&t));
   /* smaller fingerprints with the same home go before, larger after */
   CHECK(tm_lsh_table_insert(&t, 0xFFFFFFF000000000ull, 100) == 0);
