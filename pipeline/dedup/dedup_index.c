@@ -102,10 +102,9 @@ static int rebuild(tm_dedup_index *x, tm_error *err) {
   uint64_t count = tm_sig_store_count(x->st);
   for (uint64_t ref = x->floor; ref < count; ref++) {
     if ((ref - x->floor) % 65536 == 65535) tm_sig_store_release(x->st); /* a scan: keep RSS flat */
-    int rc = tm_sig_store_verify(x->st, ref, err);
-    if (rc < 0) return rc;
     tm_sig_record r;
-    tm_sig_store_get(x->st, ref, &r);
+    int rc = tm_sig_store_verify(x->st, ref, &r, err);
+    if (rc < 0) return rc;
     int bands = !(r.flags & TM_SIG_FLAG_EMPTY);
     uint64_t keys[TM_DEDUP_MAX_BANDS + 1];
     tm_dedup_index_keys(x, r.exact, bands ? r.sig : NULL, keys);
@@ -192,14 +191,16 @@ void tm_dedup_index_close(tm_dedup_index *x) {
   free(x);
 }
 
+/* 1 when found (m filled), 0 when not, or a negative TM_E* code. */
 static int find_exact(tm_dedup_index *x, const uint64_t *keys, const uint64_t exact[2],
-                      tm_dedup_match *m) {
+                      tm_dedup_match *m, tm_error *err) {
   uint32_t refs[16];
   size_t n = tm_lsh_table_find(&x->t[0], keys[0], refs, 16);
   if (n > 16) n = 16; /* > 16 equal 32-bit fingerprints: astronomically unlikely */
   for (size_t i = 0; i < n; i++) {
     tm_sig_record r;
-    tm_sig_store_get(x->st, refs[i], &r);
+    int rc = tm_sig_store_get(x->st, refs[i], &r, err);
+    if (rc < 0) return rc;
     if (r.exact[0] == exact[0] && r.exact[1] == exact[1]) {
       m->kind = TM_DEDUP_EXACT;
       m->ref = refs[i];
@@ -210,8 +211,9 @@ static int find_exact(tm_dedup_index *x, const uint64_t *keys, const uint64_t ex
   return 0;
 }
 
+/* As find_exact. */
 static int find_near(tm_dedup_index *x, const uint64_t *keys, const uint32_t *sig,
-                     tm_dedup_match *m) {
+                     tm_dedup_match *m, tm_error *err) {
   uint32_t cand[TM_DEDUP_MAX_CANDIDATES];
   size_t nc = 0;
   for (int b = 1; b < x->nt && nc < TM_DEDUP_MAX_CANDIDATES; b++) {
@@ -228,7 +230,8 @@ static int find_near(tm_dedup_index *x, const uint64_t *keys, const uint32_t *si
   uint32_t best_ref = 0;
   for (size_t i = 0; i < nc; i++) {
     tm_sig_record r;
-    tm_sig_store_get(x->st, cand[i], &r);
+    int rc = tm_sig_store_get(x->st, cand[i], &r, err);
+    if (rc < 0) return rc;
     double s = tm_minhash_similarity(sig, r.sig, x->o.k);
     x->candidates++;
     if (s < x->o.threshold) x->false_candidates++;
@@ -249,10 +252,11 @@ int tm_dedup_index_process_keys(tm_dedup_index *x, const char *id, size_t id_len
   m->kind = TM_DEDUP_UNIQUE;
   m->ref = 0;
   m->similarity = 0.0;
-  if (exact_lookup && find_exact(x, keys, exact, m)) return 0;
-  if (sig && find_near(x, keys, sig, m)) return 0;
+  int rc;
+  if (exact_lookup && (rc = find_exact(x, keys, exact, m, err)) != 0) return rc < 0 ? rc : 0;
+  if (sig && (rc = find_near(x, keys, sig, m, err)) != 0) return rc < 0 ? rc : 0;
   uint32_t ref = (uint32_t)tm_sig_store_count(x->st);
-  int rc = tm_sig_store_append(x->st, id, id_len, sig ? 0 : TM_SIG_FLAG_EMPTY, exact,
+  rc = tm_sig_store_append(x->st, id, id_len, sig ? 0 : TM_SIG_FLAG_EMPTY, exact,
                                sig ? sig : x->no_sig, err);
   if (rc < 0) return rc;
   return index_keys(x, keys, ref, sig != NULL, err);

@@ -47,6 +47,7 @@ struct tm_sig_store {
   const uint8_t *map;   /* PROT_READ map of records.bin */
   size_t map_len;
   uint8_t *pend;        /* PENDING_RECORDS records */
+  uint8_t *rbuf;        /* one record: tm_sig_store_get of a written record */
   uint32_t n_pend;
   char *pend_ids;
   size_t n_pend_ids, cap_pend_ids;
@@ -173,7 +174,8 @@ int tm_sig_store_open(tm_sig_store **out, const char *dir, int k, uint64_t param
     goto fail;
   }
   s->pend = malloc(PENDING_RECORDS * s->rs);
-  if (!s->pend) {
+  s->rbuf = malloc(s->rs);
+  if (!s->pend || !s->rbuf) {
     rc = tm_err(err, TM_ENOMEM, "%s: out of memory", dir);
     goto fail;
   }
@@ -249,6 +251,7 @@ void tm_sig_store_close(tm_sig_store *s) {
   if (s->ids_fd >= 0) close(s->ids_fd);
   if (s->lock_fd >= 0) close(s->lock_fd); /* releases the lock */
   free(s->pend);
+  free(s->rbuf);
   free(s->pend_ids);
   free(s);
 }
@@ -274,8 +277,7 @@ static int flush(tm_sig_store *s, tm_error *err) {
     if (rc < 0) return rc;
     s->n_written += s->n_pend;
     s->n_pend = 0;
-    if ((rc = ensure_map(s, HDR_SIZE + s->n_written * s->rs, err)) < 0) return rc;
-    if (++s->flushes % 4 == 0) tm_sig_store_release(s);
+    s->flushes++;
   }
   return 0;
 }
@@ -322,13 +324,19 @@ void tm_sig_store_release(tm_sig_store *s) {
   if (s->map) madvise((void *)s->map, s->map_len, MADV_DONTNEED);
 }
 
-static const uint8_t *rec_ptr(const tm_sig_store *s, uint64_t ref) {
-  if (ref >= s->n_written) return s->pend + (size_t)(ref - s->n_written) * s->rs;
-  return s->map + HDR_SIZE + ref * s->rs;
+/* Map at least the written records (done lazily: only scans read the map). */
+static int rec_ptr(tm_sig_store *s, uint64_t ref, const uint8_t **out, tm_error *err) {
+  if (ref >= s->n_written) {
+    *out = s->pend + (size_t)(ref - s->n_written) * s->rs;
+    return 0;
+  }
+  int rc = ensure_map(s, HDR_SIZE + s->n_written * s->rs, err);
+  if (rc < 0) return rc;
+  *out = s->map + HDR_SIZE + ref * s->rs;
+  return 0;
 }
 
-void tm_sig_store_get(const tm_sig_store *s, uint64_t ref, tm_sig_record *rec) {
-  const uint8_t *r = rec_ptr(s, ref);
+static void fill(const uint8_t *r, tm_sig_record *rec) {
   rec->id_off = rd64(r);
   rec->id_len = rd32(r + 8);
   rec->flags = rd32(r + 12);
@@ -336,16 +344,33 @@ void tm_sig_store_get(const tm_sig_store *s, uint64_t ref, tm_sig_record *rec) {
   rec->sig = (const uint32_t *)(const void *)(r + 32); /* 4-aligned: rs, HDR_SIZE are */
 }
 
-int tm_sig_store_verify(const tm_sig_store *s, uint64_t ref, tm_error *err) {
-  const uint8_t *r = rec_ptr(s, ref);
+int tm_sig_store_get(tm_sig_store *s, uint64_t ref, tm_sig_record *rec, tm_error *err) {
+  if (ref >= s->n_written) {
+    fill(s->pend + (size_t)(ref - s->n_written) * s->rs, rec);
+    return 0;
+  }
+  uint64_t off = HDR_SIZE + ref * s->rs;
+  ssize_t got = pread(s->rec_fd, s->rbuf, s->rs, (off_t)off);
+  if (got != (ssize_t)s->rs)
+    return got < 0 ? tm_err_sys(err, "%s: read of record %llu at offset %llu", s->rec_path,
+                                (unsigned long long)ref, (unsigned long long)off)
+                   : tm_err(err, TM_ECORRUPT, "%s: record %llu at offset %llu: the file ends after %zd bytes of it",
+                            s->rec_path, (unsigned long long)ref, (unsigned long long)off, got);
+  fill(s->rbuf, rec);
+  return 0;
+}
+
+int tm_sig_store_verify(const tm_sig_store *s, uint64_t ref, tm_sig_record *rec, tm_error *err) {
+  const uint8_t *r;
+  int rc = rec_ptr((tm_sig_store *)s, ref, &r, err);
+  if (rc < 0) return rc;
   if (XXH3_64bits(r, s->rs - 8) != rd64(r + s->rs - 8))
     return tm_err(err, TM_ECORRUPT, "%s: record %llu fails its checksum (bytes %llu..%llu)",
                   s->rec_path, (unsigned long long)ref,
                   (unsigned long long)(HDR_SIZE + ref * s->rs),
                   (unsigned long long)(HDR_SIZE + (ref + 1) * s->rs));
-  tm_sig_record rec;
-  tm_sig_store_get(s, ref, &rec);
-  if (rec.id_off + rec.id_len > s->ids_written + s->n_pend_ids)
+  fill(r, rec);
+  if (rec->id_off + rec->id_len > s->ids_written + s->n_pend_ids)
     return tm_err(err, TM_ECORRUPT, "%s: record %llu (offset %llu) names id bytes past the end",
                   s->rec_path, (unsigned long long)ref,
                   (unsigned long long)(HDR_SIZE + ref * s->rs));
@@ -355,7 +380,20 @@ int tm_sig_store_verify(const tm_sig_store *s, uint64_t ref, tm_error *err) {
 int64_t tm_sig_store_id(const tm_sig_store *s, uint64_t ref, char *buf, size_t cap,
                         tm_error *err) {
   tm_sig_record rec;
-  tm_sig_store_get(s, ref, &rec);
+  uint8_t head[16];
+  if (ref >= s->n_written) {
+    memcpy(head, s->pend + (size_t)(ref - s->n_written) * s->rs, sizeof head);
+  } else {
+    uint64_t off = HDR_SIZE + ref * s->rs;
+    ssize_t got = pread(s->rec_fd, head, sizeof head, (off_t)off);
+    if (got != (ssize_t)sizeof head)
+      return got < 0 ? tm_err_sys(err, "%s: read of record %llu at offset %llu", s->rec_path,
+                                  (unsigned long long)ref, (unsigned long long)off)
+                     : tm_err(err, TM_ECORRUPT, "%s: record %llu at offset %llu: the file ends inside it",
+                              s->rec_path, (unsigned long long)ref, (unsigned long long)off);
+  }
+  rec.id_off = rd64(head);
+  rec.id_len = rd32(head + 8);
   size_t n = rec.id_len < cap - 1 ? rec.id_len : cap - 1;
   if (rec.id_off >= s->ids_written) {
     memcpy(buf, s->pend_ids + (rec.id_off - s->ids_written), n);

@@ -27,8 +27,8 @@
  *   32+4k u64 XXH3-64 of bytes 0..32+4k of the record
  *
  * Consistency: a record is visible to queries as soon as it is appended
- * (the store buffers recent records in RAM and reads the rest through the
- * map), but it is durable only after tm_sig_store_commit: that writes the
+ * (the store buffers recent records in RAM and reads the rest back with
+ * pread, or through a read-only map when scanning), but it is durable only after tm_sig_store_commit: that writes the
  * buffered records and ids, fsyncs both files, and publishes `checkpoint`
  * (n records, ids bytes, plus an opaque block the caller persists with it)
  * with tm_io_write_file_atomic. Opening an existing directory trusts only the
@@ -84,23 +84,30 @@ uint64_t tm_sig_store_count(const tm_sig_store *s);
 int tm_sig_store_append(tm_sig_store *s, const char *id, size_t id_len, uint32_t flags,
                         const uint64_t exact[2], const uint32_t *sig, tm_error *err);
 
-/* Pointers into the store for ref (< count): the exact hash and signature.
- * Valid until the next append or commit. */
-void tm_sig_store_get(const tm_sig_store *s, uint64_t ref, tm_sig_record *rec);
+/* Record ref (< count) for a lookup: the exact hash and signature. A
+ * record still in the write buffer is read in place; a written one is read
+ * with pread into the store's record buffer (a random read: a syscall costs
+ * less than faulting a page into the map and unmapping it again). The
+ * pointers are valid until the next get, append or commit. TM_EIO (the
+ * read failed) or TM_ECORRUPT (the file ends early) naming file and offset. */
+int tm_sig_store_get(tm_sig_store *s, uint64_t ref, tm_sig_record *rec, tm_error *err);
 
 /* Copy the id of ref into buf (at most cap-1 bytes, NUL terminated);
  * returns its full length, or a negative TM_E* code. */
 int64_t tm_sig_store_id(const tm_sig_store *s, uint64_t ref, char *buf, size_t cap,
                         tm_error *err);
 
-/* Check the checksum of record ref; TM_ECORRUPT naming file and offset. */
-int tm_sig_store_verify(const tm_sig_store *s, uint64_t ref, tm_error *err);
+/* For a scan of the records in ref order (the index rebuild at open): check
+ * the checksum of record ref (TM_ECORRUPT naming file and offset) and fill
+ * rec with pointers into the read-only map of records.bin (or the write
+ * buffer), valid until the next append, commit or release. */
+int tm_sig_store_verify(const tm_sig_store *s, uint64_t ref, tm_sig_record *rec, tm_error *err);
 
 /* Make everything appended so far durable together with user[0..user_len). */
 int tm_sig_store_commit(tm_sig_store *s, const void *user, size_t user_len, tm_error *err);
 
 /* Drop the mapped record pages from the resident set (they stay in the page
- * cache); done every few buffer writes, and by callers that scan records. */
+ * cache); for callers that scan records with tm_sig_store_verify. */
 void tm_sig_store_release(tm_sig_store *s);
 
 /* Bytes on disk (both files, committed + written) and bytes of RAM buffers. */
