@@ -309,6 +309,16 @@ static void free_item(item *it) {
   memset(it, 0, sizeof *it);
 }
 
+static int emit(run *r, item *it, const tm_dedup_verdict *vp, tm_error *err);
+
+/* The outcome of judging an item: a verdict to emit, a document too large
+ * (TM_ELIMIT: quarantined, the run goes on), or an error that stops it. */
+static int settle(run *r, item *it, int rc, const tm_dedup_verdict *v, tm_error *err) {
+  if (rc == -TM_ELIMIT) return quarantine(r, it->path, it->lineno, err->msg, err);
+  if (rc < 0) return tm_err_prefix(err, "%s:%llu: ", it->path, (unsigned long long)it->lineno);
+  return emit(r, it, v, err);
+}
+
 /* Judge one parsed item (in input order) and write its outputs. */
 static int commit_item(run *r, item *it, tm_error *err) {
   if (it->reason[0]) return quarantine(r, it->path, it->lineno, it->reason, err);
@@ -322,8 +332,52 @@ static int commit_item(run *r, item *it, tm_error *err) {
   } else {
     rc = tm_dedup_commit(r->d, it->id, it->id_len, &it->pr, &v, err);
   }
-  if (rc == -TM_ELIMIT) return quarantine(r, it->path, it->lineno, err->msg, err);
-  if (rc < 0) return tm_err_prefix(err, "%s:%llu: ", it->path, (unsigned long long)it->lineno);
+  return settle(r, it, rc, &v, err);
+}
+
+/* Items [0, n) of a batch the workers prepared, in order: runs of prepared
+ * items go through the index's batch path together (its table lines are
+ * fetched a few documents ahead: the same verdicts as one commit each);
+ * malformed and failed items are settled one by one between the runs. */
+static int commit_prepared(run *r, item *it, size_t n, tm_error *err) {
+  const char *ids[BATCH_ITEMS];
+  size_t lens[BATCH_ITEMS];
+  tm_dedup_prepared pr[BATCH_ITEMS];
+  tm_dedup_verdict v[BATCH_ITEMS];
+  size_t i = 0;
+  while (i < n) {
+    size_t j = i;
+    while (j < n && !it[j].reason[0] && it[j].prep_rc == 0) {
+      ids[j - i] = it[j].id;
+      lens[j - i] = it[j].id_len;
+      pr[j - i] = it[j].pr;
+      j++;
+    }
+    if (j == i) { /* malformed, or its prepare failed */
+      int rc = commit_item(r, &it[i], err);
+      if (rc < 0) return rc;
+      i++;
+      continue;
+    }
+    size_t done = 0;
+    int rc = tm_dedup_commit_batch(r->d, j - i, ids, lens, pr, v, &done, err);
+    for (size_t k = 0; k < done; k++) {
+      int e = emit(r, &it[i + k], &v[k], err);
+      if (e < 0) return e;
+    }
+    if (rc < 0) { /* it[i + done] failed; the ones after it are untouched */
+      if ((rc = settle(r, &it[i + done], rc, NULL, err)) < 0) return rc;
+      done++;
+    }
+    i += done;
+  }
+  return 0;
+}
+
+/* Write the outputs of a judged item. */
+static int emit(run *r, item *it, const tm_dedup_verdict *vp, tm_error *err) {
+  tm_dedup_verdict v = *vp;
+  int rc;
   if (v.kind == TM_DEDUP_UNIQUE && !v.lines_removed) { /* the input line, as it was */
     rc = out_put(&r->kept, it->line, it->len, err);
     if (rc == 0) rc = out_put(&r->kept, "\n", 1, err);
@@ -397,10 +451,12 @@ static int commit_oldest(run *r, tm_error *err) {
     for (size_t i = 0; i < b->n; i++) parse_item(&b->it[i], g_max_line);
   }
   int rc = 0;
-  for (size_t i = 0; i < b->n; i++) {
-    if (rc == 0) rc = commit_item(r, &b->it[i], err);
-    free_item(&b->it[i]);
+  if (r->nthreads) {
+    rc = commit_prepared(r, b->it, b->n, err);
+  } else {
+    for (size_t i = 0; i < b->n && rc == 0; i++) rc = commit_item(r, &b->it[i], err);
   }
+  for (size_t i = 0; i < b->n; i++) free_item(&b->it[i]);
   b->n = b->bytes = 0;
   pthread_mutex_lock(&r->mu);
   b->state = B_FREE;
