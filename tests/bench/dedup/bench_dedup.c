@@ -242,8 +242,14 @@ static int cmd_index(long n, const char *dir, int presize, int reopen) {
     return 1;
   }
   t_open = now_s() - t_open;
-  /* signatures are generated in batches outside the timed region */
-  enum { BATCH = 65536 };
+  /* signatures are generated in batches outside the timed region, 256
+   * documents each: the batches `tokenmill dedup` hands to the index
+   * (BATCH_ITEMS in pipeline/cli/cmd_dedup.c), so a batch's signatures are
+   * in cache as a worker's fresh ones are (here in this core's L2, there in
+   * the shared L3). Batches of 65536 (29 MB of signatures, read back from
+   * memory) measured 8% slower: best of 3 at 3 M documents, 3.43 s against
+   * 3.16 s. */
+  enum { BATCH = 256 };
   uint32_t *sigs = malloc(sizeof(uint32_t) * 112 * BATCH);
   uint64_t(*ex)[2] = malloc(sizeof *ex * BATCH);
   uint32_t *prev = malloc(sizeof(uint32_t) * 112 * 1024);
