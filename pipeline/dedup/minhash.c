@@ -161,8 +161,46 @@ static uint64_t band_key(const uint32_t *r, int rows, uint64_t b) {
   return fmix64(h);
 }
 
-void tm_minhash_band_keys(const uint32_t *sig, int bands, int rows, uint64_t *keys) {
+void tm_minhash_band_keys_portable(const uint32_t *sig, int bands, int rows, uint64_t *keys) {
   for (int b = 0; b < bands; b++) keys[b] = band_key(sig + (size_t)b * rows, rows, (uint64_t)b);
+}
+
+#if defined(__AVX512F__)
+#include <immintrin.h>
+/* 8 rows: the 16 values of two bands in one vector; + NH_KEY[0..7] (each
+ * band's), then the 8 products of even and odd lanes (vpmuludq), summed in
+ * fours with two shuffles; addition mod 2^64 makes the order of the terms
+ * free, so the keys are band_key's. About 5x fewer instructions than the
+ * scalar loop (the index computes 14 keys per document). */
+static void band_keys_r8(const uint32_t *sig, int bands, uint64_t *keys) {
+  const __m512i k = _mm512_setr_epi32(
+      (int)NH_KEY[0], (int)NH_KEY[1], (int)NH_KEY[2], (int)NH_KEY[3], (int)NH_KEY[4],
+      (int)NH_KEY[5], (int)NH_KEY[6], (int)NH_KEY[7], (int)NH_KEY[0], (int)NH_KEY[1],
+      (int)NH_KEY[2], (int)NH_KEY[3], (int)NH_KEY[4], (int)NH_KEY[5], (int)NH_KEY[6],
+      (int)NH_KEY[7]);
+  int b = 0;
+  for (; b + 2 <= bands; b += 2) {
+    __m512i x = _mm512_add_epi32(_mm512_loadu_si512((const void *)(sig + (size_t)b * 8)), k);
+    __m512i p = _mm512_mul_epu32(x, _mm512_srli_epi64(x, 32));
+    p = _mm512_add_epi64(p, _mm512_shuffle_epi32(p, _MM_PERM_BADC)); /* + the other u64 of each 128 */
+    p = _mm512_add_epi64(p, _mm512_shuffle_i64x2(p, p, _MM_SHUFFLE(2, 3, 0, 1))); /* + the other 128 of each 256 */
+    uint64_t s[8];
+    _mm512_storeu_si512((void *)s, p);
+    keys[b] = fmix64((uint64_t)(b + 1) * 0x9E3779B97F4A7C15ull + s[0]);
+    keys[b + 1] = fmix64((uint64_t)(b + 2) * 0x9E3779B97F4A7C15ull + s[4]);
+  }
+  for (; b < bands; b++) keys[b] = band_key(sig + (size_t)b * 8, 8, (uint64_t)b);
+}
+#endif
+
+void tm_minhash_band_keys(const uint32_t *sig, int bands, int rows, uint64_t *keys) {
+#if defined(__AVX512F__)
+  if (rows == 8) {
+    band_keys_r8(sig, bands, keys);
+    return;
+  }
+#endif
+  tm_minhash_band_keys_portable(sig, bands, rows, keys);
 }
 
 double tm_minhash_candidate_prob(double j, int bands, int rows) {

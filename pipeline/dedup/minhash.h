@@ -52,8 +52,12 @@ void tm_minhash_signature_portable(const tm_minhash *m, const uint64_t *hashes, 
 /* Fraction of positions where a and b agree, over k positions. */
 double tm_minhash_similarity(const uint32_t *a, const uint32_t *b, int k);
 
-/* keys[0..bands) = band keys of sig (rows values per band). */
+/* keys[0..bands) = band keys of sig (rows values per band). With AVX-512
+ * and 8 rows per band (the default), two bands per vector multiply. */
 void tm_minhash_band_keys(const uint32_t *sig, int bands, int rows, uint64_t *keys);
+
+/* The same keys without the vector path (for tests). */
+void tm_minhash_band_keys_portable(const uint32_t *sig, int bands, int rows, uint64_t *keys);
 
 /* The probability that a pair with Jaccard j shares at least one band:
  * 1 - (1 - j^rows)^bands (the S-curve). */
