@@ -19,6 +19,7 @@ struct tm_dedup_index {
   uint32_t floor;   /* refs below it were evicted from the tables */
   uint64_t candidates, false_candidates;
   uint32_t *no_sig; /* k x 0xFFFFFFFF: the record of a document without shingles */
+  uint32_t *wide;   /* k: a stored signature widened for tm_minhash_band_keys */
   uint64_t *bkeys;  /* (TM_DEDUP_PREFETCH_AHEAD + 1) x nt keys: tm_dedup_index_process_batch */
 };
 
@@ -107,7 +108,9 @@ static int rebuild(tm_dedup_index *x, tm_error *err) {
     if (rc < 0) return rc;
     int bands = !(r.flags & TM_SIG_FLAG_EMPTY);
     uint64_t keys[TM_DEDUP_MAX_BANDS + 1];
-    tm_dedup_index_keys(x, r.exact, bands ? r.sig : NULL, keys);
+    /* the stored 16 bits are the ones band keys are made of */
+    for (int i = 0; bands && i < x->o.k; i++) x->wide[i] = r.sig[i];
+    tm_dedup_index_keys(x, r.exact, bands ? x->wide : NULL, keys);
     if ((rc = index_keys(x, keys, (uint32_t)ref, bands, err)) < 0) return rc;
   }
   return 0;
@@ -131,9 +134,11 @@ int tm_dedup_index_open(tm_dedup_index **out, const char *dir, const tm_dedup_in
   x->o = *o;
   x->nt = o->bands + 1;
   x->no_sig = malloc((size_t)o->k * sizeof *x->no_sig);
+  x->wide = malloc((size_t)o->k * sizeof *x->wide);
   x->bkeys = malloc((TM_DEDUP_PREFETCH_AHEAD + 1) * (size_t)x->nt * sizeof *x->bkeys);
-  if (!x->no_sig || !x->bkeys) {
+  if (!x->no_sig || !x->wide || !x->bkeys) {
     free(x->no_sig);
+    free(x->wide);
     free(x->bkeys);
     free(x);
     return tm_err(err, TM_ENOMEM, "dedup index: out of memory");
@@ -187,6 +192,7 @@ void tm_dedup_index_close(tm_dedup_index *x) {
   for (int i = 0; i < x->nt; i++) tm_lsh_table_free(&x->t[i]);
   tm_sig_store_close(x->st);
   free(x->no_sig);
+  free(x->wide);
   free(x->bkeys);
   free(x);
 }
@@ -232,7 +238,7 @@ static int find_near(tm_dedup_index *x, const uint64_t *keys, const uint32_t *si
     tm_sig_record r;
     int rc = tm_sig_store_get(x->st, cand[i], &r, err);
     if (rc < 0) return rc;
-    double s = tm_minhash_similarity(sig, r.sig, x->o.k);
+    double s = tm_minhash_similarity16(sig, r.sig, x->o.k);
     x->candidates++;
     if (s < x->o.threshold) x->false_candidates++;
     if (s > best || (s == best && cand[i] < best_ref)) best = s, best_ref = cand[i];

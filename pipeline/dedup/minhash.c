@@ -120,6 +120,12 @@ double tm_minhash_similarity(const uint32_t *a, const uint32_t *b, int k) {
   return k ? (double)eq / k : 0.0;
 }
 
+double tm_minhash_similarity16(const uint32_t *a, const uint16_t *b, int k) {
+  int eq = 0;
+  for (int i = 0; i < k; i++) eq += tm_minhash_stored(a[i]) == b[i];
+  return k ? (double)eq / k : 0.0;
+}
+
 /* 64 fixed 32-bit keys for the NH sums: the low halves of the first 64
  * splitmix64 outputs from state 0 (any random constants would do). */
 static const uint32_t NH_KEY[64] = {
@@ -144,7 +150,8 @@ static inline uint64_t fmix64(uint64_t h) {
 }
 
 /* NH (the sum of ((r[2i] + k[2i]) mod 2^32) * ((r[2i+1] + k[2i+1]) mod 2^32)
- * mod 2^64, as in UMAC) over the band's rows, started from a per-band
+ * mod 2^64, as in UMAC) over the low 16 bits of the band's rows (the stored
+ * bits: the keys rebuilt from records at open are the same), started from a per-band
  * constant and finished with murmur3's fmix64. Two different bands of rows
  * collide with probability about 2^-32 (a false candidate, rejected by the
  * full-signature check), and the top 32 bits (the table fingerprint) are
@@ -153,11 +160,12 @@ static uint64_t band_key(const uint32_t *r, int rows, uint64_t b) {
   uint64_t h = (b + 1) * 0x9E3779B97F4A7C15ull;
   int j = 0;
   for (; j + 2 <= rows; j += 2) {
-    h += (uint64_t)(uint32_t)(r[j] + NH_KEY[j & 63]) *
-         (uint64_t)(uint32_t)(r[j + 1] + NH_KEY[(j + 1) & 63]);
+    h += (uint64_t)(uint32_t)(tm_minhash_stored(r[j]) + NH_KEY[j & 63]) *
+         (uint64_t)(uint32_t)(tm_minhash_stored(r[j + 1]) + NH_KEY[(j + 1) & 63]);
     if ((j & 63) == 62) h = fmix64(h); /* rows > 64: chunks of 64 are mixed in order */
   }
-  if (j < rows) h += (uint64_t)(uint32_t)(r[j] + NH_KEY[j & 63]) * 0x9E3779B97F4A7C15ull;
+  if (j < rows)
+    h += (uint64_t)(uint32_t)(tm_minhash_stored(r[j]) + NH_KEY[j & 63]) * 0x9E3779B97F4A7C15ull;
   return fmix64(h);
 }
 
@@ -178,9 +186,11 @@ static void band_keys_r8(const uint32_t *sig, int bands, uint64_t *keys) {
       (int)NH_KEY[5], (int)NH_KEY[6], (int)NH_KEY[7], (int)NH_KEY[0], (int)NH_KEY[1],
       (int)NH_KEY[2], (int)NH_KEY[3], (int)NH_KEY[4], (int)NH_KEY[5], (int)NH_KEY[6],
       (int)NH_KEY[7]);
+  const __m512i low16 = _mm512_set1_epi32(0xFFFF); /* the stored bits, see minhash.h */
   int b = 0;
   for (; b + 2 <= bands; b += 2) {
-    __m512i x = _mm512_add_epi32(_mm512_loadu_si512((const void *)(sig + (size_t)b * 8)), k);
+    __m512i x = _mm512_and_si512(_mm512_loadu_si512((const void *)(sig + (size_t)b * 8)), low16);
+    x = _mm512_add_epi32(x, k);
     __m512i p = _mm512_mul_epu32(x, _mm512_srli_epi64(x, 32));
     p = _mm512_add_epi64(p, _mm512_shuffle_epi32(p, _MM_PERM_BADC)); /* + the other u64 of each 128 */
     p = _mm512_add_epi64(p, _mm512_shuffle_i64x2(p, p, _MM_SHUFFLE(2, 3, 0, 1))); /* + the other 128 of each 256 */

@@ -16,12 +16,13 @@
 #include <xxhash.h>
 
 #include "io.h"
+#include "minhash.h"
 
 #define SITE "dedup_index"
 #define HDR_SIZE 64
 #define REC_MAGIC "TMDXREC1"
 #define CKP_MAGIC "TMDXCKP1"
-#define VERSION 1
+#define VERSION 2 /* 1: 32-bit signature values */
 #define PENDING_RECORDS 4096          /* records buffered before a write */
 #define PENDING_IDS (1u << 20)        /* id bytes buffered before a write */
 
@@ -133,9 +134,14 @@ static int load_checkpoint(tm_sig_store *s, ckpt *c, int *found, tm_error *err) 
   if (XXH3_64bits(c, offsetof(ckpt, checksum)) != c->checksum)
     return tm_err(err, TM_ECORRUPT, "%s: checksum mismatch at offset %zu", s->ckp_path,
                   offsetof(ckpt, checksum));
-  if (c->version != VERSION || c->user_len > TM_SIG_USER_MAX)
-    return tm_err(err, TM_ECORRUPT, "%s: unsupported version %u or bad length at offset %zu",
-                  s->ckp_path, c->version, offsetof(ckpt, user_len));
+  if (c->version != VERSION)
+    return tm_err(err, TM_EINVAL,
+                  "%s: index format version %u, this build reads version %u (version 1 "
+                  "stored 32-bit signatures): start a new index directory",
+                  s->ckp_path, c->version, VERSION);
+  if (c->user_len > TM_SIG_USER_MAX)
+    return tm_err(err, TM_ECORRUPT, "%s: bad length at offset %zu", s->ckp_path,
+                  offsetof(ckpt, user_len));
   if ((int)c->k != s->k || c->params_hash != s->params_hash)
     return tm_err(err, TM_EINVAL,
                   "%s: the index was built with k=%u params %016llx, the configuration gives "
@@ -165,7 +171,7 @@ int tm_sig_store_open(tm_sig_store **out, const char *dir, int k, uint64_t param
   if (!s) return tm_err(err, TM_ENOMEM, "%s: out of memory", dir);
   s->rec_fd = s->ids_fd = s->lock_fd = -1;
   s->k = k;
-  s->rs = 40 + 4 * (size_t)k;
+  s->rs = 40 + 2 * (size_t)k;
   s->params_hash = params_hash;
   if (snprintf(s->rec_path, PATH_MAX, "%s/records.bin", dir) >= PATH_MAX ||
       snprintf(s->ids_path, PATH_MAX, "%s/ids.bin", dir) >= PATH_MAX ||
@@ -307,7 +313,10 @@ int tm_sig_store_append(tm_sig_store *s, const char *id, size_t id_len, uint32_t
   memcpy(r + 8, &il, 4);
   memcpy(r + 12, &flags, 4);
   memcpy(r + 16, exact, 16);
-  memcpy(r + 32, sig, 4 * (size_t)s->k);
+  for (int i = 0; i < s->k; i++) {
+    uint16_t v = tm_minhash_stored(sig[i]);
+    memcpy(r + 32 + 2 * (size_t)i, &v, 2);
+  }
   uint64_t c = XXH3_64bits(r, s->rs - 8);
   memcpy(r + s->rs - 8, &c, 8);
   s->n_pend++;
@@ -341,7 +350,7 @@ static void fill(const uint8_t *r, tm_sig_record *rec) {
   rec->id_len = rd32(r + 8);
   rec->flags = rd32(r + 12);
   memcpy(rec->exact, r + 16, 16);
-  rec->sig = (const uint32_t *)(const void *)(r + 32); /* 4-aligned: rs, HDR_SIZE are */
+  rec->sig = (const uint16_t *)(const void *)(r + 32); /* 2-aligned: rs, HDR_SIZE are */
 }
 
 int tm_sig_store_get(tm_sig_store *s, uint64_t ref, tm_sig_record *rec, tm_error *err) {

@@ -10,21 +10,23 @@
  *
  * records.bin header, little-endian:
  *   0  u8[8]  magic "TMDXREC1"
- *   8  u32    version (1)
+ *   8  u32    version (2; version 1 stored 32-bit values)
  *   12 u32    k (signature length)
- *   16 u32    record size in bytes (40 + 4k)
+ *   16 u32    record size in bytes (40 + 2k)
  *   20 u32    reserved (0)
  *   24 u64    params hash (seed, k, shingle options: see dedup_index.h)
  *   32 u8[24] reserved (0)
  *   56 u64    XXH3-64 of bytes 0..56
  *
- * Record (record size = 40 + 4k bytes; 488 bytes at k = 112):
+ * Record (record size = 40 + 2k bytes; 264 bytes at k = 112):
  *   0  u64    offset of the id in ids.bin
  *   8  u32    id length in bytes
  *   12 u32    flags (bit 0: the document has no shingles; not in band tables)
  *   16 u8[16] XXH3-128 of the normalised text (low 64 bits first)
- *   32 u32[k] MinHash signature
- *   32+4k u64 XXH3-64 of bytes 0..32+4k of the record
+ *   32 u16[k] MinHash signature, the low 16 bits of each value (b-bit
+ *             minwise hashing, see minhash.h: half the bytes to write and
+ *             read, the estimate biased by under 2^-16)
+ *   32+2k u64 XXH3-64 of bytes 0..32+2k of the record
  *
  * Consistency: a record is visible to queries as soon as it is appended
  * (the store buffers recent records in RAM and reads the rest back with
@@ -59,7 +61,7 @@ typedef struct tm_sig_record {
   uint32_t id_len;
   uint32_t flags;
   uint64_t exact[2];
-  const uint32_t *sig; /* k values */
+  const uint16_t *sig; /* k stored values (low 16 bits) */
 } tm_sig_record;
 
 /* The caller's opaque state stored in the checkpoint (counters, eviction
@@ -79,7 +81,8 @@ void tm_sig_store_close(tm_sig_store *s);
 /* Committed + appended records. */
 uint64_t tm_sig_store_count(const tm_sig_store *s);
 
-/* Append one record; its ref is the previous count. May write buffered
+/* Append one record (sig: k full values, of which the low 16 bits are
+ * stored); its ref is the previous count. May write buffered
  * records to the files (not durable until commit). */
 int tm_sig_store_append(tm_sig_store *s, const char *id, size_t id_len, uint32_t flags,
                         const uint64_t exact[2], const uint32_t *sig, tm_error *err);

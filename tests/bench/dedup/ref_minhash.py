@@ -3,7 +3,10 @@
 
 Same normalisation (unicodedata categories), the same word / CJK character
 5-gram shingles hashed with XXH3-64, the same multiply-shift permutations
-(multiply-shift mod 2^52, splitmix64-seeded multipliers), the same band keys, exact hashes and decision rule, so
+(multiply-shift mod 2^52, splitmix64-seeded multipliers), the same exact
+hashes and decision rule, and like the index it keeps and compares the low
+16 bits of each signature value (b-bit minwise hashing, band matches
+included), so
 that on the same input it gives the same signatures and the same verdicts as
 `tokenmill dedup` at the default settings. Written plainly, the way a data
 team would write it in Python (dicts of lists for the LSH index).
@@ -133,6 +136,8 @@ def cmd_dedup(path, out):
             continue
         hashes = shingle_hashes(units, char_mode)
         sig = signature(hashes) if len(hashes) else None
+        if sig is not None:
+            sig = (sig & 0xFFFF).astype(np.uint16)  # the stored bits
         keys = []
         best, best_ref = -1.0, -1
         if sig is not None:
