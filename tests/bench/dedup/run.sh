@@ -45,19 +45,26 @@ sys.exit(0 if same else 1)
 PY
 
 echo "== 2. end to end, same documents (10000 synthetic, ~15 MB)"
+# Each side's best run (tokenmill dedup of 3, about 0.1 s each; the
+# reference of 2, about 10 s each): on a shared machine one run of either
+# can lose a third of its speed to other work.
 "$BD" gen 10000 11 "$W/e2e.jsonl"
-"$TM" dedup -o "$W/c2" "$W/e2e.jsonl" 2> /dev/null
-$PY "$here/ref_minhash.py" dedup "$W/e2e.jsonl" "$W/py2" > "$W/py2.json"
+for i in 1 2 3; do "$TM" dedup -o "$W/c2.$i" "$W/e2e.jsonl" 2> /dev/null; done
+for i in 1 2; do $PY "$here/ref_minhash.py" dedup "$W/e2e.jsonl" "$W/py2" > "$W/py2.$i.json"; done
 $PY - "$W" <<'PY'
 import json, sys
 w = sys.argv[1]
-c = json.load(open(w + "/c2/stats.json"))
-p = json.load(open(w + "/py2.json"))
-same = [json.loads(l) for l in open(w + "/c2/duplicates.jsonl")] == \
-       [json.loads(l) for l in open(w + "/py2/duplicates.jsonl")]
+cs = [json.load(open(f"{w}/c2.{i}/stats.json")) for i in (1, 2, 3)]
+ps = [json.load(open(f"{w}/py2.{i}.json")) for i in (1, 2)]
+c = max(cs, key=lambda s: s["docs_per_s"])
+p = max(ps, key=lambda s: s["docs_per_s"])
+same = all([json.loads(l) for l in open(f"{w}/c2.{i}/duplicates.jsonl")] ==
+           [json.loads(l) for l in open(w + "/py2/duplicates.jsonl")] for i in (1, 2, 3))
 print(f"end-to-end: tokenmill dedup {c['docs_per_s']:.0f} docs/s ({c['mb_per_s']:.1f} MB/s), "
       f"python reference {p['docs_per_s']:.0f} docs/s ({p['mb_per_s']:.2f} MB/s): "
-      f"{c['docs_per_s'] / p['docs_per_s']:.1f}x; verdicts {'identical' if same else 'DIFFER'}")
+      f"{c['docs_per_s'] / p['docs_per_s']:.1f}x; verdicts {'identical' if same else 'DIFFER'}; "
+      f"all runs: ours {', '.join('%.0f' % s['docs_per_s'] for s in cs)}, "
+      f"reference {', '.join('%.0f' % s['docs_per_s'] for s in ps)} docs/s")
 PY
 
 echo "== 3. signatures, one core"
