@@ -17,13 +17,6 @@
 #include "threads.h"
 #include "train_commands.h"
 
-/* CPU time of the whole process (all threads): on a machine shared with
- * other work, the 1-thread CPU time per step is the stable figure. */
-static double cpu_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
 
 static void bench_usage(FILE *f) {
   fprintf(f,
@@ -126,7 +119,7 @@ int cmd_bench(int argc, char **argv) {
     for (size_t i = 0; i < N; i++) tok[i] = (int32_t)tm_rng_below(&r, (uint64_t)cfg.vocab_size);
     for (size_t i = 0; i < N; i++) tgt[i] = i + 1 < N ? tok[i + 1] : 0;
     tm_gpt_timing_reset(m);
-    double c0 = cpu_s(), t0 = tm_now_s();
+    double c0 = tm_proc_cpu_s(), t0 = tm_now_s();
     tm_gpt_zero_grad(m);
     double t1 = tm_now_s();
     if (tm_gpt_forward(m, tok, tgt, B, T, &loss, &err) < 0 || tm_gpt_backward(m, 1.0f, &err) < 0) {
@@ -137,11 +130,11 @@ int cmd_bench(int argc, char **argv) {
     double t2 = tm_now_s();
     double norm = tm_grad_norm(tm_gpt_grads_flat(m), np);
     tm_adamw_step(&opt, tm_gpt_params_flat(m), tm_gpt_grads_flat(m), 3e-4f, tm_clip_scale(norm, 1.0));
-    double t3 = tm_now_s(), c3 = cpu_s();
+    double t3 = tm_now_s(), c3 = tm_proc_cpu_s();
     /* the same step's sgemm calls alone, right after it (the same load) */
-    double p0 = tm_now_s(), pc0 = cpu_s();
+    double p0 = tm_now_s(), pc0 = tm_proc_cpu_s();
     if (probe) tm_matmul_probe_run(probe);
-    double p1 = tm_now_s(), pc1 = cpu_s();
+    double p1 = tm_now_s(), pc1 = tm_proc_cpu_s();
     if (s < warm) continue;
     tm_gpt_times tt;
     tm_gpt_timing(m, &tt);

@@ -292,21 +292,15 @@ void tm_gpt_init(tm_gpt *m, uint64_t seed) {
   }
 }
 
-static double cpu_now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 /* TIMED(kind, statements): add their wall and process CPU time to tw[kind]
  * and tc[kind] (locals of the caller) */
 enum { TK_KERN, TK_ATT, TK_MM };
 #define TIMED(kind, ...)                \
   do {                                  \
-    double t_ = tm_now_s(), c_ = cpu_now_s(); \
+    double t_ = tm_now_s(), c_ = tm_proc_cpu_s(); \
     __VA_ARGS__;                        \
     tw[kind] += tm_now_s() - t_;           \
-    tc[kind] += cpu_now_s() - c_;       \
+    tc[kind] += tm_proc_cpu_s() - c_;       \
   } while (0)
 
 static void add_times(tm_gpt *m, const double tw[3], const double tc[3],

@@ -45,22 +45,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "feed/feeder.h"
 #include "ring.h"
 
-static double now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 /* CPU seconds of this process, and of the last bench's child (its whole
  * life): a view of the cost per byte that other load on the machine does
  * not distort as much as the wall clock */
-static double cpu_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 static double g_cpu_parent, g_cpu_child;
 static void wait_child(pid_t pid) {
   int st;
@@ -98,7 +89,7 @@ static double bench_memcpy(size_t slot, uint32_t n_slots, uint64_t total) {
   uint8_t *dst = malloc((size_t)n_slots * slot);
   memset(dst, 1, (size_t)n_slots * slot);
   uint64_t off = 0, moved = 0, k = 0;
-  double t0 = now_s(), c0 = cpu_s();
+  double t0 = tm_now_s(), c0 = tm_proc_cpu_s();
   while (moved < total) {
     if (off + slot > SRC_BYTES) off = 0;
     uint8_t *d = dst + (k++ % n_slots) * slot;
@@ -107,8 +98,8 @@ static double bench_memcpy(size_t slot, uint32_t n_slots, uint64_t total) {
     off += slot;
     moved += slot;
   }
-  double dt = now_s() - t0;
-  g_cpu_parent = cpu_s() - c0;
+  double dt = tm_now_s() - t0;
+  g_cpu_parent = tm_proc_cpu_s() - c0;
   g_cpu_child = 0;
   free(dst);
   return (double)moved / dt / 1e9;
@@ -147,7 +138,7 @@ static double bench_ring_tp(size_t slot, uint32_t n_slots, uint64_t total, unsig
   tm_ring_cursor cur = {0};
   /* wait for the consumer, so that attach time is not measured */
   for (int i = 0; i < 500 && tm_ring_peer_alive(r, NULL) < 0; i++) usleep(1000);
-  double t0 = now_s(), c0 = cpu_s();
+  double t0 = tm_now_s(), c0 = tm_proc_cpu_s();
   for (uint64_t i = 0; i < n; i++) {
     tm_ring_slot s;
     if (tm_ring_reserve(r, &s, NULL, 10000, &err) != 0) {
@@ -166,8 +157,8 @@ static double bench_ring_tp(size_t slot, uint32_t n_slots, uint64_t total, unsig
   }
   while (tm_ring_drain(r, 10000, &err) == -TM_EAGAIN) {
   }
-  double dt = now_s() - t0;
-  g_cpu_parent = cpu_s() - c0;
+  double dt = tm_now_s() - t0;
+  g_cpu_parent = tm_proc_cpu_s() - c0;
   tm_ring_finish(r, &err);
   wait_child(pid);
   tm_ring_close(r, 1);
@@ -201,7 +192,7 @@ static double bench_socket(size_t slot, uint64_t total, double *batches_s) {
   }
   close(sv[1]);
   uint64_t off = 0;
-  double t0 = now_s(), c0 = cpu_s();
+  double t0 = tm_now_s(), c0 = tm_proc_cpu_s();
   for (uint64_t i = 0; i < n; i++) {
     if (off + slot > SRC_BYTES) off = 0;
     size_t put = 0;
@@ -214,8 +205,8 @@ static double bench_socket(size_t slot, uint64_t total, double *batches_s) {
   }
   char ack;
   if (read(sv[0], &ack, 1) != 1) exit(1);
-  double dt = now_s() - t0;
-  g_cpu_parent = cpu_s() - c0;
+  double dt = tm_now_s() - t0;
+  g_cpu_parent = tm_proc_cpu_s() - c0;
   close(sv[0]);
   wait_child(pid);
   *batches_s = (double)n / dt;
@@ -375,12 +366,12 @@ static void bench_feeder(const char *dir, uint64_t batches, double step_s) {
   for (;;) {
     int rc = tm_ring_acquire(c, &s, 60000, &err);
     if (rc != 0) break;
-    if (got == 0) t0 = now_s();
+    if (got == 0) t0 = tm_now_s();
     else toks += s.n_tokens;
     got++;
     tm_ring_release(c, &err);
   }
-  double dt = now_s() - t0;
+  double dt = tm_now_s() - t0;
   tm_ring_close(c, 0);
   int st;
   waitpid(pid, &st, 0);

@@ -25,6 +25,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "ring_fold.h"
 /* inlined, as common/ring.c compiled it */
 #define XXH_INLINE_ALL
@@ -32,16 +33,6 @@
 
 #define SRC_BYTES (512ull << 20)
 
-static double now_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-static double cpu_s(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 enum { M_MEMCPY, M_TWOPASS, M_FUSED, M_PORTABLE, N_METHODS };
 static const char *k_names[N_METHODS] = {"memcpy", "two-pass 8 KiB", "fused", "portable"};
@@ -128,7 +119,7 @@ int main(int argc, char **argv) {
     for (int r = 0; r < rounds; r++) {
       for (int m = 0; m < N_METHODS; m++) {
         size_t doff = 0;
-        double t0 = now_s(), c0 = cpu_s();
+        double t0 = tm_now_s(), c0 = tm_proc_cpu_s();
         for (uint64_t moved = 0; moved < total; moved += slot) {
           if (off + slot > SRC_BYTES) off = 0;
           if (doff + slot > ring) doff = 0;
@@ -136,7 +127,7 @@ int main(int argc, char **argv) {
           off += slot;
           doff += slot;
         }
-        double dt = now_s() - t0, dc = cpu_s() - c0, gb = (double)total / 1e9;
+        double dt = tm_now_s() - t0, dc = tm_proc_cpu_s() - c0, gb = (double)total / 1e9;
         if (gb / dt > best[m]) best[m] = gb / dt;
         if (dc / gb < least[m]) least[m] = dc / gb;
       }
