@@ -5,7 +5,8 @@
 #   2. end to end on the same documents: tokenmill dedup vs the reference;
 #   3. signature throughput (normalise + shingle + MinHash), one core;
 #   4. index insert+query at 1 M and 10 M documents (random signatures, 10%
-#      planted near copies), index bytes per document, peak RSS.
+#      planted near copies), index bytes per document, peak RSS; before it,
+#      the memory latency and random-line rate the index is bound by.
 # usage: tests/bench/dedup/run.sh [BUILD_DIR] [MAX_DOCS]   (default build, 10000000)
 # Writes about 5 GB of index under $TMPDIR at 10 M documents.
 set -euo pipefail
@@ -71,6 +72,7 @@ echo "== 3. signatures, one core"
 "$BD" signature 50
 
 echo "== 4. index insert+query, one core"
+"$BD" memory
 for n in 1000000 10000000; do
   [ "$n" -le "$MAX" ] || continue
   "$BD" index "$n" "$W/idx$n"
