@@ -23,6 +23,7 @@
 #include "bpe/bpe_words.h"
 #include "build_int.h"
 #include "clean/clean.h"
+#include "clean/normalize.h"
 #include "dedup/dedup.h"
 #include "io.h"
 #include "log.h"
@@ -361,9 +362,9 @@ static void *worker_main(void *arg) {
 /* A quarantine record of build: the input file and the reader event. */
 static int quarantine(build *b, const slot *s, size_t file, tm_error *err) {
   json_t *o = json_object();
-  json_object_set_new(o, "file", tm_build_json_text(b->files[file].path));
+  json_object_set_new(o, "file", tm_json_text_lossy(b->files[file].path));
   json_object_set_new(o, "event", json_integer((json_int_t)s->event));
-  json_object_set_new(o, "error", tm_build_json_text(s->msg ? s->msg : "?"));
+  json_object_set_new(o, "error", tm_json_text_lossy(s->msg ? s->msg : "?"));
   return tm_quarantine_append(&b->q, o, err);
 }
 

@@ -95,11 +95,6 @@ typedef struct tm_build_journal {
   uint64_t candidates;       /* clean-kept documents so far (a distributed build's pass 2) */
 } tm_build_journal;
 
-/* s as a JSON string for reports: s itself when it is UTF-8, else with each
- * ill-formed sequence replaced by U+FFFD (jansson's strings must be UTF-8;
- * a file name need not be). NULL when out of memory. */
-json_t *tm_build_json_text(const char *s);
-
 /* The journal as compact JSON (malloc'd; NULL when out of memory): the
  * tokenizer hash, per input its path ("path", or "path_hex" when it is not
  * UTF-8), profile, events and done flag, the

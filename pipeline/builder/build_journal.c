@@ -15,16 +15,6 @@
 #include "build_int.h"
 #include "clean/normalize.h"
 
-json_t *tm_build_json_text(const char *s) {
-  size_t n = strlen(s);
-  if (tm_utf8_valid(s, n)) return json_stringn(s, n);
-  tm_textbuf fixed = {0};
-  tm_repair_counts c = {0};
-  json_t *j = tm_utf8_repair(s, n, &fixed, &c) == 0 ? json_stringn(fixed.p ? fixed.p : "", fixed.len) : NULL;
-  tm_tb_free(&fixed);
-  return j;
-}
-
 /* An input's path as the journal keeps it: "path" when it is UTF-8 (a
  * jansson string must be), else "path_hex", its bytes in hex, so that a
  * rerun can match it exactly either way. */

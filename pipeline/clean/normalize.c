@@ -6,6 +6,7 @@
 #ifdef __SSE2__
 #include <emmintrin.h>
 #endif
+#include <jansson.h>
 #include <utf8proc.h>
 
 /* printable ASCII: copied as is by the repair pass */
@@ -305,4 +306,14 @@ int tm_norm_form_parse(const char *s) {
   if (!strcasecmp(s, "nfc")) return TM_NORM_NFC;
   if (!strcasecmp(s, "none")) return TM_NORM_NONE;
   return -1;
+}
+
+json_t *tm_json_text_lossy(const char *s) {
+  size_t n = strlen(s);
+  if (tm_utf8_valid(s, n)) return json_stringn(s, n);
+  tm_textbuf fixed = {0};
+  tm_repair_counts c = {0};
+  json_t *j = tm_utf8_repair(s, n, &fixed, &c) == 0 ? json_stringn(fixed.p ? fixed.p : "", fixed.len) : NULL;
+  tm_tb_free(&fixed);
+  return j;
 }

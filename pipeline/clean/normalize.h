@@ -44,6 +44,13 @@ int tm_utf8_repair(const char *in, size_t n, tm_textbuf *out, tm_repair_counts *
 /* 1 if s[0..n) is valid UTF-8 (the repair would replace nothing). */
 int tm_utf8_valid(const char *s, size_t n);
 
+/* s as a JSON string for reports and quarantine records: s itself when it
+ * is UTF-8, else with each ill-formed sequence replaced by U+FFFD (and
+ * control characters removed, as tm_utf8_repair does): jansson's strings must
+ * be UTF-8, and a file name need not be. NULL when out of memory. */
+struct json_t;
+struct json_t *tm_json_text_lossy(const char *s);
+
 /* 1 if s[0..n) has a byte >= 0x80. */
 int tm_text_has_non_ascii(const char *s, size_t n);
 

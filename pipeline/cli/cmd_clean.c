@@ -26,6 +26,7 @@
 
 #include "clean/clean.h"
 #include "clean/langid.h"
+#include "clean/normalize.h"
 #include "commands.h"
 #include "config.h"
 #include "exitcode.h"
@@ -178,7 +179,7 @@ static int quarantine(ctx *c, const char *file, const tm_document *d, const char
           (unsigned long long)d->line, msg);
   if (c->explain) return 0;
   json_t *j = json_object();
-  json_object_set_new(j, "file", json_string(file));
+  json_object_set_new(j, "file", tm_json_text_lossy(file)); /* a file name need not be UTF-8 */
   if (d->line) json_object_set_new(j, "line", json_integer((json_int_t)d->line));
   json_object_set_new(j, "offset", json_integer((json_int_t)d->offset));
   json_object_set_new(j, "error", json_string(msg));

@@ -40,6 +40,18 @@ check "rejects.jsonl names the rule" "grep -q '\"id\": *\"junk\".*\"reason\": *\
 check "quarantine has both bad lines with file and line" \
   "[ \$(wc -l < $dir/out/quarantine/records.jsonl) -eq 2 ] && grep -q '\"line\": *3' $dir/out/quarantine/records.jsonl && grep -q 'in.jsonl' $dir/out/quarantine/records.jsonl"
 check "the malformed record itself is quarantined" "grep -q 'unterminated' $dir/out/quarantine/records.jsonl"
+# an input whose file name is not UTF-8 (Latin-1 e-acute): its quarantine
+# record still names the file (the byte replaced by U+FFFD)
+lat1="$dir/caf$(printf '\351').jsonl"
+cp "$dir/in.jsonl" "$lat1"
+"$T" clean --profile web -o "$dir/out8" "$lat1" 2>/dev/null
+"$PY" - "$dir/out8/quarantine/records.jsonl" <<'PY' || fail=1
+import json, sys
+recs = [json.loads(l) for l in open(sys.argv[1], encoding="utf-8")]
+ok = len(recs) == 2 and all(r.get("file", "").endswith("caf\ufffd.jsonl") for r in recs)
+print(("ok" if ok else "FAIL") + ": quarantine records name a non-UTF-8 input file")
+sys.exit(0 if ok else 1)
+PY
 check "no .tmp files left" "[ -z \"\$(find $dir/out -name '*.tmp')\" ]"
 "$PY" - "$dir/out/stats.json" <<'PY' || fail=1
 import json, sys
