@@ -5,6 +5,7 @@
 
 #include <gumbo.h>
 #include <pthread.h>
+#include <stdlib.h>
 #include <strings.h>
 
 #ifdef TM_HAVE_MODEST
@@ -397,8 +398,20 @@ static int mh_extract(tm_html_parser *p, const char *html, size_t n, tm_textbuf 
                       tm_textbuf *title) {
   pthread_once(&mh_tags_once, init_mh_tags);
   n = without_open_tag(html, n);
+  /* A '<' that ends the input is text ("d<"), but myhtml then loses the
+   * text node before it when an element came earlier ("<p>a</p>d<" gave
+   * "a"; gumbo, like the spec, "a d<"). Parsed with a space after it, the
+   * '<' is read as text, and the space goes with the trailing whitespace. */
+  char *copy = NULL;
+  if (n && html[n - 1] == '<') {
+    if (!(copy = malloc(n + 1))) return -TM_ENOMEM;
+    memcpy(copy, html, n);
+    copy[n++] = ' ';
+    html = copy;
+  }
   if (myhtml_parse(p->tree, MyENCODING_UTF_8, html, n) != MyHTML_STATUS_OK) {
     myhtml_tree_clean(p->tree); /* ready for the next document */
+    free(copy);
     return -TM_ENOMEM;
   }
   int rc = 0;
@@ -451,6 +464,7 @@ static int mh_extract(tm_html_parser *p, const char *html, size_t n, tm_textbuf 
     if (node) node = myhtml_node_next(node);
   }
   myhtml_tree_clean(p->tree);
+  free(copy);
   if (rc == 0) rc = tm_tb_finish(out);
   if (rc == 0 && title) rc = tm_tb_finish(title);
   return rc;

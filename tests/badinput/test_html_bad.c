@@ -116,6 +116,11 @@ int main(void) {
       {"<p>kept</p><div class=x", "kept"},
       {"<p>kept</p></di", "kept"},
       {"<p>kept</p>c <3", "kept\n\nc <3"},
+      /* a bare '<' at the end is text, and so is what came before it
+       * (myhtml alone lost "d<") */
+      {"<p>kept</p>d<", "kept\n\nd<"},
+      {"<p>kept</p>d<<", "kept\n\nd<<"},
+      {"c<", "c<"},
   };
   for (size_t i = 0; i < sizeof cut / sizeof *cut; i++) {
     text_all(cut[i][0], &g, &m);
