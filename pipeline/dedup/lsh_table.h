@@ -15,8 +15,9 @@
  * next: a document's 15 table probes are 15 random lines to fetch, not 15
  * two-line windows (7 in 8 of which straddle a line boundary). The table
  * part of the index is bound by how many random lines the memory system
- * returns per second, so this measured 1.2x faster at 2 and 10 M documents
- * (tests/bench/dedup, best of 4 runs each) than a home at any slot.
+ * returns per second, so this measured 1.23x faster at 2 M documents
+ * presized (tests/bench/dedup, best of 4 runs each: 1.76 s against 2.16 s)
+ * than a home at any slot.
  *
  * Ordered linear probing. Invariants: (1) the fingerprints of the occupied
  * slots, read left to right, never decrease; (2) an entry sits at or after its
