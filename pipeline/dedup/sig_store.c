@@ -52,7 +52,6 @@ struct tm_sig_store {
   uint32_t n_pend;
   char *pend_ids;
   size_t n_pend_ids, cap_pend_ids;
-  uint64_t flushes;
 };
 
 static uint64_t rd64(const uint8_t *p) {
@@ -242,7 +241,6 @@ int tm_sig_store_open(tm_sig_store **out, const char *dir, int k, uint64_t param
     make_header(s, h);
     if ((rc = tm_io_pwrite(s->rec_fd, h, HDR_SIZE, 0, s->rec_path, SITE, err)) < 0) goto fail;
   }
-  if ((rc = ensure_map(s, HDR_SIZE + s->n_written * s->rs, err)) < 0) goto fail;
   *out = s;
   return 0;
 fail:
@@ -283,7 +281,6 @@ static int flush(tm_sig_store *s, tm_error *err) {
     if (rc < 0) return rc;
     s->n_written += s->n_pend;
     s->n_pend = 0;
-    s->flushes++;
   }
   return 0;
 }
@@ -353,25 +350,36 @@ static void fill(const uint8_t *r, tm_sig_record *rec) {
   rec->sig = (const uint16_t *)(const void *)(r + 32); /* 2-aligned: rs, HDR_SIZE are */
 }
 
-int tm_sig_store_get(tm_sig_store *s, uint64_t ref, tm_sig_record *rec, tm_error *err) {
+/* The first len bytes of record ref for a lookup: in place when it is still
+ * buffered, else read with pread into buf. */
+static int read_rec(const tm_sig_store *s, uint64_t ref, uint8_t *buf, size_t len,
+                    const uint8_t **out, tm_error *err) {
   if (ref >= s->n_written) {
-    fill(s->pend + (size_t)(ref - s->n_written) * s->rs, rec);
+    *out = s->pend + (size_t)(ref - s->n_written) * s->rs;
     return 0;
   }
   uint64_t off = HDR_SIZE + ref * s->rs;
-  ssize_t got = pread(s->rec_fd, s->rbuf, s->rs, (off_t)off);
-  if (got != (ssize_t)s->rs)
+  ssize_t got = pread(s->rec_fd, buf, len, (off_t)off);
+  if (got != (ssize_t)len)
     return got < 0 ? tm_err_sys(err, "%s: read of record %llu at offset %llu", s->rec_path,
                                 (unsigned long long)ref, (unsigned long long)off)
-                   : tm_err(err, TM_ECORRUPT, "%s: record %llu at offset %llu: the file ends after %zd bytes of it",
+                   : tm_err(err, TM_ECORRUPT,
+                            "%s: record %llu at offset %llu: the file ends after %zd bytes of it",
                             s->rec_path, (unsigned long long)ref, (unsigned long long)off, got);
-  fill(s->rbuf, rec);
+  *out = buf;
   return 0;
 }
 
-int tm_sig_store_verify(const tm_sig_store *s, uint64_t ref, tm_sig_record *rec, tm_error *err) {
+int tm_sig_store_get(tm_sig_store *s, uint64_t ref, tm_sig_record *rec, tm_error *err) {
+  const uint8_t *r = NULL;
+  int rc = read_rec(s, ref, s->rbuf, s->rs, &r, err);
+  if (rc == 0) fill(r, rec);
+  return rc;
+}
+
+int tm_sig_store_verify(tm_sig_store *s, uint64_t ref, tm_sig_record *rec, tm_error *err) {
   const uint8_t *r;
-  int rc = rec_ptr((tm_sig_store *)s, ref, &r, err);
+  int rc = rec_ptr(s, ref, &r, err);
   if (rc < 0) return rc;
   if (XXH3_64bits(r, s->rs - 8) != rd64(r + s->rs - 8))
     return tm_err(err, TM_ECORRUPT, "%s: record %llu fails its checksum (bytes %llu..%llu)",
@@ -388,21 +396,13 @@ int tm_sig_store_verify(const tm_sig_store *s, uint64_t ref, tm_sig_record *rec,
 
 int64_t tm_sig_store_id(const tm_sig_store *s, uint64_t ref, char *buf, size_t cap,
                         tm_error *err) {
+  uint8_t head[16]; /* id offset and length */
+  const uint8_t *h = NULL;
+  int rc = read_rec(s, ref, head, sizeof head, &h, err);
+  if (rc < 0) return rc;
   tm_sig_record rec;
-  uint8_t head[16];
-  if (ref >= s->n_written) {
-    memcpy(head, s->pend + (size_t)(ref - s->n_written) * s->rs, sizeof head);
-  } else {
-    uint64_t off = HDR_SIZE + ref * s->rs;
-    ssize_t got = pread(s->rec_fd, head, sizeof head, (off_t)off);
-    if (got != (ssize_t)sizeof head)
-      return got < 0 ? tm_err_sys(err, "%s: read of record %llu at offset %llu", s->rec_path,
-                                  (unsigned long long)ref, (unsigned long long)off)
-                     : tm_err(err, TM_ECORRUPT, "%s: record %llu at offset %llu: the file ends inside it",
-                              s->rec_path, (unsigned long long)ref, (unsigned long long)off);
-  }
-  rec.id_off = rd64(head);
-  rec.id_len = rd32(head + 8);
+  rec.id_off = rd64(h);
+  rec.id_len = rd32(h + 8);
   size_t n = rec.id_len < cap - 1 ? rec.id_len : cap - 1;
   if (rec.id_off >= s->ids_written) {
     memcpy(buf, s->pend_ids + (rec.id_off - s->ids_written), n);

@@ -104,7 +104,7 @@ int64_t tm_sig_store_id(const tm_sig_store *s, uint64_t ref, char *buf, size_t c
  * the checksum of record ref (TM_ECORRUPT naming file and offset) and fill
  * rec with pointers into the read-only map of records.bin (or the write
  * buffer), valid until the next append, commit or release. */
-int tm_sig_store_verify(const tm_sig_store *s, uint64_t ref, tm_sig_record *rec, tm_error *err);
+int tm_sig_store_verify(tm_sig_store *s, uint64_t ref, tm_sig_record *rec, tm_error *err);
 
 /* Make everything appended so far durable together with user[0..user_len). */
 int tm_sig_store_commit(tm_sig_store *s, const void *user, size_t user_len, tm_error *err);
