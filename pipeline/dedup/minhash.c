@@ -114,12 +114,6 @@ void tm_minhash_signature_portable(const tm_minhash *m, const uint64_t *hashes, 
   signature_portable(m->a, m->k, hashes, n, sig);
 }
 
-double tm_minhash_similarity(const uint32_t *a, const uint32_t *b, int k) {
-  int eq = 0;
-  for (int i = 0; i < k; i++) eq += a[i] == b[i];
-  return k ? (double)eq / k : 0.0;
-}
-
 double tm_minhash_similarity16(const uint32_t *a, const uint16_t *b, int k) {
   int eq = 0;
   for (int i = 0; i < k; i++) eq += tm_minhash_stored(a[i]) == b[i];

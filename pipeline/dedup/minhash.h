@@ -49,9 +49,6 @@ void tm_minhash_signature(const tm_minhash *m, const uint64_t *hashes, size_t n,
 void tm_minhash_signature_portable(const tm_minhash *m, const uint64_t *hashes, size_t n,
                                    uint32_t *sig);
 
-/* Fraction of positions where a and b agree, over k positions. */
-double tm_minhash_similarity(const uint32_t *a, const uint32_t *b, int k);
-
 /* b-bit minwise hashing (Li and Koenig, 2010) with b = 16: what the index
  * stores and compares is the low 16 bits of each value. Two values that
  * differ agree there with probability 2^-16, so the fraction of agreeing
@@ -62,14 +59,14 @@ double tm_minhash_similarity(const uint32_t *a, const uint32_t *b, int k);
  * exactly one below the threshold. Band keys are built from the same 16
  * bits: an 8-row band matches when its rows agree there (falsely with
  * probability 2^-128). */
-#define TM_MINHASH_STORED_BITS 16
 static inline uint16_t tm_minhash_stored(uint32_t v) { return (uint16_t)v; }
 
-/* Fraction of positions where the low 16 bits of a agree with b, over k. */
+/* Fraction of positions where the low 16 bits of a agree with b, over k
+ * positions: the similarity estimate. */
 double tm_minhash_similarity16(const uint32_t *a, const uint16_t *b, int k);
 
 /* keys[0..bands) = band keys of sig (rows values per band), from the low
- * 16 bits of each value (TM_MINHASH_STORED_BITS). With AVX-512
+ * 16 bits of each value (tm_minhash_stored). With AVX-512
  * and 8 rows per band (the default), two bands per vector multiply. */
 void tm_minhash_band_keys(const uint32_t *sig, int bands, int rows, uint64_t *keys);
 
