@@ -15,12 +15,7 @@
 #include "tm_test.h"
 
 static uint64_t rng = 42;
-static uint64_t rnd(void) {
-  rng ^= rng << 13;
-  rng ^= rng >> 7;
-  rng ^= rng << 17;
-  return rng;
-}
+static uint64_t rnd(void) { return tm_test_xorshift(&rng); }
 
 /* A document of `words` random words from a 5000-word vocabulary. */
 static char *make_doc(int words) {

@@ -14,12 +14,7 @@
 #include "tm_test.h"
 
 static uint64_t rng = 12345;
-static uint64_t rnd(void) {
-  rng ^= rng << 13;
-  rng ^= rng >> 7;
-  rng ^= rng << 17;
-  return rng;
-}
+static uint64_t rnd(void) { return tm_test_xorshift(&rng); }
 
 static int compared;
 

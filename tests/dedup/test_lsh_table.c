@@ -6,12 +6,7 @@
 #include "tm_test.h"
 
 static uint64_t rng = 99;
-static uint64_t rnd(void) {
-  rng ^= rng << 13;
-  rng ^= rng >> 7;
-  rng ^= rng << 17;
-  return rng;
-}
+static uint64_t rnd(void) { return tm_test_xorshift(&rng); }
 
 /* The invariants of lsh_table.h: occupied fingerprints never decrease, and
  * no empty slot lies between an entry's home and the entry. */

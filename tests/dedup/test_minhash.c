@@ -7,12 +7,7 @@
 #include "tm_test.h"
 
 static uint64_t rng = 0x1234567;
-static uint64_t rnd(void) {
-  rng ^= rng << 13;
-  rng ^= rng >> 7;
-  rng ^= rng << 17;
-  return rng;
-}
+static uint64_t rnd(void) { return tm_test_xorshift(&rng); }
 
 /* Two sets of random hashes with |A n B| / |A u B| = j exactly. */
 static void make_pair(uint64_t *a, size_t *na, uint64_t *b, size_t *nb, size_t uni, double j) {

@@ -75,12 +75,7 @@ static size_t ref_normalize(int lc, int punct, int digits, const uint8_t *in, si
  * with some accented letters, CJK, Unicode spaces and quotes, digits and
  * invalid bytes; long enough for the 64-byte vector path. */
 static uint64_t rng = 7;
-static uint64_t rnd(void) {
-  rng ^= rng << 13;
-  rng ^= rng >> 7;
-  rng ^= rng << 17;
-  return rng;
-}
+static uint64_t rnd(void) { return tm_test_xorshift(&rng); }
 static size_t random_text(char *b, size_t n, int cjk_heavy) {
   static const char *const pieces[] = {" ",  "  ", "\t", "\n", "\r\n", ",", ".", "'", "-",
                                        "(",  ")",  "!",  "?",  "\"",    "0", "7", "\x01", "\x7f",

@@ -17,12 +17,7 @@
 #include "tm_test.h"
 
 static uint64_t rng = 0x9e3779b97f4a7c15ull;
-static uint64_t next_rand(void) {
-  rng ^= rng << 13;
-  rng ^= rng >> 7;
-  rng ^= rng << 17;
-  return rng;
-}
+static uint64_t next_rand(void) { return tm_test_xorshift(&rng); }
 
 static long taken, checked;
 

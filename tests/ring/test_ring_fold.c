@@ -19,12 +19,7 @@ enum { BIG = 4 << 20 };
 static uint8_t *g_src, *g_slot, *g_tok;
 static uint64_t g_rng = 0x243f6a8885a308d3ull;
 
-static uint64_t rnd(void) {
-  g_rng ^= g_rng << 13;
-  g_rng ^= g_rng >> 7;
-  g_rng ^= g_rng << 17;
-  return g_rng;
-}
+static uint64_t rnd(void) { return tm_test_xorshift(&g_rng); }
 
 /* piece sizes: 0 = random (1..max), 1..7 the fixed sizes */
 static const uint64_t k_sizes[] = {1, 63, 64, 65, 1023, 1024, 1025};

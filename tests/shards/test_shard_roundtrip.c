@@ -16,12 +16,7 @@
 #include "tm_test.h"
 
 static uint64_t rng = 0x9E3779B97F4A7C15ull;
-static uint64_t next_rand(void) {
-  rng ^= rng << 13;
-  rng ^= rng >> 7;
-  rng ^= rng << 17;
-  return rng;
-}
+static uint64_t next_rand(void) { return tm_test_xorshift(&rng); }
 
 typedef struct {
   uint32_t *tok;

@@ -16,12 +16,7 @@
 #include "tm_test.h"
 
 static uint64_t rs = 0x9E3779B97F4A7C15ull;
-static uint64_t rnd(void) {
-  rs ^= rs << 13;
-  rs ^= rs >> 7;
-  rs ^= rs << 17;
-  return rs;
-}
+static uint64_t rnd(void) { return tm_test_xorshift(&rs); }
 
 static size_t put_utf8(uint8_t *o, uint32_t cp) {
   if (cp < 0x80) return o[0] = (uint8_t)cp, 1;

@@ -12,12 +12,7 @@
 #include "tokenizer.h"
 
 static uint64_t rng_state = 12345;
-static uint64_t rnd(void) {
-  rng_state ^= rng_state << 13;
-  rng_state ^= rng_state >> 7;
-  rng_state ^= rng_state << 17;
-  return rng_state;
-}
+static uint64_t rnd(void) { return tm_test_xorshift(&rng_state); }
 
 /* random text: ASCII words, spaces/newlines, some multi-byte UTF-8, some
  * invalid bytes */
