@@ -88,13 +88,17 @@ static int index_keys(tm_dedup_index *x, const uint64_t *keys, uint32_t ref, int
   return rc;
 }
 
-void tm_dedup_index_keys(const tm_dedup_index *x, const uint64_t exact[2], const uint32_t *sig,
-                         uint64_t *keys) {
+/* The table keys of a document: keys[0] its exact hash, keys[1..bands] its
+ * band keys (none when sig is NULL). */
+static void keys_of(const tm_dedup_index *x, const uint64_t exact[2], const uint32_t *sig,
+                    uint64_t *keys) {
   keys[0] = exact[0];
   if (sig) tm_minhash_band_keys(sig, x->o.bands, x->o.rows, keys + 1);
 }
 
-void tm_dedup_index_prefetch(const tm_dedup_index *x, const uint64_t *keys, int with_bands) {
+/* Ask for the table lines of those keys (before a lookup a few documents
+ * later). */
+static void prefetch_keys(const tm_dedup_index *x, const uint64_t *keys, int with_bands) {
   int nk = with_bands ? x->nt : 1;
   for (int i = 0; i < nk; i++) tm_lsh_table_prefetch(&x->t[i], keys[i]);
 }
@@ -110,7 +114,7 @@ static int rebuild(tm_dedup_index *x, tm_error *err) {
     uint64_t keys[TM_DEDUP_MAX_BANDS + 1];
     /* the stored 16 bits are the ones band keys are made of */
     for (int i = 0; bands && i < x->o.k; i++) x->wide[i] = r.sig[i];
-    tm_dedup_index_keys(x, r.exact, bands ? x->wide : NULL, keys);
+    keys_of(x, r.exact, bands ? x->wide : NULL, keys);
     if ((rc = index_keys(x, keys, (uint32_t)ref, bands, err)) < 0) return rc;
   }
   return 0;
@@ -252,9 +256,11 @@ static int find_near(tm_dedup_index *x, const uint64_t *keys, const uint32_t *si
   return 0;
 }
 
-int tm_dedup_index_process_keys(tm_dedup_index *x, const char *id, size_t id_len,
-                                const uint64_t exact[2], int exact_lookup, const uint32_t *sig,
-                                const uint64_t *keys, tm_dedup_match *m, tm_error *err) {
+/* tm_dedup_index_process with the document's keys computed (keys_of) and
+ * their lines asked for (prefetch_keys) beforehand. */
+static int process_keys(tm_dedup_index *x, const char *id, size_t id_len, const uint64_t exact[2],
+                        int exact_lookup, const uint32_t *sig, const uint64_t *keys,
+                        tm_dedup_match *m, tm_error *err) {
   m->kind = TM_DEDUP_UNIQUE;
   m->ref = 0;
   m->similarity = 0.0;
@@ -263,7 +269,7 @@ int tm_dedup_index_process_keys(tm_dedup_index *x, const char *id, size_t id_len
   if (sig && (rc = find_near(x, keys, sig, m, err)) != 0) return rc < 0 ? rc : 0;
   uint32_t ref = (uint32_t)tm_sig_store_count(x->st);
   rc = tm_sig_store_append(x->st, id, id_len, sig ? 0 : TM_SIG_FLAG_EMPTY, exact,
-                               sig ? sig : x->no_sig, err);
+                           sig ? sig : x->no_sig, err);
   if (rc < 0) return rc;
   return index_keys(x, keys, ref, sig != NULL, err);
 }
@@ -272,9 +278,9 @@ int tm_dedup_index_process(tm_dedup_index *x, const char *id, size_t id_len,
                            const uint64_t exact[2], int exact_lookup, const uint32_t *sig,
                            tm_dedup_match *m, tm_error *err) {
   uint64_t keys[TM_DEDUP_MAX_BANDS + 1];
-  tm_dedup_index_keys(x, exact, sig, keys);
-  tm_dedup_index_prefetch(x, keys, sig != NULL);
-  return tm_dedup_index_process_keys(x, id, id_len, exact, exact_lookup, sig, keys, m, err);
+  keys_of(x, exact, sig, keys);
+  prefetch_keys(x, keys, sig != NULL);
+  return process_keys(x, id, id_len, exact, exact_lookup, sig, keys, m, err);
 }
 
 int tm_dedup_index_process_batch(tm_dedup_index *x, const tm_dedup_index_doc *docs, size_t n,
@@ -285,19 +291,19 @@ int tm_dedup_index_process_batch(tm_dedup_index *x, const tm_dedup_index_doc *do
   uint64_t *ring = x->bkeys, *cur = x->bkeys + A * nk; /* keys of docs i+1..i+A, of doc i */
   *done = 0;
   for (size_t i = 0; i < n && i < A; i++) {
-    tm_dedup_index_keys(x, docs[i].exact, docs[i].sig, ring + i * nk);
-    tm_dedup_index_prefetch(x, ring + i * nk, docs[i].sig != NULL);
+    keys_of(x, docs[i].exact, docs[i].sig, ring + i * nk);
+    prefetch_keys(x, ring + i * nk, docs[i].sig != NULL);
   }
   for (size_t i = 0; i < n; i++) {
     uint64_t *slot = ring + (i % A) * nk;
     memcpy(cur, slot, nk * sizeof *cur);
     size_t a = i + A;
     if (a < n) { /* keys of a later document into the freed slot; fetch its lines */
-      tm_dedup_index_keys(x, docs[a].exact, docs[a].sig, slot);
-      tm_dedup_index_prefetch(x, slot, docs[a].sig != NULL);
+      keys_of(x, docs[a].exact, docs[a].sig, slot);
+      prefetch_keys(x, slot, docs[a].sig != NULL);
     }
-    int rc = tm_dedup_index_process_keys(x, docs[i].id, docs[i].id_len, docs[i].exact,
-                                         exact_lookup, docs[i].sig, cur, &m[i], err);
+    int rc = process_keys(x, docs[i].id, docs[i].id_len, docs[i].exact, exact_lookup,
+                          docs[i].sig, cur, &m[i], err);
     if (rc < 0) return rc;
     *done = i + 1;
   }

@@ -91,19 +91,6 @@ int tm_dedup_index_process(tm_dedup_index *x, const char *id, size_t id_len,
                            const uint64_t exact[2], int exact_lookup, const uint32_t *sig,
                            tm_dedup_match *m, tm_error *err);
 
-/* The pipelined form of tm_dedup_index_process, for a caller that has the
- * next documents at hand: compute their table keys (keys[0..bands], exact
- * first; sig NULL as above) with tm_dedup_index_keys, hint the CPU to fetch
- * their table slots with tm_dedup_index_prefetch a few documents ahead, then
- * process each in order with tm_dedup_index_process_keys. The verdicts are
- * those of tm_dedup_index_process. */
-void tm_dedup_index_keys(const tm_dedup_index *x, const uint64_t exact[2], const uint32_t *sig,
-                         uint64_t *keys);
-void tm_dedup_index_prefetch(const tm_dedup_index *x, const uint64_t *keys, int with_bands);
-int tm_dedup_index_process_keys(tm_dedup_index *x, const char *id, size_t id_len,
-                                const uint64_t exact[2], int exact_lookup, const uint32_t *sig,
-                                const uint64_t *keys, tm_dedup_match *m, tm_error *err);
-
 /* The batch form: documents docs[0..n) processed in order, exactly as n
  * calls of tm_dedup_index_process would (the same matches m[0..n), the same
  * index afterwards: a document that matches an earlier one of the same batch
