@@ -86,6 +86,14 @@ static inline void tm_lsh_table_prefetch(const tm_lsh_table *t, uint64_t key) {
   tm_lsh_prefetch_line(p);
 }
 
+/* Once key's home line has arrived (after tm_lsh_table_prefetch): when its
+ * last slot is taken, a lookup or insert may go on into the next line, so
+ * ask for that one too. */
+static inline void tm_lsh_table_prefetch_spill(const tm_lsh_table *t, uint64_t key) {
+  const uint64_t *p = &t->slot[tm_lsh_table_home(t, key)];
+  if (p[7]) tm_lsh_prefetch_line(p + 8);
+}
+
 /* Add (key, ref). Returns -1 when the table is full (the caller checks
  * tm_lsh_table_full first and grows or evicts), when the run reaches the end
  * of the spare slots (grow and retry), or ref is UINT32_MAX. */
