@@ -128,7 +128,7 @@ static int rebuild(tm_dedup_index *x, tm_error *err) {
     if (rc < 0) return rc;
     int bands = !(r.flags & TM_SIG_FLAG_EMPTY);
     uint64_t keys[TM_DEDUP_MAX_BANDS + 1];
-    /* the stored 16 bits are the ones band keys are made of */
+    /* the stored bytes are the ones band keys are made of */
     for (int i = 0; bands && i < x->o.k; i++) x->wide[i] = r.sig[i];
     keys_of(x, r.exact, bands ? x->wide : NULL, keys);
     if ((rc = index_keys(x, keys, (uint32_t)ref, bands, err)) < 0) return rc;
@@ -258,7 +258,7 @@ static int find_near(tm_dedup_index *x, const uint64_t *keys, const uint32_t *si
     tm_sig_record r;
     int rc = tm_sig_store_get(x->st, cand[i], &r, err);
     if (rc < 0) return rc;
-    double s = tm_minhash_similarity16(sig, r.sig, x->o.k);
+    double s = tm_minhash_similarity8(sig, r.sig, x->o.k);
     x->candidates++;
     if (s < x->o.threshold) x->false_candidates++;
     if (s > best || (s == best && cand[i] < best_ref)) best = s, best_ref = cand[i];

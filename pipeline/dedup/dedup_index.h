@@ -10,15 +10,15 @@
  * of 2^16 slots per table (plus 1024 spare slots each: 8 MB in all). Plus the store's write buffer
  * (4096 records, about 2 MB) and its id buffer (<= 1 MiB).
  *
- * Disk: 40 + 2k bytes per indexed document in records.bin (264 at k = 112:
- * the signature's values kept as their low 16 bits, see minhash.h), plus
+ * Disk: 40 + k bytes per indexed document in records.bin (152 at k = 112:
+ * the signature's values kept as their low bytes, see minhash.h), plus
  * its id in ids.bin. Candidate confirmation and exact-hash confirmation read
  * the record with pread (the page cache keeps the hot part).
  *
  * 100 M documents at the defaults: 100e6 / 0.75 = 133.3 M slots per table,
  * 15 tables * 8 B * 133.3 M = 16.0 GB, under a ram_budget of 20G on a 24 GB
- * machine (growth transient: one old table, 1/15 more). The records (26.4 GB
- * at 264 B/doc) live on disk.
+ * machine (growth transient: one old table, 1/15 more). The records (15.2 GB
+ * at 152 B/doc) live on disk.
  *
  * Byte budget (ram_budget, for the tables). A full table grows by 1.25x when
  * the grown set plus one old table (the transient of a table-by-table

@@ -114,10 +114,12 @@ void tm_minhash_signature_portable(const tm_minhash *m, const uint64_t *hashes, 
   signature_portable(m->a, m->k, hashes, n, sig);
 }
 
-double tm_minhash_similarity16(const uint32_t *a, const uint16_t *b, int k) {
-  int eq = 0;
+double tm_minhash_similarity8(const uint32_t *a, const uint8_t *b, int k) {
+  int64_t eq = 0;
   for (int i = 0; i < k; i++) eq += tm_minhash_stored(a[i]) == b[i];
-  return k ? (double)eq / k : 0.0;
+  if (k <= 0 || 256 * eq <= k) return 0.0;
+  /* two integers, one rounding: the Python reference gets the same double */
+  return (double)(256 * eq - k) / (double)(255 * (int64_t)k);
 }
 
 /* 64 fixed 32-bit keys for the NH sums: the low halves of the first 64
@@ -144,7 +146,7 @@ static inline uint64_t fmix64(uint64_t h) {
 }
 
 /* NH (the sum of ((r[2i] + k[2i]) mod 2^32) * ((r[2i+1] + k[2i+1]) mod 2^32)
- * mod 2^64, as in UMAC) over the low 16 bits of the band's rows (the stored
+ * mod 2^64, as in UMAC) over the low bytes of the band's rows (the stored
  * bits: the keys rebuilt from records at open are the same), started from a per-band
  * constant and finished with murmur3's fmix64. Two different bands of rows
  * collide with probability about 2^-32 (a false candidate, rejected by the
@@ -180,10 +182,10 @@ static void band_keys_r8(const uint32_t *sig, int bands, uint64_t *keys) {
       (int)NH_KEY[5], (int)NH_KEY[6], (int)NH_KEY[7], (int)NH_KEY[0], (int)NH_KEY[1],
       (int)NH_KEY[2], (int)NH_KEY[3], (int)NH_KEY[4], (int)NH_KEY[5], (int)NH_KEY[6],
       (int)NH_KEY[7]);
-  const __m512i low16 = _mm512_set1_epi32(0xFFFF); /* the stored bits, see minhash.h */
+  const __m512i low8 = _mm512_set1_epi32(0xFF); /* the stored bits, see minhash.h */
   int b = 0;
   for (; b + 2 <= bands; b += 2) {
-    __m512i x = _mm512_and_si512(_mm512_loadu_si512((const void *)(sig + (size_t)b * 8)), low16);
+    __m512i x = _mm512_and_si512(_mm512_loadu_si512((const void *)(sig + (size_t)b * 8)), low8);
     x = _mm512_add_epi32(x, k);
     __m512i p = _mm512_mul_epu32(x, _mm512_srli_epi64(x, 32));
     p = _mm512_add_epi64(p, _mm512_shuffle_epi32(p, _MM_PERM_BADC)); /* + the other u64 of each 128 */

@@ -22,7 +22,7 @@
 #define HDR_SIZE 64
 #define REC_MAGIC "TMDXREC1"
 #define CKP_MAGIC "TMDXCKP1"
-#define VERSION 2 /* 1: 32-bit signature values */
+#define VERSION 3 /* 1: 32-bit signature values, 2: 16-bit */
 #define PENDING_RECORDS 4096          /* records buffered before a write */
 #define PENDING_IDS (1u << 20)        /* id bytes buffered before a write */
 
@@ -135,8 +135,8 @@ static int load_checkpoint(tm_sig_store *s, ckpt *c, int *found, tm_error *err) 
                   offsetof(ckpt, checksum));
   if (c->version != VERSION)
     return tm_err(err, TM_EINVAL,
-                  "%s: index format version %u, this build reads version %u (version 1 "
-                  "stored 32-bit signatures): start a new index directory",
+                  "%s: index format version %u, this build reads version %u (versions 1 "
+                  "and 2 stored 32- and 16-bit signature values): start a new index directory",
                   s->ckp_path, c->version, VERSION);
   if (c->user_len > TM_SIG_USER_MAX)
     return tm_err(err, TM_ECORRUPT, "%s: bad length at offset %zu", s->ckp_path,
@@ -170,7 +170,7 @@ int tm_sig_store_open(tm_sig_store **out, const char *dir, int k, uint64_t param
   if (!s) return tm_err(err, TM_ENOMEM, "%s: out of memory", dir);
   s->rec_fd = s->ids_fd = s->lock_fd = -1;
   s->k = k;
-  s->rs = 40 + 2 * (size_t)k;
+  s->rs = 40 + (size_t)k;
   s->params_hash = params_hash;
   if (snprintf(s->rec_path, PATH_MAX, "%s/records.bin", dir) >= PATH_MAX ||
       snprintf(s->ids_path, PATH_MAX, "%s/ids.bin", dir) >= PATH_MAX ||
@@ -310,10 +310,7 @@ int tm_sig_store_append(tm_sig_store *s, const char *id, size_t id_len, uint32_t
   memcpy(r + 8, &il, 4);
   memcpy(r + 12, &flags, 4);
   memcpy(r + 16, exact, 16);
-  for (int i = 0; i < s->k; i++) {
-    uint16_t v = tm_minhash_stored(sig[i]);
-    memcpy(r + 32 + 2 * (size_t)i, &v, 2);
-  }
+  for (int i = 0; i < s->k; i++) r[32 + i] = tm_minhash_stored(sig[i]);
   uint64_t c = XXH3_64bits(r, s->rs - 8);
   memcpy(r + s->rs - 8, &c, 8);
   s->n_pend++;
@@ -347,7 +344,7 @@ static void fill(const uint8_t *r, tm_sig_record *rec) {
   rec->id_len = rd32(r + 8);
   rec->flags = rd32(r + 12);
   memcpy(rec->exact, r + 16, 16);
-  rec->sig = (const uint16_t *)(const void *)(r + 32); /* 2-aligned: rs, HDR_SIZE are */
+  rec->sig = r + 32;
 }
 
 /* The first len bytes of record ref for a lookup: in place when it is still

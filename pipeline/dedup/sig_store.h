@@ -10,23 +10,23 @@
  *
  * records.bin header, little-endian:
  *   0  u8[8]  magic "TMDXREC1"
- *   8  u32    version (2; version 1 stored 32-bit values)
+ *   8  u32    version (3; versions 1 and 2 stored 32- and 16-bit values)
  *   12 u32    k (signature length)
- *   16 u32    record size in bytes (40 + 2k)
+ *   16 u32    record size in bytes (40 + k)
  *   20 u32    reserved (0)
  *   24 u64    params hash (seed, k, shingle options: see dedup_index.h)
  *   32 u8[24] reserved (0)
  *   56 u64    XXH3-64 of bytes 0..56
  *
- * Record (record size = 40 + 2k bytes; 264 bytes at k = 112):
+ * Record (record size = 40 + k bytes; 152 bytes at k = 112):
  *   0  u64    offset of the id in ids.bin
  *   8  u32    id length in bytes
  *   12 u32    flags (bit 0: the document has no shingles; not in band tables)
  *   16 u8[16] XXH3-128 of the normalised text (low 64 bits first)
- *   32 u16[k] MinHash signature, the low 16 bits of each value (b-bit
- *             minwise hashing, see minhash.h: half the bytes to write and
- *             read, the estimate biased by under 2^-16)
- *   32+2k u64 XXH3-64 of bytes 0..32+2k of the record
+ *   32 u8[k]  MinHash signature, the low byte of each value (b-bit
+ *             minwise hashing, see minhash.h: a quarter of the bytes to
+ *             write and read, the estimate corrected for chance agreement)
+ *   32+k u64  XXH3-64 of bytes 0..32+k of the record
  *
  * Consistency: a record is visible to queries as soon as it is appended
  * (the store buffers recent records in RAM and reads the rest back with
@@ -61,7 +61,7 @@ typedef struct tm_sig_record {
   uint32_t id_len;
   uint32_t flags;
   uint64_t exact[2];
-  const uint16_t *sig; /* k stored values (low 16 bits) */
+  const uint8_t *sig; /* k stored values (low bytes) */
 } tm_sig_record;
 
 /* The caller's opaque state stored in the checkpoint (counters, eviction
@@ -81,7 +81,7 @@ void tm_sig_store_close(tm_sig_store *s);
 /* Committed + appended records. */
 uint64_t tm_sig_store_count(const tm_sig_store *s);
 
-/* Append one record (sig: k full values, of which the low 16 bits are
+/* Append one record (sig: k full values, of which the low bytes are
  * stored); its ref is the previous count. May write buffered
  * records to the files (not durable until commit). */
 int tm_sig_store_append(tm_sig_store *s, const char *id, size_t id_len, uint32_t flags,

@@ -115,7 +115,7 @@ check 'verify "$W/r4" "$W/d.jsonl" "$W/d.truth"' "recovered outputs of run 4 are
 printf 'XXXX' | dd of="$W/idx/records.bin" bs=1 seek=1000 conv=notrunc 2> /dev/null
 "$TOKENMILL" dedup --index "$W/idx" -o "$W/r6" "$W/c.jsonl" 2> "$W/r6.err"
 rc=$?
-check '[ $rc -eq 1 ] && grep -q "records.bin: record 3 fails its checksum (bytes 856" "$W/r6.err"' "corruption reported (rc $rc: $(cat "$W/r6.err"))"
+check '[ $rc -eq 1 ] && grep -q "records.bin: record 6 fails its checksum (bytes 976" "$W/r6.err"' "corruption reported (rc $rc: $(cat "$W/r6.err"))"
 
 # 5. line-level dedup: the header and footer lines go after 2 sightings,
 # a page of nothing else is dropped as kind "lines"

@@ -5,9 +5,8 @@ Same normalisation (unicodedata categories), the same word / CJK character
 5-gram shingles hashed with XXH3-64, the same multiply-shift permutations
 (multiply-shift mod 2^52, splitmix64-seeded multipliers), the same exact
 hashes and decision rule, and like the index it keeps and compares the low
-16 bits of each signature value (b-bit minwise hashing, band matches
-included), so
-that on the same input it gives the same signatures and the same verdicts as
+byte of each signature value (b-bit minwise hashing, band matches included,
+the estimate corrected for chance agreement), so that on the same input it gives the same signatures and the same verdicts as
 `tokenmill dedup` at the default settings. Written plainly, the way a data
 team would write it in Python (dicts of lists for the LSH index).
 
@@ -137,7 +136,7 @@ def cmd_dedup(path, out):
         hashes = shingle_hashes(units, char_mode)
         sig = signature(hashes) if len(hashes) else None
         if sig is not None:
-            sig = (sig & 0xFFFF).astype(np.uint16)  # the stored bits
+            sig = (sig & 0xFF).astype(np.uint8)  # the stored bits
         keys = []
         best, best_ref = -1.0, -1
         if sig is not None:
@@ -149,7 +148,8 @@ def cmd_dedup(path, out):
                     if ref not in cands:
                         cands.append(ref)
             for ref in cands:
-                s = float(np.count_nonzero(sigs[ref] == sig)) / K
+                eq = int(np.count_nonzero(sigs[ref] == sig))
+                s = (256 * eq - K) / (255 * K) if 256 * eq > K else 0.0
                 if s > best or (s == best and ref < best_ref):
                     best, best_ref = s, ref
         if best >= THRESHOLD:
