@@ -39,8 +39,8 @@ static uint64_t max_cap(const tm_dedup_index_opts *o) {
 }
 
 /* Grow every table by 1.25x when the budget allows, else evict the oldest
- * quarter of the indexed documents. Called when the exact table (which
- * holds every indexed document) is full. */
+ * quarter of the indexed documents. Called when the table a document goes
+ * into is full. */
 static int make_room(tm_dedup_index *x, tm_error *err) {
   uint64_t new_cap = x->cap + x->cap / 4;
   uint64_t tb = sizeof(uint64_t) * (x->cap + TM_LSH_SPARE + TM_LSH_PAD); /* one old table: the transient */
@@ -75,16 +75,28 @@ static int insert_one(tm_dedup_index *x, int t, uint64_t key, uint32_t ref, tm_e
   return tm_err(err, TM_ELIMIT, "dedup index: table %d overflows its spare slots", t);
 }
 
+/* The tables a document is in: a document with a signature in the band
+ * tables only (an exact copy has the same signature, so its original is a
+ * band candidate, confirmed by the exact hash in its record: see
+ * find_near), one without (no shingles, or near-duplicate detection off) in
+ * the exact table only. One table line fewer per document than keeping
+ * every document in the exact table as well (1 of 15 random lines). */
+static void tables_of(const tm_dedup_index *x, int with_bands, int *first, int *end) {
+  *first = with_bands ? 1 : 0;
+  *end = with_bands ? x->nt : 1;
+}
+
 static int index_keys(tm_dedup_index *x, const uint64_t *keys, uint32_t ref, int with_bands,
                       tm_error *err) {
-  if (tm_lsh_table_full(&x->t[0])) {
+  int first, end;
+  tables_of(x, with_bands, &first, &end);
+  if (tm_lsh_table_full(&x->t[first])) { /* the band tables fill alike */
     int rc = make_room(x, err);
     if (rc < 0) return rc;
-    if (ref < x->floor) return 0; /* evicted at once (a tiny budget) */
   }
-  int rc = insert_one(x, 0, keys[0], ref, err);
-  for (int b = 1; rc == 0 && with_bands && b < x->nt; b++)
-    if (ref >= x->floor) rc = insert_one(x, b, keys[b], ref, err);
+  int rc = 0;
+  for (int t = first; rc == 0 && t < end; t++)
+    if (ref >= x->floor) rc = insert_one(x, t, keys[t], ref, err); /* else evicted at once */
   return rc;
 }
 
@@ -99,8 +111,9 @@ static void keys_of(const tm_dedup_index *x, const uint64_t exact[2], const uint
 /* Ask for the table lines of those keys (before a lookup a few documents
  * later). */
 static void prefetch_keys(const tm_dedup_index *x, const uint64_t *keys, int with_bands) {
-  int nk = with_bands ? x->nt : 1;
-  for (int i = 0; i < nk; i++) tm_lsh_table_prefetch(&x->t[i], keys[i]);
+  int first, end;
+  tables_of(x, with_bands, &first, &end);
+  for (int t = first; t < end; t++) tm_lsh_table_prefetch(&x->t[t], keys[t]);
 }
 
 /* Half way to its turn (SPILL_AHEAD documents before it, its home lines
@@ -115,8 +128,9 @@ static void prefetch_keys(const tm_dedup_index *x, const uint64_t *keys, int wit
  * best of 3 presized 5.93 s against 6.49 s. */
 #define SPILL_AHEAD 2
 static void prefetch_spills(const tm_dedup_index *x, const uint64_t *keys, int with_bands) {
-  int nk = with_bands ? x->nt : 1;
-  for (int i = 0; i < nk; i++) tm_lsh_table_prefetch_spill(&x->t[i], keys[i]);
+  int first, end;
+  tables_of(x, with_bands, &first, &end);
+  for (int t = first; t < end; t++) tm_lsh_table_prefetch_spill(&x->t[t], keys[t]);
 }
 
 static int rebuild(tm_dedup_index *x, tm_error *err) {
@@ -237,19 +251,54 @@ static int find_exact(tm_dedup_index *x, const uint64_t *keys, const uint64_t ex
   return 0;
 }
 
-/* As find_exact. */
+/* An exact copy of an indexed document with a signature is in every band
+ * list of its original; when more than TM_DEDUP_MAX_CANDIDATES share the
+ * first band's key, the original may be past the ones find_near examined:
+ * the whole list is searched (a rare path: a kept document's near copies
+ * are not indexed). 1 when found, 0 when not, or a negative TM_E* code. */
+static int find_exact_in_band(tm_dedup_index *x, const uint64_t *keys, const uint64_t exact[2],
+                              tm_dedup_match *m, tm_error *err) {
+  size_t n = tm_lsh_table_find(&x->t[1], keys[1], NULL, 0);
+  uint32_t *refs = malloc(n * sizeof *refs + 1);
+  if (!refs) return tm_err(err, TM_ENOMEM, "dedup index: out of memory");
+  n = tm_lsh_table_find(&x->t[1], keys[1], refs, n);
+  int rc = 0;
+  for (size_t i = 0; i < n && rc == 0; i++) {
+    tm_sig_record r;
+    if ((rc = tm_sig_store_get(x->st, refs[i], &r, err)) < 0) break;
+    if (r.exact[0] == exact[0] && r.exact[1] == exact[1]) {
+      m->kind = TM_DEDUP_EXACT;
+      m->ref = refs[i];
+      m->similarity = 1.0;
+      rc = 1;
+    }
+  }
+  free(refs);
+  return rc;
+}
+
+/* The band candidates of a document with a signature: an exact copy (when
+ * exact_lookup: the record's exact hash equals the document's), else the
+ * best near duplicate. As find_exact. */
 static int find_near(tm_dedup_index *x, const uint64_t *keys, const uint32_t *sig,
-                     tm_dedup_match *m, tm_error *err) {
+                     const uint64_t exact[2], int exact_lookup, tm_dedup_match *m,
+                     tm_error *err) {
   uint32_t cand[TM_DEDUP_MAX_CANDIDATES];
   size_t nc = 0;
-  for (int b = 1; b < x->nt && nc < TM_DEDUP_MAX_CANDIDATES; b++) {
+  int cut = 0; /* a band list longer than the room left for candidates */
+  for (int b = 1; b < x->nt; b++) {
     uint32_t refs[TM_DEDUP_MAX_CANDIDATES];
     size_t n = tm_lsh_table_find(&x->t[b], keys[b], refs, TM_DEDUP_MAX_CANDIDATES);
-    if (n > TM_DEDUP_MAX_CANDIDATES) n = TM_DEDUP_MAX_CANDIDATES;
-    for (size_t i = 0; i < n && nc < TM_DEDUP_MAX_CANDIDATES; i++) {
+    if (n > TM_DEDUP_MAX_CANDIDATES) n = TM_DEDUP_MAX_CANDIDATES, cut = 1;
+    for (size_t i = 0; i < n; i++) {
       size_t j = 0;
       while (j < nc && cand[j] != refs[i]) j++;
-      if (j == nc) cand[nc++] = refs[i];
+      if (j < nc) continue;
+      if (nc == TM_DEDUP_MAX_CANDIDATES) {
+        cut = 1;
+        break;
+      }
+      cand[nc++] = refs[i];
     }
   }
   double best = -1.0;
@@ -258,10 +307,20 @@ static int find_near(tm_dedup_index *x, const uint64_t *keys, const uint32_t *si
     tm_sig_record r;
     int rc = tm_sig_store_get(x->st, cand[i], &r, err);
     if (rc < 0) return rc;
+    if (exact_lookup && r.exact[0] == exact[0] && r.exact[1] == exact[1]) {
+      m->kind = TM_DEDUP_EXACT;
+      m->ref = cand[i];
+      m->similarity = 1.0;
+      return 1;
+    }
     double s = tm_minhash_similarity8(sig, r.sig, x->o.k);
     x->candidates++;
     if (s < x->o.threshold) x->false_candidates++;
     if (s > best || (s == best && cand[i] < best_ref)) best = s, best_ref = cand[i];
+  }
+  if (exact_lookup && cut) {
+    int rc = find_exact_in_band(x, keys, exact, m, err);
+    if (rc != 0) return rc;
   }
   if (best >= x->o.threshold) {
     m->kind = TM_DEDUP_NEAR;
@@ -281,8 +340,9 @@ static int process_keys(tm_dedup_index *x, const char *id, size_t id_len, const 
   m->ref = 0;
   m->similarity = 0.0;
   int rc;
-  if (exact_lookup && (rc = find_exact(x, keys, exact, m, err)) != 0) return rc < 0 ? rc : 0;
-  if (sig && (rc = find_near(x, keys, sig, m, err)) != 0) return rc < 0 ? rc : 0;
+  if (sig) rc = find_near(x, keys, sig, exact, exact_lookup, m, err);
+  else rc = exact_lookup ? find_exact(x, keys, exact, m, err) : 0;
+  if (rc != 0) return rc < 0 ? rc : 0;
   uint32_t ref = (uint32_t)tm_sig_store_count(x->st);
   rc = tm_sig_store_append(x->st, id, id_len, sig ? 0 : TM_SIG_FLAG_EMPTY, exact,
                            sig ? sig : x->no_sig, err);

@@ -2,7 +2,11 @@
  * tables in RAM over a signature store on disk (sig_store.h).
  *
  * RAM layout. bands + 1 tables (tm_lsh_table: one per band, one for exact
- * hashes), all with the same capacity `cap`, 8 bytes per slot: a 32-bit key
+ * hashes), all with the same capacity `cap`. A document with a signature is
+ * in the band tables; its exact copies are found among its band candidates
+ * (the same text has the same signature) by the exact hash in their
+ * records. The exact table holds the documents without one (no shingles, or
+ * near-duplicate detection off). 8 bytes per slot: a 32-bit key
  * fingerprint and a 32-bit document reference (the document's record number
  * in the store). Load factor between 0.6 and 0.75 (tables grow by 1.25x when
  * they reach 0.75). At the defaults (14 bands) that is 15 * 8 / 0.75 = 160 to
@@ -28,8 +32,10 @@
  * (counted as `evicted`). The eviction floor is persisted. Memory therefore
  * never exceeds the budget, whatever the length of the stream.
  *
- * Which document a duplicate is attributed to: exact hash first; else,
- * among the band candidates (at most 64 distinct ones are examined), the one
+ * Which document a duplicate is attributed to: exact hash first (among the
+ * band candidates, or the whole first band list when it holds more than
+ * them); else, among the band candidates (at most 64 distinct ones are
+ * examined), the one
  * with the highest estimated Jaccard (lowest ref on ties), if that is >=
  * threshold. Only kept documents are indexed, so duplicate_of is always a
  * kept document.

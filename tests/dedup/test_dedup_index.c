@@ -294,6 +294,46 @@ static void test_budget(void) {
   rm_index();
 }
 
+/* An exact copy of a document with a signature is found through the band
+ * tables (documents with signatures are not in the exact table), also when
+ * its original is behind more than TM_DEDUP_MAX_CANDIDATES documents that
+ * share the first band's key: 70 documents with the same first 8 values
+ * (the rest random: similarity about 0.07), then a copy of the last one. */
+static void test_exact_behind_long_band(void) {
+  rm_index();
+  tm_dedup_index_opts o = {.k = 112, .bands = 14, .rows = 8, .threshold = 0.75,
+                           .ram_budget = (uint64_t)64 << 20, .params_hash = 7};
+  tm_dedup_index *x;
+  tm_error err;
+  char user[TM_DEDUP_INDEX_USER_MAX];
+  size_t ul;
+  CHECKF(tm_dedup_index_open(&x, dir, &o, user, &ul, &err) == 0, "%s", err.msg);
+  if (!x) return;
+  enum { N = TM_DEDUP_MAX_CANDIDATES + 6 };
+  static uint32_t sig[N][112];
+  uint64_t exact[N][2];
+  int ok = 1;
+  for (int i = 0; i < N; i++) {
+    for (int c = 0; c < 112; c++) sig[i][c] = c < 8 ? (uint32_t)(1000 + c) : (uint32_t)rnd();
+    exact[i][0] = rnd();
+    exact[i][1] = rnd();
+    tm_dedup_match m;
+    ok &= tm_dedup_index_process(x, "s", 1, exact[i], 1, sig[i], &m, &err) == 0 &&
+          m.kind == TM_DEDUP_UNIQUE;
+  }
+  CHECK(ok);
+  tm_dedup_match m;
+  CHECK(tm_dedup_index_process(x, "copy", 4, exact[N - 1], 1, sig[N - 1], &m, &err) == 0);
+  CHECKF(m.kind == TM_DEDUP_EXACT && m.ref == N - 1 && m.similarity == 1.0, "kind %d ref %u",
+         (int)m.kind, m.ref);
+  /* with exact lookups off it is a near copy of similarity 1 (when examined) or unique */
+  CHECK(tm_dedup_index_process(x, "copy2", 5, exact[0], 0, sig[0], &m, &err) == 0);
+  CHECKF(m.kind == TM_DEDUP_NEAR && m.ref == 0 && m.similarity == 1.0, "kind %d ref %u",
+         (int)m.kind, m.ref);
+  tm_dedup_index_close(x);
+  rm_index();
+}
+
 /* tm_dedup_commit_batch gives the verdicts of one tm_dedup_process call per
  * document: the same stream (exact and near copies, copies of a document of
  * the same batch, documents without shingles, CJK) through two indexes, one
@@ -545,6 +585,7 @@ int main(void) {
   test_corruption();
   test_budget();
   test_batch();
+  test_exact_behind_long_band();
   test_crash();
   test_lines();
   rm_index();
