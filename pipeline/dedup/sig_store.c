@@ -310,7 +310,13 @@ int tm_sig_store_append(tm_sig_store *s, const char *id, size_t id_len, uint32_t
   memcpy(r + 8, &il, 4);
   memcpy(r + 12, &flags, 4);
   memcpy(r + 16, exact, 16);
-  for (int i = 0; i < s->k; i++) r[32 + i] = tm_minhash_stored(sig[i]);
+  /* locals, so that the byte stores do not reload s->k (a uint8_t store may
+   * alias anything) and the loop vectorises: it was 5% of the index
+   * benchmark as a byte-at-a-time loop */
+  uint8_t *restrict dst = r + 32;
+  const uint32_t *restrict src = sig;
+  const int k = s->k;
+  for (int i = 0; i < k; i++) dst[i] = tm_minhash_stored(src[i]);
   uint64_t c = XXH3_64bits(r, s->rs - 8);
   memcpy(r + s->rs - 8, &c, 8);
   s->n_pend++;
