@@ -180,6 +180,7 @@ int tm_dedup_open(tm_dedup **out, const tm_dedup_params *p, const char *index_di
                            .threshold = p->threshold,
                            .ram_budget = p->ram_budget,
                            .expected_docs = p->expected_docs,
+                           .exact_only = !p->near,
                            .params_hash = tm_dedup_params_hash(&d->p)};
   char user[TM_DEDUP_INDEX_USER_MAX];
   size_t ulen;

@@ -15,7 +15,7 @@ struct tm_dedup_index {
   tm_sig_store *st;
   int nt;           /* tables: [0] exact, [1..bands] bands */
   tm_lsh_table t[TM_DEDUP_MAX_BANDS + 1];
-  uint64_t cap;
+  uint64_t cap[2];  /* slots per table: [0] the exact table, [1] each band table */
   uint32_t floor;   /* refs below it were evicted from the tables */
   uint64_t candidates, false_candidates;
   uint32_t *no_sig; /* k x 0xFFFFFFFF: the record of a document without shingles */
@@ -28,51 +28,25 @@ typedef struct persisted {
   uint64_t floor;
 } persisted;
 
-uint64_t tm_dedup_index_table_bytes(const tm_dedup_index_opts *o, uint64_t cap) {
-  return (uint64_t)(o->bands + 1) * sizeof(uint64_t) * (cap + TM_LSH_SPARE + TM_LSH_PAD);
+/* RAM of one table of cap slots. */
+static uint64_t table_bytes(uint64_t cap) {
+  return sizeof(uint64_t) * (cap + TM_LSH_SPARE + TM_LSH_PAD);
 }
 
-static uint64_t max_cap(const tm_dedup_index_opts *o) {
-  uint64_t c = o->ram_budget / ((uint64_t)(o->bands + 1) * sizeof(uint64_t));
+/* RAM of the exact table at cap0 slots and the band tables at cap1 each. */
+static uint64_t tables_bytes(const tm_dedup_index_opts *o, uint64_t cap0, uint64_t cap1) {
+  return table_bytes(cap0) + (uint64_t)o->bands * table_bytes(cap1);
+}
+
+/* The most slots per table of group g (0 exact, 1 bands) for which all the
+ * tables fit the budget, the other group having `other` slots per table. */
+static uint64_t max_cap(const tm_dedup_index_opts *o, int g, uint64_t other) {
+  uint64_t n = g ? (uint64_t)o->bands : 1, taken = g ? table_bytes(other)
+                                                    : (uint64_t)o->bands * table_bytes(other);
+  if (taken >= o->ram_budget) return 0;
+  uint64_t c = (o->ram_budget - taken) / (n * sizeof(uint64_t));
   c = c > TM_LSH_SPARE + TM_LSH_PAD ? c - TM_LSH_SPARE - TM_LSH_PAD : 0;
   return c > ((uint64_t)1 << 32) ? (uint64_t)1 << 32 : c;
-}
-
-/* Grow every table by 1.25x when the budget allows, else evict the oldest
- * quarter of the indexed documents. Called when the table a document goes
- * into is full. */
-static int make_room(tm_dedup_index *x, tm_error *err) {
-  uint64_t new_cap = x->cap + x->cap / 4;
-  uint64_t tb = sizeof(uint64_t) * (x->cap + TM_LSH_SPARE + TM_LSH_PAD); /* one old table: the transient */
-  if (tm_dedup_index_table_bytes(&x->o, new_cap) + tb <= x->o.ram_budget &&
-      new_cap <= ((uint64_t)1 << 32)) {
-    tm_lsh_spare sp = {NULL, 0};
-    for (int i = 0; i < x->nt; i++)
-      if (tm_lsh_table_grow_with(&x->t[i], new_cap, &sp) < 0) {
-        /* an error the driver stops on; the records on disk are intact */
-        tm_lsh_spare_free(&sp);
-        return tm_err(err, TM_ENOMEM, "dedup index: growing a table to %llu slots",
-                      (unsigned long long)new_cap);
-      }
-    tm_lsh_spare_free(&sp);
-    x->cap = new_cap;
-    return 0;
-  }
-  uint64_t count = tm_sig_store_count(x->st);
-  uint64_t nf = x->floor + (count - x->floor + 3) / 4;
-  x->floor = (uint32_t)nf;
-  for (int i = 0; i < x->nt; i++) tm_lsh_table_evict_below(&x->t[i], x->floor);
-  return 0;
-}
-
-/* Insert into one table; a run that reaches the table's spare slots (never
- * seen at load <= 0.75, but possible) makes room and tries once more. */
-static int insert_one(tm_dedup_index *x, int t, uint64_t key, uint32_t ref, tm_error *err) {
-  if (tm_lsh_table_insert(&x->t[t], key, ref) == 0) return 0;
-  int rc = make_room(x, err);
-  if (rc < 0) return rc;
-  if (ref < x->floor || tm_lsh_table_insert(&x->t[t], key, ref) == 0) return 0;
-  return tm_err(err, TM_ELIMIT, "dedup index: table %d overflows its spare slots", t);
 }
 
 /* The tables a document is in: a document with a signature in the band
@@ -86,12 +60,54 @@ static void tables_of(const tm_dedup_index *x, int with_bands, int *first, int *
   *end = with_bands ? x->nt : 1;
 }
 
+/* Grow the tables of group g (0: the exact table, 1: the band tables) by
+ * 1.25x when the budget allows, else evict the oldest quarter of the
+ * indexed documents from all tables. Called when a table of group g is
+ * full. */
+static int make_room(tm_dedup_index *x, int g, tm_error *err) {
+  uint64_t c[2] = {x->cap[0], x->cap[1]};
+  uint64_t new_cap = c[g] + c[g] / 4;
+  c[g] = new_cap;
+  /* one old table of the group: the transient of growing them one by one */
+  if (tables_bytes(&x->o, c[0], c[1]) + table_bytes(x->cap[g]) <= x->o.ram_budget &&
+      new_cap <= ((uint64_t)1 << 32)) {
+    int first, end;
+    tables_of(x, g, &first, &end);
+    tm_lsh_spare sp = {NULL, 0};
+    for (int i = first; i < end; i++)
+      if (tm_lsh_table_grow_with(&x->t[i], new_cap, &sp) < 0) {
+        /* an error the driver stops on; the records on disk are intact */
+        tm_lsh_spare_free(&sp);
+        return tm_err(err, TM_ENOMEM, "dedup index: growing a table to %llu slots",
+                      (unsigned long long)new_cap);
+      }
+    tm_lsh_spare_free(&sp);
+    x->cap[g] = new_cap;
+    return 0;
+  }
+  uint64_t count = tm_sig_store_count(x->st);
+  uint64_t nf = x->floor + (count - x->floor + 3) / 4;
+  x->floor = (uint32_t)nf;
+  for (int i = 0; i < x->nt; i++) tm_lsh_table_evict_below(&x->t[i], x->floor);
+  return 0;
+}
+
+/* Insert into one table; a run that reaches the table's spare slots (never
+ * seen at load <= 0.75, but possible) makes room and tries once more. */
+static int insert_one(tm_dedup_index *x, int t, uint64_t key, uint32_t ref, tm_error *err) {
+  if (tm_lsh_table_insert(&x->t[t], key, ref) == 0) return 0;
+  int rc = make_room(x, t > 0, err);
+  if (rc < 0) return rc;
+  if (ref < x->floor || tm_lsh_table_insert(&x->t[t], key, ref) == 0) return 0;
+  return tm_err(err, TM_ELIMIT, "dedup index: table %d overflows its spare slots", t);
+}
+
 static int index_keys(tm_dedup_index *x, const uint64_t *keys, uint32_t ref, int with_bands,
                       tm_error *err) {
   int first, end;
   tables_of(x, with_bands, &first, &end);
   if (tm_lsh_table_full(&x->t[first])) { /* the band tables fill alike */
-    int rc = make_room(x, err);
+    int rc = make_room(x, with_bands, err);
     if (rc < 0) return rc;
   }
   int rc = 0;
@@ -178,10 +194,10 @@ int tm_dedup_index_open(tm_dedup_index **out, const char *dir, const tm_dedup_in
     return tm_err(err, TM_EINVAL,
                   "dedup: bands (%d) x rows (%d) must be at most num_perm (%d), bands 1..%d",
                   o->bands, o->rows, o->k, TM_DEDUP_MAX_BANDS);
-  if (max_cap(o) < 64)
+  if (tables_bytes(o, 64, 64) > o->ram_budget)
     return tm_err(err, TM_EINVAL, "dedup: ram_budget of %llu bytes is below the minimum %llu",
                   (unsigned long long)o->ram_budget,
-                  (unsigned long long)tm_dedup_index_table_bytes(o, 64));
+                  (unsigned long long)tables_bytes(o, 64, 64));
   tm_dedup_index *x = calloc(1, sizeof *x);
   if (!x) return tm_err(err, TM_ENOMEM, "dedup index: out of memory");
   x->o = *o;
@@ -218,16 +234,24 @@ int tm_dedup_index_open(tm_dedup_index **out, const char *dir, const tm_dedup_in
     memcpy(user, blk + sizeof p, blen - sizeof p);
     *user_len = blen - sizeof p;
   }
-  /* room for what is indexed (at load 0.6) or what the caller expects (at
-   * load 0.75), whichever is more; at least INITIAL_CAP; within the budget */
+  /* The group that holds the documents (the band tables, or the exact table
+   * when there are no signatures) gets room for what is indexed (at load
+   * 0.6) or what the caller expects (at load 0.75), whichever is more; the
+   * other INITIAL_CAP slots per table (both at least 64, within the budget;
+   * each grows on its own when it fills). */
+  int g = !o->exact_only;
   uint64_t live = tm_sig_store_count(x->st) - x->floor;
   uint64_t cap = live * 5 / 3 + 16;
   if (o->expected_docs / 3 * 4 + 16 > cap) cap = o->expected_docs / 3 * 4 + 16;
   if (cap < INITIAL_CAP) cap = INITIAL_CAP;
-  if (cap > max_cap(o)) cap = max_cap(o);
-  x->cap = cap;
+  uint64_t other = INITIAL_CAP;
+  if (max_cap(o, g, other) < 64) other = 64;
+  if (cap > max_cap(o, g, other)) cap = max_cap(o, g, other);
+  if (other > cap) other = cap;
+  x->cap[g] = cap;
+  x->cap[!g] = other;
   for (int i = 0; i < x->nt; i++)
-    if (tm_lsh_table_init(&x->t[i], cap) < 0) {
+    if (tm_lsh_table_init(&x->t[i], x->cap[i > 0]) < 0) {
       rc = tm_err(err, TM_ENOMEM, "dedup index: %d tables of %llu slots", x->nt,
                   (unsigned long long)cap);
       goto fail;
@@ -428,7 +452,7 @@ void tm_dedup_index_get_stats(const tm_dedup_index *x, tm_dedup_index_stats *st)
   st->records = tm_sig_store_count(x->st);
   st->in_ram = st->records - x->floor;
   st->evicted = x->floor;
-  st->table_bytes = tm_dedup_index_table_bytes(&x->o, x->cap);
+  st->table_bytes = tables_bytes(&x->o, x->cap[0], x->cap[1]);
   st->ram_bytes = st->table_bytes + tm_sig_store_ram_bytes(x->st);
   st->disk_bytes = tm_sig_store_disk_bytes(x->st);
   st->candidates = x->candidates;

@@ -2,17 +2,20 @@
  * tables in RAM over a signature store on disk (sig_store.h).
  *
  * RAM layout. bands + 1 tables (tm_lsh_table: one per band, one for exact
- * hashes), all with the same capacity `cap`. A document with a signature is
- * in the band tables; its exact copies are found among its band candidates
- * (the same text has the same signature) by the exact hash in their
- * records. The exact table holds the documents without one (no shingles, or
- * near-duplicate detection off). 8 bytes per slot: a 32-bit key
- * fingerprint and a 32-bit document reference (the document's record number
- * in the store). Load factor between 0.6 and 0.75 (tables grow by 1.25x when
- * they reach 0.75). At the defaults (14 bands) that is 15 * 8 / 0.75 = 160 to
- * 15 * 8 / 0.6 = 200 bytes per indexed document, once past the initial size
- * of 2^16 slots per table (plus 1024 spare slots each: 8 MB in all). Plus the store's write buffer
- * (4096 records, about 2 MB) and its id buffer (<= 1 MiB).
+ * hashes). A document with a signature is in the band tables; its exact
+ * copies are found among its band candidates (the same text has the same
+ * signature) by the exact hash in their records. The exact table holds the
+ * documents without one (no shingles, or near-duplicate detection off:
+ * opts.exact_only). The band tables share one capacity, the exact table has
+ * its own, and each group grows when its tables fill. 8 bytes per slot: a
+ * 32-bit key fingerprint and a 32-bit document reference (the document's
+ * record number in the store). Load factor between 0.6 and 0.75 (tables
+ * grow by 1.25x when they reach 0.75). At the defaults (14 bands) that is
+ * 14 * 8 / 0.75 = 149 to 14 * 8 / 0.6 = 187 bytes per indexed document,
+ * once past the initial size of 2^16 slots per table (plus 1024 spare slots
+ * each: 8 MB in all), plus the exact table (2^16 slots, 0.5 MB, until more
+ * than 49152 documents without shingles need it to grow). Plus the store's
+ * write buffer (4096 records, 0.6 MB) and its id buffer (<= 1 MiB).
  *
  * Disk: 40 + k bytes per indexed document in records.bin (152 at k = 112:
  * the signature's values kept as their low bytes, see minhash.h), plus
@@ -20,9 +23,9 @@
  * the record with pread (the page cache keeps the hot part).
  *
  * 100 M documents at the defaults: 100e6 / 0.75 = 133.3 M slots per table,
- * 15 tables * 8 B * 133.3 M = 16.0 GB, under a ram_budget of 20G on a 24 GB
- * machine (growth transient: one old table, 1/15 more). The records (15.2 GB
- * at 152 B/doc) live on disk.
+ * 14 band tables * 8 B * 133.3 M = 14.9 GB, under a ram_budget of 20G on a
+ * 24 GB machine (growth transient: one old table, 1/14 more). The records
+ * (15.2 GB at 152 B/doc) live on disk.
  *
  * Byte budget (ram_budget, for the tables). A full table grows by 1.25x when
  * the grown set plus one old table (the transient of a table-by-table
@@ -60,6 +63,8 @@ typedef struct tm_dedup_index_opts {
   uint64_t params_hash;/* identifies how signatures are made (see sig_store.h) */
   uint64_t expected_docs; /* 0, or tables sized up front for this many documents
                              (no rehashing until then; within ram_budget) */
+  int exact_only;      /* 1: no signatures will be given (near-duplicate detection
+                          off): expected_docs sizes the exact table, not the bands */
 } tm_dedup_index_opts;
 
 /* TM_DEDUP_LINES is the stage's: every line of the document was a repeated
@@ -139,8 +144,5 @@ typedef struct tm_dedup_index_stats {
   uint64_t false_candidates; /* of those, below the threshold */
 } tm_dedup_index_stats;
 void tm_dedup_index_get_stats(const tm_dedup_index *x, tm_dedup_index_stats *st);
-
-/* Bytes the tables take at cap slots each. */
-uint64_t tm_dedup_index_table_bytes(const tm_dedup_index_opts *o, uint64_t cap);
 
 #endif

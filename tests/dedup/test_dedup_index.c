@@ -334,6 +334,50 @@ static void test_exact_behind_long_band(void) {
   rm_index();
 }
 
+/* The exact table and the band tables grow apart: 100000 documents without
+ * signatures grow the exact table past its initial 65536 slots while the
+ * band tables keep theirs, with near-duplicate detection on or off
+ * (exact_only), and every one of them is still found. */
+static void test_exact_table_growth(void) {
+  for (int exact_only = 0; exact_only <= 1; exact_only++) {
+    rm_index();
+    tm_dedup_index_opts o = {.k = 112, .bands = 14, .rows = 8, .threshold = 0.75,
+                             .ram_budget = (uint64_t)256 << 20, .params_hash = 9,
+                             .exact_only = exact_only};
+    tm_dedup_index *x;
+    tm_error err;
+    char user[TM_DEDUP_INDEX_USER_MAX];
+    size_t ul;
+    CHECKF(tm_dedup_index_open(&x, dir, &o, user, &ul, &err) == 0, "%s", err.msg);
+    if (!x) return;
+    enum { N = 100000 };
+    int ok = 1;
+    for (uint64_t i = 0; i < N; i++) {
+      uint64_t e[2] = {i * 0x9E3779B97F4A7C15ull, i};
+      tm_dedup_match m;
+      ok &= tm_dedup_index_process(x, "e", 1, e, 1, NULL, &m, &err) == 0 &&
+            m.kind == TM_DEDUP_UNIQUE;
+    }
+    CHECK(ok);
+    for (uint64_t i = 0; i < N; i += 997) {
+      uint64_t e[2] = {i * 0x9E3779B97F4A7C15ull, i};
+      tm_dedup_match m;
+      ok &= tm_dedup_index_process(x, "c", 1, e, 1, NULL, &m, &err) == 0 &&
+            m.kind == TM_DEDUP_EXACT && m.ref == i;
+    }
+    CHECKF(ok, "exact_only %d: copies found", exact_only);
+    tm_dedup_index_stats st;
+    tm_dedup_index_get_stats(x, &st);
+    uint64_t bands_initial = 14ull * 8 * (65536 + 1024 + 8);
+    CHECKF(st.in_ram == N && st.evicted == 0 && st.table_bytes > bands_initial + 8ull * N * 4 / 3 &&
+               st.table_bytes < bands_initial + 8ull * (N * 5 / 3 + 1032),
+           "exact_only %d: in_ram %llu table_bytes %llu", exact_only,
+           (unsigned long long)st.in_ram, (unsigned long long)st.table_bytes);
+    tm_dedup_index_close(x);
+  }
+  rm_index();
+}
+
 /* tm_dedup_commit_batch gives the verdicts of one tm_dedup_process call per
  * document: the same stream (exact and near copies, copies of a document of
  * the same batch, documents without shingles, CJK) through two indexes, one
@@ -586,6 +630,7 @@ int main(void) {
   test_budget();
   test_batch();
   test_exact_behind_long_band();
+  test_exact_table_growth();
   test_crash();
   test_lines();
   rm_index();
