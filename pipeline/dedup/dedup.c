@@ -25,7 +25,7 @@ const tm_config_key tm_dedup_config_keys[] = {
     {"dedup", "normalize_digits", TM_CFG_BOOL, "true", "normalisation: every decimal digit becomes 0"},
     {"dedup", "cjk_fraction", TM_CFG_FLOAT, "0.3", "share of CJK letters above which a document is shingled by characters"},
     {"dedup", "ram_budget", TM_CFG_SIZE, "4G", "bytes for the in-RAM index tables; past it the oldest quarter is evicted"},
-    {"dedup", "expected_docs", TM_CFG_INT, "0", "size the index tables for this many documents up front (0: start small and grow by 1.25x; presized tables index about twice as fast, grown ones stay 60-75% full)"},
+    {"dedup", "expected_docs", TM_CFG_INT, "0", "size the index tables for this many documents up front (0: start small and grow by 1.3x; presized tables index about twice as fast, grown ones stay 58-75% full)"},
     {"dedup", "line_dedup", TM_CFG_BOOL, "false", "remove lines seen more than line_max_repeats times from later documents (cc_net)"},
     {"dedup", "line_max_repeats", TM_CFG_INT, "3", "a line already seen this many times is removed"},
     {"dedup", "line_min_bytes", TM_CFG_INT, "16", "lines shorter than this (trimmed) are never removed"},

@@ -9,9 +9,9 @@
  * opts.exact_only). The band tables share one capacity, the exact table has
  * its own, and each group grows when its tables fill. 8 bytes per slot: a
  * 32-bit key fingerprint and a 32-bit document reference (the document's
- * record number in the store). Load factor between 0.6 and 0.75 (tables
- * grow by 1.25x when they reach 0.75). At the defaults (14 bands) that is
- * 14 * 8 / 0.75 = 149 to 14 * 8 / 0.6 = 187 bytes per indexed document,
+ * record number in the store). Load factor between 0.577 and 0.75 (tables
+ * grow by 1.3x when they reach 0.75). At the defaults (14 bands) that is
+ * 14 * 8 / 0.75 = 149 to 14 * 8 / 0.577 = 194 bytes per indexed document,
  * once past the initial size of 2^16 slots per table (plus 1024 spare slots
  * each: 8 MB in all), plus the exact table (2^16 slots, 0.5 MB, until more
  * than 49152 documents without shingles need it to grow). Plus the store's
@@ -27,7 +27,7 @@
  * 24 GB machine (growth transient: one old table, 1/14 more). The records
  * (15.2 GB at 152 B/doc) live on disk.
  *
- * Byte budget (ram_budget, for the tables). A full table grows by 1.25x when
+ * Byte budget (ram_budget, for the tables). A full table grows by 1.3x when
  * the grown set plus one old table (the transient of a table-by-table
  * rehash) fits the budget. When it cannot grow, the oldest quarter of the
  * indexed documents (lowest refs) is evicted from all tables in place: their

@@ -10,7 +10,7 @@
  * lines = cap / 8 (the array is 64-byte aligned): monotone in the
  * fingerprint and independent of the rest of the key, so entries move to a
  * table of another size without their full key, and cap need not be a power
- * of two (growth by 1.25x keeps the load between 0.6 and 0.75). A home on a
+ * of two (growth by 1.3x keeps the load between 0.577 and 0.75). A home on a
  * line boundary makes a probe touch one line unless its run spills into the
  * next: a document's 15 table probes are 15 random lines to fetch, not 15
  * two-line windows (7 in 8 of which straddle a line boundary). The table
