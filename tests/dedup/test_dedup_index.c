@@ -294,6 +294,19 @@ static void test_budget(void) {
   rm_index();
 }
 
+/* A new index in dir at the default parameters (64 MiB budget), opened
+ * through the index API; NULL (a failed check) when it does not open. */
+static tm_dedup_index *open_index(int exact_only, tm_error *err) {
+  tm_dedup_index_opts o = {.k = 112, .bands = 14, .rows = 8, .threshold = 0.75,
+                           .ram_budget = (uint64_t)64 << 20, .params_hash = 7,
+                           .exact_only = exact_only};
+  tm_dedup_index *x = NULL;
+  char user[TM_DEDUP_INDEX_USER_MAX];
+  size_t ul;
+  CHECKF(tm_dedup_index_open(&x, dir, &o, user, &ul, err) == 0, "%s", err->msg);
+  return x;
+}
+
 /* An exact copy of a document with a signature is found through the band
  * tables (documents with signatures are not in the exact table), also when
  * its original is behind more than TM_DEDUP_MAX_CANDIDATES documents that
@@ -301,13 +314,8 @@ static void test_budget(void) {
  * (the rest random: similarity about 0.07), then a copy of the last one. */
 static void test_exact_behind_long_band(void) {
   rm_index();
-  tm_dedup_index_opts o = {.k = 112, .bands = 14, .rows = 8, .threshold = 0.75,
-                           .ram_budget = (uint64_t)64 << 20, .params_hash = 7};
-  tm_dedup_index *x;
   tm_error err;
-  char user[TM_DEDUP_INDEX_USER_MAX];
-  size_t ul;
-  CHECKF(tm_dedup_index_open(&x, dir, &o, user, &ul, &err) == 0, "%s", err.msg);
+  tm_dedup_index *x = open_index(0, &err);
   if (!x) return;
   enum { N = TM_DEDUP_MAX_CANDIDATES + 6 };
   static uint32_t sig[N][112];
@@ -326,7 +334,7 @@ static void test_exact_behind_long_band(void) {
   CHECK(tm_dedup_index_process(x, "copy", 4, exact[N - 1], 1, sig[N - 1], &m, &err) == 0);
   CHECKF(m.kind == TM_DEDUP_EXACT && m.ref == N - 1 && m.similarity == 1.0, "kind %d ref %u",
          (int)m.kind, m.ref);
-  /* with exact lookups off it is a near copy of similarity 1 (when examined) or unique */
+  /* with exact lookups off, a copy of the first (examined) is a near copy of similarity 1 */
   CHECK(tm_dedup_index_process(x, "copy2", 5, exact[0], 0, sig[0], &m, &err) == 0);
   CHECKF(m.kind == TM_DEDUP_NEAR && m.ref == 0 && m.similarity == 1.0, "kind %d ref %u",
          (int)m.kind, m.ref);
@@ -341,14 +349,8 @@ static void test_exact_behind_long_band(void) {
 static void test_exact_table_growth(void) {
   for (int exact_only = 0; exact_only <= 1; exact_only++) {
     rm_index();
-    tm_dedup_index_opts o = {.k = 112, .bands = 14, .rows = 8, .threshold = 0.75,
-                             .ram_budget = (uint64_t)256 << 20, .params_hash = 9,
-                             .exact_only = exact_only};
-    tm_dedup_index *x;
     tm_error err;
-    char user[TM_DEDUP_INDEX_USER_MAX];
-    size_t ul;
-    CHECKF(tm_dedup_index_open(&x, dir, &o, user, &ul, &err) == 0, "%s", err.msg);
+    tm_dedup_index *x = open_index(exact_only, &err);
     if (!x) return;
     enum { N = 100000 };
     int ok = 1;
