@@ -12,7 +12,8 @@
  *       synthetic text, one thread: MB/s.
  *   bench_dedup index N DIR [presize]
  *       insert+query throughput of the index over N documents with random
- *       signatures (10% near copies planted), one thread: docs/s, index RAM
+ *       signatures (10% near copies and 2% exact copies of earlier documents
+ *       planted), one thread: docs/s, index RAM
  *       bytes per document, disk bytes, peak RSS. presize: tables sized
  *       for N up front ([dedup] expected_docs), no rehashing. noreopen: skip
  *       the restart (reopen and re-index) measurement.
@@ -257,30 +258,41 @@ static int cmd_index(long n, const char *dir, int presize, int reopen) {
   uint32_t *sigs = malloc(sizeof(uint32_t) * 112 * BATCH);
   uint64_t(*ex)[2] = malloc(sizeof *ex * BATCH);
   uint32_t *prev = malloc(sizeof(uint32_t) * 112 * 1024);
+  uint64_t(*prev_ex)[2] = malloc(sizeof *prev_ex * 1024);
   tm_dedup_index_doc *docs = malloc(sizeof *docs * BATCH);
   tm_dedup_match *mt = malloc(sizeof *mt * BATCH);
   char *ids = malloc((size_t)16 * BATCH);
-  long planted = 0, found = 0, exact_found = 0;
+  long planted = 0, found = 0, exact_planted = 0, exact_found = 0;
+  uint64_t filled = 0; /* prev slots holding a document */
   double t = 0;
   for (long base = 0; base < n; base += BATCH) {
     long m = n - base < BATCH ? n - base : BATCH;
     for (long i = 0; i < m; i++) {
       uint32_t *s = sigs + 112 * i;
       uint64_t r = rnd();
+      ex[i][0] = rnd();
+      ex[i][1] = rnd();
       if (base + i > 2048 && r % 100 < 10) { /* near copy of a recent unique doc: 8 rows differ */
-        memcpy(s, prev + 112 * (rnd() % 1024), 112 * 4);
+        memcpy(s, prev + 112 * (rnd() % filled), 112 * 4);
         for (int c = 0; c < 8; c++) s[rnd() % 112] = (uint32_t)rnd();
         planted++;
+      } else if (base + i > 2048 && r % 100 < 12) { /* exact copy: same text, same signature */
+        uint64_t k = rnd() % filled;
+        memcpy(s, prev + 112 * k, 112 * 4);
+        memcpy(ex[i], prev_ex[k], sizeof ex[i]);
+        exact_planted++;
       } else {
         for (int c = 0; c < 112; c += 2) {
           uint64_t v = rnd();
           s[c] = (uint32_t)v;
           s[c + 1] = (uint32_t)(v >> 32);
         }
-        if ((base + i) % 7 == 0) memcpy(prev + 112 * (rnd() % 1024), s, 112 * 4);
+        if ((base + i) % 7 == 0) { /* a recent unique document to copy later */
+          uint64_t k = filled < 1024 ? filled++ : rnd() % 1024;
+          memcpy(prev + 112 * k, s, 112 * 4);
+          memcpy(prev_ex[k], ex[i], sizeof ex[i]);
+        }
       }
-      ex[i][0] = rnd();
-      ex[i][1] = rnd();
     }
     for (long i = 0; i < m; i++) { /* ids are input, like the signatures: not timed */
       int l = snprintf(ids + 16 * i, 16, "d%ld", base + i);
@@ -321,10 +333,11 @@ static int cmd_index(long n, const char *dir, int presize, int reopen) {
   }
   if (st_f) fclose(st_f);
   printf("index%s: %ld docs, open %.3f s, insert+query %.3f s, %.0f docs/s per core; near copies planted %ld "
-         "found %ld, exact %ld; RAM %.1f bytes/doc (%.1f MB tables+buffers), disk %.1f "
+         "found %ld, exact copies planted %ld found %ld; RAM %.1f bytes/doc (%.1f MB tables+buffers), disk %.1f "
          "bytes/doc, checkpoint %.2f s, peak RSS %.1f MB (now: anonymous %.1f MB, mapped "
          "index file %.1f MB)\n",
-         presize ? " (expected_docs)" : "", n, t_open, t, n / t, planted, found, exact_found, (double)st.ram_bytes / st.in_ram,
+         presize ? " (expected_docs)" : "", n, t_open, t, n / t, planted, found, exact_planted,
+         exact_found, (double)st.ram_bytes / st.in_ram,
          st.ram_bytes / 1e6, (double)st.disk_bytes / st.records, tc, ru.ru_maxrss / 1024.0,
          anon / 1024.0, file / 1024.0);
   tm_dedup_index_close(x);
@@ -335,6 +348,7 @@ static int cmd_index(long n, const char *dir, int presize, int reopen) {
     free(sigs);
     free(ex);
     free(prev);
+    free(prev_ex);
     return 0;
   }
   /* restart: reopen the index, verify every record, rebuild the tables */
@@ -359,6 +373,7 @@ static int cmd_index(long n, const char *dir, int presize, int reopen) {
   free(sigs);
   free(ex);
   free(prev);
+  free(prev_ex);
   return 0;
 }
 
