@@ -20,7 +20,7 @@ struct tm_dedup_index {
   uint64_t candidates, false_candidates;
   uint32_t *no_sig; /* k x 0xFFFFFFFF: the record of a document without shingles */
   uint32_t *wide;   /* k: a stored signature widened for tm_minhash_band_keys */
-  uint64_t *bkeys;  /* (TM_DEDUP_PREFETCH_AHEAD + 1) x nt keys: tm_dedup_index_process_batch */
+  uint64_t *bkeys;  /* TM_DEDUP_PREFETCH_AHEAD x nt keys: the ring of pipeline() */
 };
 
 /* The checkpoint block: the index's own state, then the caller's. */
@@ -152,40 +152,69 @@ static void prefetch_spills(const tm_dedup_index *x, const uint64_t *keys, int w
   for (int t = first; t < end; t++) tm_lsh_table_prefetch_spill(&x->t[t], keys[t]);
 }
 
-/* The tables from the records, in ref order, pipelined as
- * tm_dedup_index_process_batch is: the keys of record i are computed and
- * their lines asked for while record i - TM_DEDUP_PREFETCH_AHEAD is
- * inserted (one demand miss per table line otherwise: 10 M records took
- * 10-12 s to re-index). */
-static int rebuild(tm_dedup_index *x, tm_error *err) {
+/* The pipeline of tm_dedup_index_process_batch and of the rebuild at open:
+ * the table keys of item i are computed and their lines asked for
+ * TM_DEDUP_PREFETCH_AHEAD items before item i is processed (looked up and
+ * inserted), so the cache misses of several items overlap, and the next
+ * line of a full home line is asked for SPILL_AHEAD items before (see
+ * prefetch_spills). keys_at fills keys for item i and returns 1 when the
+ * item has band keys, 0 when not, or a negative TM_E* code; process handles
+ * item i with them. Items [from, n), in order; the first error stops it
+ * (items after the failed one are not processed). */
+typedef int (*keys_fn)(tm_dedup_index *x, void *ctx, uint64_t i, uint64_t *keys, tm_error *err);
+typedef int (*process_fn)(tm_dedup_index *x, void *ctx, uint64_t i, const uint64_t *keys,
+                          int bands, tm_error *err);
+static int pipeline(tm_dedup_index *x, uint64_t from, uint64_t n, keys_fn keys_at,
+                    process_fn process, void *ctx, tm_error *err) {
   enum { A = TM_DEDUP_PREFETCH_AHEAD };
+  _Static_assert(SPILL_AHEAD > 0 && SPILL_AHEAD < TM_DEDUP_PREFETCH_AHEAD, "a ring slot");
   const size_t nk = (size_t)x->nt;
-  const uint64_t count = tm_sig_store_count(x->st), from = x->floor;
   int bands[A];
-  for (uint64_t i = from; i < count + A; i++) {
-    if (i >= from + A) { /* insert record i - A: its slot is then free for record i */
+  for (uint64_t i = from; i < n + A; i++) {
+    if (i >= from + A) { /* process item i - A: its ring slot is then free for item i */
       uint64_t j = i - A;
-      int rc = index_keys(x, x->bkeys + (j % A) * nk, (uint32_t)j, bands[j % A], err);
+      int rc = process(x, ctx, j, x->bkeys + (j % A) * nk, bands[j % A], err);
       if (rc < 0) return rc;
     }
-    if (i >= from + SPILL_AHEAD && i - SPILL_AHEAD < count) { /* inserted at i - SPILL_AHEAD + A */
+    if (i >= from + SPILL_AHEAD && i - SPILL_AHEAD < n) { /* processed SPILL_AHEAD items on */
       uint64_t j = i - SPILL_AHEAD;
       prefetch_spills(x, x->bkeys + (j % A) * nk, bands[j % A]);
     }
-    if (i >= count) continue;
-    if ((i - from) % 65536 == 65535) tm_sig_store_release(x->st); /* a scan: keep RSS flat */
-    tm_sig_record r;
-    int rc = tm_sig_store_verify(x->st, i, &r, err);
-    if (rc < 0) return rc;
-    int b = !(r.flags & TM_SIG_FLAG_EMPTY);
-    /* the stored bytes are the ones band keys are made of */
-    for (int c = 0; b && c < x->o.k; c++) x->wide[c] = r.sig[c];
+    if (i >= n) continue;
     uint64_t *keys = x->bkeys + (i % A) * nk;
-    keys_of(x, r.exact, b ? x->wide : NULL, keys);
+    int b = keys_at(x, ctx, i, keys, err);
+    if (b < 0) return b;
     prefetch_keys(x, keys, b);
     bands[i % A] = b;
   }
   return 0;
+}
+
+/* The rebuild's items: record i, its checksum verified; the stored bytes
+ * are the ones band keys are made of. */
+static int record_keys(tm_dedup_index *x, void *ctx, uint64_t i, uint64_t *keys, tm_error *err) {
+  (void)ctx;
+  if ((i - x->floor) % 65536 == 65535) tm_sig_store_release(x->st); /* a scan: keep RSS flat */
+  tm_sig_record r;
+  int rc = tm_sig_store_verify(x->st, i, &r, err);
+  if (rc < 0) return rc;
+  int b = !(r.flags & TM_SIG_FLAG_EMPTY);
+  for (int c = 0; b && c < x->o.k; c++) x->wide[c] = r.sig[c];
+  keys_of(x, r.exact, b ? x->wide : NULL, keys);
+  return b;
+}
+
+static int record_index(tm_dedup_index *x, void *ctx, uint64_t i, const uint64_t *keys, int bands,
+                        tm_error *err) {
+  (void)ctx;
+  return index_keys(x, keys, (uint32_t)i, bands, err);
+}
+
+/* The tables from the committed records above the eviction floor, in ref
+ * order (pipelined: 10 M records took 9-14 s to re-index one demand miss
+ * per table line at a time, 4.2-4.5 s so). */
+static int rebuild(tm_dedup_index *x, tm_error *err) {
+  return pipeline(x, x->floor, tm_sig_store_count(x->st), record_keys, record_index, NULL, err);
 }
 
 int tm_dedup_index_open(tm_dedup_index **out, const char *dir, const tm_dedup_index_opts *o,
@@ -207,7 +236,7 @@ int tm_dedup_index_open(tm_dedup_index **out, const char *dir, const tm_dedup_in
   x->nt = o->bands + 1;
   x->no_sig = malloc((size_t)o->k * sizeof *x->no_sig);
   x->wide = malloc((size_t)o->k * sizeof *x->wide);
-  x->bkeys = malloc((TM_DEDUP_PREFETCH_AHEAD + 1) * (size_t)x->nt * sizeof *x->bkeys);
+  x->bkeys = malloc(TM_DEDUP_PREFETCH_AHEAD * (size_t)x->nt * sizeof *x->bkeys);
   if (!x->no_sig || !x->wide || !x->bkeys) {
     free(x->no_sig);
     free(x->wide);
@@ -277,49 +306,37 @@ void tm_dedup_index_close(tm_dedup_index *x) {
   free(x);
 }
 
-/* 1 when found (m filled), 0 when not, or a negative TM_E* code. */
-static int find_exact(tm_dedup_index *x, const uint64_t *keys, const uint64_t exact[2],
-                      tm_dedup_match *m, tm_error *err) {
-  uint32_t refs[16];
-  size_t n = tm_lsh_table_find(&x->t[0], keys[0], refs, 16);
-  if (n > 16) n = 16; /* > 16 equal 32-bit fingerprints: astronomically unlikely */
-  for (size_t i = 0; i < n; i++) {
-    tm_sig_record r;
-    int rc = tm_sig_store_get(x->st, refs[i], &r, err);
-    if (rc < 0) return rc;
-    if (r.exact[0] == exact[0] && r.exact[1] == exact[1]) {
-      m->kind = TM_DEDUP_EXACT;
-      m->ref = refs[i];
-      m->similarity = 1.0;
-      return 1;
-    }
-  }
-  return 0;
+static void set_exact(tm_dedup_match *m, uint32_t ref) {
+  m->kind = TM_DEDUP_EXACT;
+  m->ref = ref;
+  m->similarity = 1.0;
 }
 
-/* An exact copy of an indexed document with a signature is in every band
- * list of its original; when more than TM_DEDUP_MAX_CANDIDATES share the
- * first band's key, the original may be past the ones find_near examined:
- * the whole list is searched (a rare path: a kept document's near copies
- * are not indexed). 1 when found, 0 when not, or a negative TM_E* code. */
-static int find_exact_in_band(tm_dedup_index *x, const uint64_t *keys, const uint64_t exact[2],
-                              tm_dedup_match *m, tm_error *err) {
-  size_t n = tm_lsh_table_find(&x->t[1], keys[1], NULL, 0);
-  uint32_t *refs = malloc(n * sizeof *refs + 1);
-  if (!refs) return tm_err(err, TM_ENOMEM, "dedup index: out of memory");
-  n = tm_lsh_table_find(&x->t[1], keys[1], refs, n);
+/* Search table t's list under key for the record whose exact hash is
+ * exact: the exact table's list (a document without a signature), or the
+ * first band's (find_near, when more documents share it than were examined
+ * as candidates: an exact copy's original is in every one of its band
+ * lists). The whole list, however long. 1 when found (m filled), 0 when
+ * not, or a negative TM_E* code. */
+static int find_exact(tm_dedup_index *x, int t, uint64_t key, const uint64_t exact[2],
+                      tm_dedup_match *m, tm_error *err) {
+  uint32_t local[16], *refs = local;
+  size_t n = tm_lsh_table_find(&x->t[t], key, refs, 16);
+  if (n > 16) { /* a long list: all of it */
+    if (!(refs = malloc(n * sizeof *refs)))
+      return tm_err(err, TM_ENOMEM, "dedup index: out of memory");
+    n = tm_lsh_table_find(&x->t[t], key, refs, n);
+  }
   int rc = 0;
   for (size_t i = 0; i < n && rc == 0; i++) {
     tm_sig_record r;
     if ((rc = tm_sig_store_get(x->st, refs[i], &r, err)) < 0) break;
     if (r.exact[0] == exact[0] && r.exact[1] == exact[1]) {
-      m->kind = TM_DEDUP_EXACT;
-      m->ref = refs[i];
-      m->similarity = 1.0;
+      set_exact(m, refs[i]);
       rc = 1;
     }
   }
-  free(refs);
+  if (refs != local) free(refs);
   return rc;
 }
 
@@ -354,9 +371,7 @@ static int find_near(tm_dedup_index *x, const uint64_t *keys, const uint32_t *si
     int rc = tm_sig_store_get(x->st, cand[i], &r, err);
     if (rc < 0) return rc;
     if (exact_lookup && r.exact[0] == exact[0] && r.exact[1] == exact[1]) {
-      m->kind = TM_DEDUP_EXACT;
-      m->ref = cand[i];
-      m->similarity = 1.0;
+      set_exact(m, cand[i]);
       return 1;
     }
     double s = tm_minhash_similarity8(sig, r.sig, x->o.k);
@@ -365,7 +380,7 @@ static int find_near(tm_dedup_index *x, const uint64_t *keys, const uint32_t *si
     if (s > best || (s == best && cand[i] < best_ref)) best = s, best_ref = cand[i];
   }
   if (exact_lookup && cut) {
-    int rc = find_exact_in_band(x, keys, exact, m, err);
+    int rc = find_exact(x, 1, keys[1], exact, m, err);
     if (rc != 0) return rc;
   }
   if (best >= x->o.threshold) {
@@ -387,7 +402,7 @@ static int process_keys(tm_dedup_index *x, const char *id, size_t id_len, const 
   m->similarity = 0.0;
   int rc;
   if (sig) rc = find_near(x, keys, sig, exact, exact_lookup, m, err);
-  else rc = exact_lookup ? find_exact(x, keys, exact, m, err) : 0;
+  else rc = exact_lookup ? find_exact(x, 0, keys[0], exact, m, err) : 0;
   if (rc != 0) return rc < 0 ? rc : 0;
   uint32_t ref = (uint32_t)tm_sig_store_count(x->st);
   rc = tm_sig_store_append(x->st, id, id_len, sig ? 0 : TM_SIG_FLAG_EMPTY, exact,
@@ -405,34 +420,38 @@ int tm_dedup_index_process(tm_dedup_index *x, const char *id, size_t id_len,
   return process_keys(x, id, id_len, exact, exact_lookup, sig, keys, m, err);
 }
 
+/* The batch's items: the documents, judged in order. */
+typedef struct batch {
+  const tm_dedup_index_doc *docs;
+  int exact_lookup;
+  tm_dedup_match *m;
+  size_t *done;
+} batch;
+
+static int doc_keys(tm_dedup_index *x, void *ctx, uint64_t i, uint64_t *keys, tm_error *err) {
+  const tm_dedup_index_doc *d = &((batch *)ctx)->docs[i];
+  (void)err;
+  keys_of(x, d->exact, d->sig, keys);
+  return d->sig != NULL;
+}
+
+static int doc_process(tm_dedup_index *x, void *ctx, uint64_t i, const uint64_t *keys, int bands,
+                       tm_error *err) {
+  batch *b = ctx;
+  const tm_dedup_index_doc *d = &b->docs[i];
+  (void)bands; /* d->sig says it */
+  int rc = process_keys(x, d->id, d->id_len, d->exact, b->exact_lookup, d->sig, keys, &b->m[i],
+                        err);
+  if (rc == 0) *b->done = (size_t)i + 1;
+  return rc;
+}
+
 int tm_dedup_index_process_batch(tm_dedup_index *x, const tm_dedup_index_doc *docs, size_t n,
                                  int exact_lookup, tm_dedup_match *m, size_t *done,
                                  tm_error *err) {
-  enum { A = TM_DEDUP_PREFETCH_AHEAD };
-  _Static_assert(SPILL_AHEAD > 0 && SPILL_AHEAD < TM_DEDUP_PREFETCH_AHEAD, "a ring slot");
-  const size_t nk = (size_t)x->nt;
-  uint64_t *ring = x->bkeys, *cur = x->bkeys + A * nk; /* keys of docs i+1..i+A, of doc i */
+  batch b = {docs, exact_lookup, m, done};
   *done = 0;
-  for (size_t i = 0; i < n && i < A; i++) {
-    keys_of(x, docs[i].exact, docs[i].sig, ring + i * nk);
-    prefetch_keys(x, ring + i * nk, docs[i].sig != NULL);
-  }
-  for (size_t i = 0; i < n; i++) {
-    uint64_t *slot = ring + (i % A) * nk;
-    memcpy(cur, slot, nk * sizeof *cur);
-    size_t a = i + A;
-    if (a < n) { /* keys of a later document into the freed slot; fetch its lines */
-      keys_of(x, docs[a].exact, docs[a].sig, slot);
-      prefetch_keys(x, slot, docs[a].sig != NULL);
-    }
-    size_t b = i + SPILL_AHEAD;
-    if (b < n) prefetch_spills(x, ring + (b % A) * nk, docs[b].sig != NULL);
-    int rc = process_keys(x, docs[i].id, docs[i].id_len, docs[i].exact, exact_lookup,
-                          docs[i].sig, cur, &m[i], err);
-    if (rc < 0) return rc;
-    *done = i + 1;
-  }
-  return 0;
+  return pipeline(x, 0, n, doc_keys, doc_process, &b, err);
 }
 
 int64_t tm_dedup_index_id(const tm_dedup_index *x, uint32_t ref, char *buf, size_t cap,
