@@ -109,7 +109,7 @@ int tm_dedup_index_process(tm_dedup_index *x, const char *id, size_t id_len,
  * What differs is the memory access pattern: the table keys of document
  * i + TM_DEDUP_PREFETCH_AHEAD are computed and its table lines prefetched
  * while document i is looked up and inserted, so the cache misses of several
- * documents overlap (about 15 x 2 lines per document fill the core's
+ * documents overlap (about 14 x 2 lines per document fill the core's
  * outstanding-miss slots at this distance; 3, 6 and 12 measured alike), and
  * two documents ahead a full home line gets its next line asked for too. exact_lookup and sig (NULL: no bands) as above. Returns
  * 0, or a negative TM_E* code when docs[*done] failed (docs before it are

@@ -12,7 +12,7 @@
  * table of another size without their full key, and cap need not be a power
  * of two (growth by 1.3x keeps the load between 0.577 and 0.75). A home on a
  * line boundary makes a probe touch one line unless its run spills into the
- * next: a document's 15 table probes are 15 random lines to fetch, not 15
+ * next: a document's 14 band probes are 14 random lines to fetch, not 14
  * two-line windows (7 in 8 of which straddle a line boundary). The table
  * part of the index is bound by how many random lines the memory system
  * returns per second, so this measured 1.23x faster at 2 M documents

@@ -403,22 +403,21 @@ int64_t tm_sig_store_id(const tm_sig_store *s, uint64_t ref, char *buf, size_t c
   const uint8_t *h = NULL;
   int rc = read_rec(s, ref, head, sizeof head, &h, err);
   if (rc < 0) return rc;
-  tm_sig_record rec;
-  rec.id_off = rd64(h);
-  rec.id_len = rd32(h + 8);
-  size_t n = rec.id_len < cap - 1 ? rec.id_len : cap - 1;
-  if (rec.id_off >= s->ids_written) {
-    memcpy(buf, s->pend_ids + (rec.id_off - s->ids_written), n);
+  const uint64_t id_off = rd64(h);
+  const uint32_t id_len = rd32(h + 8);
+  size_t n = id_len < cap - 1 ? id_len : cap - 1;
+  if (id_off >= s->ids_written) {
+    memcpy(buf, s->pend_ids + (id_off - s->ids_written), n);
   } else {
-    ssize_t r = pread(s->ids_fd, buf, n, (off_t)rec.id_off);
+    ssize_t r = pread(s->ids_fd, buf, n, (off_t)id_off);
     if (r != (ssize_t)n)
       return r < 0 ? tm_err_sys(err, "%s: read at offset %llu", s->ids_path,
-                                (unsigned long long)rec.id_off)
+                                (unsigned long long)id_off)
                    : tm_err(err, TM_ECORRUPT, "%s: id of record %llu past the end (offset %llu)",
-                            s->ids_path, (unsigned long long)ref, (unsigned long long)rec.id_off);
+                            s->ids_path, (unsigned long long)ref, (unsigned long long)id_off);
   }
   buf[n] = 0;
-  return rec.id_len;
+  return id_len;
 }
 
 int tm_sig_store_commit(tm_sig_store *s, const void *user, size_t user_len, tm_error *err) {

@@ -1,5 +1,6 @@
 /* sig_store.h - the on-disk part of the dedup index: one record per indexed
- * (kept) document, append-only, read back through mmap.
+ * (kept) document, append-only; lookups read records back with pread, the
+ * scan at open through a read-only map.
  *
  * Directory layout (DIR is the index directory):
  *

@@ -245,7 +245,8 @@ def gen_built(out, tokenmill):
             sys.stderr.write("gen_seeds: tokenmill dedup failed (%d): %s\n" % (r.returncode, r.stderr.decode()[-2000:]))
             return False
         parts = [open(os.path.join(idx, f), "rb").read() for f in ("checkpoint", "records.bin", "ids.bin")]
-        rec = parts[1][:64 + 3 * 264]  # the header and three records: small inputs fuzz faster
+        rs = struct.unpack_from("<I", parts[1], 16)[0]  # the record size, from the header
+        rec = parts[1][:64 + 3 * rs]  # the header and three records: small inputs fuzz faster
         put(out, "dedup_index", "three-records", struct.pack("<H", len(parts[0])) + parts[0]
             + struct.pack("<I", len(rec))[:3] + rec + parts[2])
         put(out, "dedup_index", "full", struct.pack("<H", len(parts[0])) + parts[0]

@@ -21,7 +21,7 @@
  *       the machine's memory as the index meets it, printed beside the index
  *       figures: ns per dependent random miss and million independent random
  *       cache lines per second (16 chains) over 1 GiB on huge pages. The
- *       index is bound by these (about 15 random lines per document); on the
+ *       index is bound by these (about 14 random lines per document); on the
  *       development VM they moved by 1.5x from one hour to the next with the
  *       load of other guests, and the index's docs/s with them.
  */
