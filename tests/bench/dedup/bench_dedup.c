@@ -233,6 +233,19 @@ static int cmd_signature(double mb) {
   return 0;
 }
 
+/* Resident anonymous memory (the tables) and mapped file pages (records
+ * read by the scan at open: page cache, reclaimable), in KiB. */
+static void rss_now(long *anon, long *file) {
+  char line[256];
+  *anon = *file = 0;
+  FILE *f = fopen("/proc/self/status", "r");
+  while (f && fgets(line, sizeof line, f)) {
+    sscanf(line, "RssAnon: %ld", anon);
+    sscanf(line, "RssFile: %ld", file);
+  }
+  if (f) fclose(f);
+}
+
 static int cmd_index(long n, const char *dir, int presize, int reopen) {
   tm_dedup_index_opts o = {.k = 112, .bands = 14, .rows = 8, .threshold = 0.75,
                            .ram_budget = (uint64_t)16 << 30, .params_hash = 42,
@@ -322,16 +335,8 @@ static int cmd_index(long n, const char *dir, int presize, int reopen) {
   tm_dedup_index_get_stats(x, &st);
   struct rusage ru;
   getrusage(RUSAGE_SELF, &ru);
-  /* resident anonymous memory (the tables) vs mapped file pages (records
-   * read for candidate checks: page cache, reclaimable) */
-  long anon = 0, file = 0;
-  char line[256];
-  FILE *st_f = fopen("/proc/self/status", "r");
-  while (st_f && fgets(line, sizeof line, st_f)) {
-    sscanf(line, "RssAnon: %ld", &anon);
-    sscanf(line, "RssFile: %ld", &file);
-  }
-  if (st_f) fclose(st_f);
+  long anon, file;
+  rss_now(&anon, &file);
   printf("index%s: %ld docs, open %.3f s, insert+query %.3f s, %.0f docs/s per core; near copies planted %ld "
          "found %ld, exact copies planted %ld found %ld; RAM %.1f bytes/doc (%.1f MB tables+buffers), disk %.1f "
          "bytes/doc, checkpoint %.2f s, peak RSS %.1f MB (now: anonymous %.1f MB, mapped "
@@ -344,13 +349,11 @@ static int cmd_index(long n, const char *dir, int presize, int reopen) {
   free(docs);
   free(mt);
   free(ids);
-  if (!reopen) {
-    free(sigs);
-    free(ex);
-    free(prev);
-    free(prev_ex);
-    return 0;
-  }
+  free(sigs);
+  free(ex);
+  free(prev);
+  free(prev_ex);
+  if (!reopen) return 0;
   /* restart: reopen the index, verify every record, rebuild the tables */
   t0 = tm_thread_cpu_s();
   if (tm_dedup_index_open(&x, dir, &o, user, &ul, &err) < 0) {
@@ -358,22 +361,12 @@ static int cmd_index(long n, const char *dir, int presize, int reopen) {
     return 1;
   }
   double tr = tm_thread_cpu_s() - t0;
-  anon = file = 0;
-  st_f = fopen("/proc/self/status", "r");
-  while (st_f && fgets(line, sizeof line, st_f)) {
-    sscanf(line, "RssAnon: %ld", &anon);
-    sscanf(line, "RssFile: %ld", &file);
-  }
-  if (st_f) fclose(st_f);
+  rss_now(&anon, &file);
   tm_dedup_index_get_stats(x, &st);
   printf("reopen: %llu records verified and re-indexed in %.2f s (%.0f docs/s); RSS anonymous %.1f "
          "MB, mapped index file %.1f MB\n",
          (unsigned long long)st.records, tr, st.records / tr, anon / 1024.0, file / 1024.0);
   tm_dedup_index_close(x);
-  free(sigs);
-  free(ex);
-  free(prev);
-  free(prev_ex);
   return 0;
 }
 
